@@ -1,0 +1,143 @@
+"""The Amplitude Export API client: one window, one request, streamed to a file.
+
+It maps every HTTP outcome to a specific result or exception, and nothing else: retries
+live in :mod:`amplitude_ingest.retry`, unpacking in :mod:`amplitude_ingest.unpack`.
+Credentials travel only in the ``Authorization`` header, never in the URL or a message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import IO
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from amplitude_ingest import __version__
+from amplitude_ingest.errors import (
+    AmplitudeAuthError,
+    AmplitudeRequestError,
+    AmplitudeServerError,
+    ExportTimeoutError,
+    ExportTooLargeError,
+    RateLimitedError,
+    TruncatedDownloadError,
+)
+from amplitude_ingest.retry import parse_retry_after
+from amplitude_ingest.settings import Credentials
+from amplitude_ingest.windows import HourWindow, format_hour
+
+DOWNLOAD_CHUNK_SIZE = 1 << 20
+MAX_ERROR_EXCERPT = 200
+
+
+@dataclass(frozen=True)
+class Download:
+    """Outcome of one request: ``has_data`` is False on 404 (no events in the window)."""
+
+    has_data: bool
+    bytes_received: int = 0
+
+
+def _excerpt(response: requests.Response) -> str:
+    try:
+        text = response.text[:MAX_ERROR_EXCERPT]
+    except (requests.RequestException, UnicodeDecodeError):
+        return ""
+    return " ".join(text.split())
+
+
+class ExportClient:
+    """Thread-safe for concurrent ``download`` calls (one pooled session)."""
+
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        pool_size: int = 5,
+        region_hint: str = "us",
+    ) -> None:
+        self._url = url
+        self._timeout = (connect_timeout, read_timeout)
+        self._region_hint = region_hint
+        self._session = requests.Session()
+        self._session.auth = credentials.as_basic_auth()
+        self._session.headers["User-Agent"] = f"amplitude-ingest/{__version__}"
+        # No transport-level retries: a retry must restart the whole window (retry.py).
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def download(self, window: HourWindow, destination: IO[bytes]) -> Download:
+        """Stream the window's zip into ``destination``; raise on anything but 200/404."""
+        params = {"start": format_hour(window.start), "end": format_hour(window.end)}
+        label = window.label()
+        try:
+            response = self._session.get(
+                self._url, params=params, stream=True, timeout=self._timeout
+            )
+        except requests.Timeout as exc:
+            raise TruncatedDownloadError(f"window {label}: request timed out") from exc
+        except requests.RequestException as exc:
+            raise TruncatedDownloadError(
+                f"window {label}: could not reach Amplitude: {type(exc).__name__}"
+            ) from exc
+        with response:
+            self._raise_for_status(response, label)
+            if response.status_code == 404:
+                return Download(has_data=False)
+            return Download(True, self._stream_body(response, destination, label))
+
+    def _stream_body(self, response: requests.Response, sink: IO[bytes], label: str) -> int:
+        received = 0
+        try:
+            for chunk in response.iter_content(DOWNLOAD_CHUNK_SIZE):
+                sink.write(chunk)
+                received += len(chunk)
+        except requests.RequestException as exc:
+            raise TruncatedDownloadError(
+                f"window {label}: download broke off after {received} bytes ({type(exc).__name__})"
+            ) from exc
+        expected = response.headers.get("Content-Length")
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        complete = expected is None or not expected.isdigit() or received == int(expected)
+        if not complete and not encoded:
+            raise TruncatedDownloadError(f"window {label}: received {received} of {expected} bytes")
+        return received
+
+    def _raise_for_status(self, response: requests.Response, label: str) -> None:
+        status = response.status_code
+        if status in (200, 404):
+            return
+        if status in (401, 403):
+            raise AmplitudeAuthError(
+                f"Amplitude refused the credentials ({status}): check AMP_API_KEY and "
+                f"AMP_SECRET_KEY, and that the project lives in the region you chose "
+                f"(now {self._region_hint!r}; EU data residency needs --region eu)"
+            )
+        if status == 400:
+            raise ExportTooLargeError(
+                f"window {label}: Amplitude answered 400, which it uses for exports over "
+                f"4 GB: {_excerpt(response)}"
+            )
+        if status == 504:
+            raise ExportTimeoutError(f"window {label}: Amplitude timed out (504)")
+        if status == 429:
+            raise RateLimitedError(
+                f"window {label}: rate limited by Amplitude (429)",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 500:
+            raise AmplitudeServerError(
+                f"window {label}: Amplitude server error {status}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        raise AmplitudeRequestError(
+            f"window {label}: unexpected answer {status} from Amplitude: {_excerpt(response)}"
+        )
