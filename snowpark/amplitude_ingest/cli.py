@@ -15,12 +15,12 @@ from pathlib import Path
 
 from amplitude_ingest import __version__, logs
 from amplitude_ingest.errors import AmplitudeIngestError
-from amplitude_ingest.export_client import ExportClient
 from amplitude_ingest.ledger import HourStatus, LocalLedger
 from amplitude_ingest.pipeline import Extractor, RunSummary
 from amplitude_ingest.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LAG_HOURS,
+    DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_HOURS_PER_RUN,
     DEFAULT_WINDOW_HOURS,
     Compression,
@@ -31,6 +31,13 @@ from amplitude_ingest.settings import (
 )
 from amplitude_ingest.stage import open_stage
 from amplitude_ingest.windows import HourWindow, parse_hour
+from amplitude_ingest.workers import (
+    ExporterRecipe,
+    ProcessWorkers,
+    ThreadWorkers,
+    Workers,
+    default_worker_kind,
+)
 
 logger = logging.getLogger("amplitude_ingest")
 
@@ -75,9 +82,16 @@ def _add_extract_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY)
     parser.add_argument("--window-hours", type=int, default=DEFAULT_WINDOW_HOURS)
     parser.add_argument("--lag-hours", type=int, default=DEFAULT_LAG_HOURS)
+    parser.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS)
     parser.add_argument("--max-hours", type=int, default=DEFAULT_MAX_HOURS_PER_RUN)
     parser.add_argument("--compression", choices=[c.value for c in Compression], default="none")
     parser.add_argument("--force", action="store_true", help="re-export hours already done")
+    parser.add_argument(
+        "--workers",
+        choices=["process", "thread"],
+        default=default_worker_kind(),
+        help="run windows in processes (every core) or threads (default: %(default)s)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,38 +130,44 @@ class _Progress:
 
 
 def run_extract(args: argparse.Namespace, env: dict[str, str]) -> RunSummary:
-    credentials = Credentials.from_env(env)
     settings = ExtractSettings(
         export_url=export_url(Region(args.region), args.api_url),
         project=args.project,
         concurrency=args.concurrency,
         window_hours=args.window_hours,
         lag_hours=args.lag_hours,
+        max_attempts=args.max_attempts,
         max_hours_per_run=args.max_hours,
         compression=Compression(args.compression),
     )
     start = parse_hour(args.start) if args.start else None
     end = parse_hour(args.end, end_of_day=True) if args.end else None
-    stage = open_stage(args.stage)
-    ledger = LocalLedger(args.state)
     spool = args.state / "spool"
     spool.mkdir(parents=True, exist_ok=True)
-    client = ExportClient(
-        settings.export_url,
-        credentials,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        pool_size=settings.concurrency,
+    recipe = ExporterRecipe(
+        settings=settings,
+        credentials=Credentials.from_env(env),
+        stage_location=args.stage,
+        spool_dir=spool,
         region_hint=args.region,
     )
-    extractor = Extractor(settings, client, stage, ledger, spool_dir=spool)
-    hours, _ = extractor.plan(start, end, args.force)
-    progress = _Progress(len(hours))
+    destination = open_stage(args.stage).describe()  # fails early on a bad location
+    ledger = LocalLedger(args.state)
+    workers: Workers
+    if args.workers == "process":
+        workers = ProcessWorkers(recipe, settings.concurrency)
+    else:
+        workers = ThreadWorkers(recipe.build(settings.concurrency), settings.concurrency)
+    extractor = Extractor(settings, workers, ledger, destination=destination)
     try:
-        return extractor.run(start, end, force=args.force, on_progress=progress)
+        hours, _ = extractor.plan(start, end, args.force)
+        progress = _Progress(len(hours))
+        try:
+            return extractor.run(start, end, force=args.force, on_progress=progress)
+        finally:
+            progress.close()
     finally:
-        progress.close()
-        client.close()
+        workers.close()
         ledger.close()
 
 

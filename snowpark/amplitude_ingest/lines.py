@@ -25,6 +25,35 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 MAX_EXCERPT_BYTES = 1_000_000
 
 
+def _object_checker() -> Callable[[bytes], bool]:
+    """A fast yes/no "is this line one JSON object", never raising.
+
+    pysimdjson validates strictly (RFC 8259, UTF-8) without building Python objects, about
+    four times faster than orjson; without it, the full decoder answers. A "no" is always
+    confirmed by :func:`check_line`, which also gives the reason.
+    """
+    try:
+        import simdjson
+    except ImportError:
+
+        def decode_is_object(line: bytes) -> bool:
+            return check_line(line) is None
+
+        return decode_is_object
+
+    parser = simdjson.Parser()  # one per validator: a parser is not thread-safe
+    json_object = simdjson.Object
+
+    def simd_is_object(line: bytes) -> bool:
+        try:
+            # the parsed value is dropped at once, so the parser can be reused
+            return isinstance(parser.parse(line), json_object)
+        except Exception:  # noqa: BLE001 - any failure means "check it the slow way"
+            return False
+
+    return simd_is_object
+
+
 @dataclass(frozen=True)
 class RejectedLine:
     """One line that is not a JSON object, with its 1-based number in its member."""
@@ -36,10 +65,15 @@ class RejectedLine:
 
 @dataclass
 class ValidatedChunk:
-    """Valid lines (newline-terminated bytes, possibly empty) and the rejected ones."""
+    """Valid lines as buffers to write in order (newline-terminated), and rejected lines.
 
-    valid: bytes
-    valid_lines: int
+    The buffers are views into the decompressed chunk where possible: valid data is written
+    without being copied.
+    """
+
+    valid: list[bytes | memoryview] = field(default_factory=list)
+    valid_lines: int = 0
+    valid_bytes: int = 0
     rejected: list[RejectedLine] = field(default_factory=list)
 
 
@@ -66,36 +100,43 @@ class LineValidator:
 
     def __init__(self) -> None:
         self._carry = b""
+        self._is_object = _object_checker()
         self.lines_seen = 0
 
     def feed(self, chunk: bytes) -> ValidatedChunk:
-        data = self._carry + chunk if self._carry else chunk
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            self._carry = data
-            return ValidatedChunk(b"", 0)
-        self._carry = data[cut + 1 :]
-        return self._validate(data[:cut])
+        first_newline = chunk.find(b"\n")
+        if first_newline < 0:
+            self._carry += chunk
+            return ValidatedChunk()
+        lines = chunk.split(b"\n")
+        self._carry, lines[0] = lines.pop(), self._carry + lines[0]
+        last_newline = len(chunk) - len(self._carry) - 1
+        # When every line is valid, the output is the carried-over head line plus the rest
+        # of the chunk up to its last newline, written from a view without a copy.
+        body = memoryview(chunk)[first_newline + 1 : last_newline + 1]
+        return self._validate(lines, lines[0] + b"\n", body)
 
     def finish(self) -> ValidatedChunk:
         rest, self._carry = self._carry, b""
         if not rest:
-            return ValidatedChunk(b"", 0)
-        return self._validate(rest)
+            return ValidatedChunk()
+        return self._validate([rest], rest + b"\n", memoryview(b""))
 
-    def _validate(self, body: bytes) -> ValidatedChunk:
-        lines = body.split(b"\n")
+    def _validate(self, lines: list[bytes], head: bytes, body: memoryview) -> ValidatedChunk:
         first_number = self.lines_seen + 1
         self.lines_seen += len(lines)
+        is_object = self._is_object
+        suspects = [i for i, line in enumerate(lines) if not is_object(line)]
         rejected: list[RejectedLine] = []
-        for offset, line in enumerate(lines):
-            reason = check_line(line)
+        for offset in suspects:
+            reason = check_line(lines[offset])
             if reason is not None:
-                excerpt = line[:MAX_EXCERPT_BYTES]
+                excerpt = lines[offset][:MAX_EXCERPT_BYTES]
                 rejected.append(RejectedLine(first_number + offset, reason, excerpt))
         if not rejected:
-            return ValidatedChunk(body + b"\n", len(lines))
+            pieces: list[bytes | memoryview] = [head, body] if len(body) else [head]
+            return ValidatedChunk(pieces, len(lines), len(head) + len(body))
         bad = {r.line_number - first_number for r in rejected}
         kept = [line for i, line in enumerate(lines) if i not in bad]
         valid = b"\n".join(kept) + b"\n" if kept else b""
-        return ValidatedChunk(valid, len(kept), rejected)
+        return ValidatedChunk([valid] if valid else [], len(kept), len(valid), rejected)

@@ -17,8 +17,10 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
+from tenacity.wait import wait_base
 
 from amplitude_ingest.errors import ExportTimeoutError, TransientExportError
 
@@ -51,15 +53,18 @@ def is_retryable(exc: BaseException, window_hours: int) -> bool:
     return isinstance(exc, ExportTimeoutError) and window_hours == 1
 
 
-class _RetryAfterOrBackoff(wait_exponential_jitter):
+class _RetryAfterOrBackoff(wait_base):
     """Honour the server's ``Retry-After`` when it sent one, else back off with jitter."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self._backoff = wait_exponential(multiplier=initial, max=maximum) + wait_random(0, initial)
 
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         if isinstance(exc, TransientExportError) and exc.retry_after is not None:
             return exc.retry_after
-        return float(super().__call__(retry_state))
+        return float(self._backoff(retry_state))
 
 
 def _log_retry(label: str) -> Callable[[RetryCallState], None]:
@@ -91,7 +96,7 @@ def window_retrying(
     return Retrying(
         retry=retry_if_exception(lambda exc: is_retryable(exc, window_hours)),
         stop=stop_after_attempt(max_attempts),
-        wait=_RetryAfterOrBackoff(initial=wait_initial, max=wait_max, jitter=wait_initial),
+        wait=_RetryAfterOrBackoff(wait_initial, wait_max),
         sleep=sleep,
         before_sleep=_log_retry(label),
         reraise=True,

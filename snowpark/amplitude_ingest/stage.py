@@ -12,11 +12,12 @@ file renamed into place, or an S3 multipart upload completed. ``abort`` leaves n
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from amplitude_ingest.errors import ConfigurationError, StageWriteError
@@ -31,13 +32,15 @@ except ImportError:  # pragma: no cover - exercised where isal is absent
     from zlib import compressobj  # type: ignore[assignment]
 
 PARTIAL_SUFFIX = ".partial"
-S3_PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB; 8 MiB keeps memory small
+WRITEBACK_EVERY = 16 * 1024 * 1024
+S3_MULTIPART_THRESHOLD = 1024 * 1024 * 1024
+S3_MULTIPART_CHUNK = 16 * 1024 * 1024
 
 
 class StagedObject(Protocol):
     """An object being written: invisible until ``commit``, gone after ``abort``."""
 
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | memoryview) -> None: ...
 
     def commit(self) -> None: ...
 
@@ -62,9 +65,21 @@ class _LocalObject:
         self._temp = final.with_name(f".{final.name}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}")
         final.parent.mkdir(parents=True, exist_ok=True)
         self._file = self._temp.open("wb")
+        self._unsynced = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self._file.write(data)
+        self._unsynced += len(data)
+        if self._unsynced >= WRITEBACK_EVERY:
+            self._start_writeback()
+
+    def _start_writeback(self) -> None:
+        # Ask the kernel to start writing what we have so far, so that the fsync at commit
+        # waits for the tail only and disk I/O overlaps with unpacking the next chunks.
+        self._file.flush()
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self._file.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        self._unsynced = 0
 
     def commit(self) -> None:
         self._file.flush()
@@ -111,57 +126,31 @@ class LocalStage:
         return str(self.root)
 
 
-class _S3Object:
-    """Streams through a multipart upload; objects under one part use a single PUT."""
+class SpooledObject:
+    """Written to an unnamed temporary file, published whole by ``publish`` on commit.
 
-    def __init__(self, client: S3Client, bucket: str, key: str, part_size: int) -> None:
-        self._client = client
-        self._bucket = bucket
-        self._key = key
-        self._part_size = part_size
-        self._buffer = bytearray()
-        self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
+    For stages that take a finished file: an S3 object (one PUT, or boto3's managed
+    multipart upload past its threshold) or a Snowflake stage (``put_stream``). Memory stays
+    flat; local disk holds one part per worker at most.
+    """
 
-    def write(self, data: bytes) -> None:
-        self._buffer += data
-        if len(self._buffer) >= self._part_size:
-            self._flush_part()
+    def __init__(self, publish: Callable[[IO[bytes]], None], spool_dir: Path | None) -> None:
+        self._publish = publish
+        self._file = tempfile.TemporaryFile(prefix="amplitude-part-", dir=spool_dir)  # noqa: SIM115 - closed by commit or abort
 
-    def _flush_part(self) -> None:
-        if self._upload_id is None:
-            created = self._client.create_multipart_upload(Bucket=self._bucket, Key=self._key)
-            self._upload_id = created["UploadId"]
-        number = len(self._parts) + 1
-        answer = self._client.upload_part(
-            Bucket=self._bucket,
-            Key=self._key,
-            UploadId=self._upload_id,
-            PartNumber=number,
-            Body=bytes(self._buffer),
-        )
-        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        self._buffer.clear()
+    def write(self, data: bytes | memoryview) -> None:
+        self._file.write(data)
 
     def commit(self) -> None:
-        if self._upload_id is None:
-            self._client.put_object(Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer))
-            return
-        if self._buffer:
-            self._flush_part()
-        self._client.complete_multipart_upload(
-            Bucket=self._bucket,
-            Key=self._key,
-            UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts},  # type: ignore[typeddict-item]
-        )
+        try:
+            self._file.flush()
+            self._file.seek(0)
+            self._publish(self._file)
+        finally:
+            self._file.close()
 
     def abort(self) -> None:
-        self._buffer.clear()
-        if self._upload_id is not None:
-            self._client.abort_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
-            )
+        self._file.close()
 
 
 class S3Stage:
@@ -169,23 +158,41 @@ class S3Stage:
     usual chain (environment, profile, instance role), endpoint from AWS_ENDPOINT_URL."""
 
     def __init__(
-        self, bucket: str, prefix: str = "", client: S3Client | None = None, part_size: int = 0
+        self,
+        bucket: str,
+        prefix: str = "",
+        client: S3Client | None = None,
+        *,
+        spool_dir: Path | None = None,
+        multipart_threshold: int = S3_MULTIPART_THRESHOLD,
+        multipart_chunksize: int = S3_MULTIPART_CHUNK,
     ) -> None:
-        if client is None:
-            import boto3
+        import boto3
+        from boto3.s3.transfer import TransferConfig
 
-            client = boto3.client("s3")
-        self._client = client
+        self._client = client or boto3.client("s3")
         self.bucket = bucket
         self.prefix = normalize_prefix(prefix)
-        self._part_size = part_size or S3_PART_SIZE
+        self._spool_dir = spool_dir
+        # Parts are uploaded one at a time per worker; S3 takes up to 5 GB in one PUT, and
+        # above the threshold boto3 switches to a multipart upload of bounded chunks.
+        self._transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize,
+            max_concurrency=2,
+            use_threads=True,
+        )
 
     def _full(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def create(self, key: str) -> StagedObject:
         full_key = self._full(normalize_prefix(key))
-        return _S3Object(self._client, self.bucket, full_key, self._part_size)
+
+        def upload(spooled: IO[bytes]) -> None:
+            self._client.upload_fileobj(spooled, self.bucket, full_key, Config=self._transfer)
+
+        return SpooledObject(upload, self._spool_dir)
 
     def list_keys(self, prefix: str) -> list[str]:
         full = self._full(prefix)
@@ -218,7 +225,7 @@ class GzipObject:
         self._inner = inner
         self._compressor = compressobj(level, zlib.DEFLATED, 31)
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         out = self._compressor.compress(data)
         if out:
             self._inner.write(out)
@@ -231,13 +238,13 @@ class GzipObject:
         self._inner.abort()
 
 
-def open_stage(location: str) -> Stage:
+def open_stage(location: str, spool_dir: Path | None = None) -> Stage:
     """``s3://bucket/prefix`` or a local folder path."""
     if location.startswith("s3://"):
         parts = urlsplit(location)
         if not parts.netloc:
             raise ConfigurationError(f"{location!r} names no bucket: use s3://bucket/prefix")
-        return S3Stage(parts.netloc, parts.path)
+        return S3Stage(parts.netloc, parts.path, spool_dir=spool_dir)
     if "://" in location:
         raise ConfigurationError(f"unsupported stage {location!r}: use a folder or s3://")
     return LocalStage(Path(location))

@@ -1,0 +1,117 @@
+"""Where windows run: threads (the procedure, tests) or processes (the CLI, both cores).
+
+Validation and line splitting hold Python's GIL, so one process tops out near one core;
+worker processes let a laptop use every core. Each worker process builds its own HTTP
+client and stage from an :class:`ExporterRecipe`, never sharing a socket with its parent.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Self
+
+from amplitude_ingest.export_client import ExportClient
+from amplitude_ingest.settings import Credentials, ExtractSettings
+from amplitude_ingest.stage import open_stage
+from amplitude_ingest.window_export import WindowExporter, WindowResult
+from amplitude_ingest.windows import HourWindow
+
+
+class Workers(Protocol):
+    def submit(self, window: HourWindow) -> Future[WindowResult]: ...
+
+    def close(self) -> None: ...
+
+
+class _PoolWorkers:
+    def __init__(self, pool: Executor) -> None:
+        self._pool = pool
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class ThreadWorkers(_PoolWorkers):
+    """Windows on threads of this process, sharing one exporter."""
+
+    def __init__(self, exporter: WindowExporter, concurrency: int) -> None:
+        super().__init__(ThreadPoolExecutor(concurrency, "amplitude-window"))
+        self._exporter = exporter
+
+    def submit(self, window: HourWindow) -> Future[WindowResult]:
+        return self._pool.submit(self._exporter.export, window)
+
+
+@dataclass(frozen=True)
+class ExporterRecipe:
+    """Everything a worker process needs to build its own exporter (all picklable)."""
+
+    settings: ExtractSettings
+    credentials: Credentials
+    stage_location: str
+    spool_dir: Path | None
+    region_hint: str = "us"
+
+    def build(self, pool_size: int = 1) -> WindowExporter:
+        client = ExportClient(
+            self.settings.export_url,
+            self.credentials,
+            connect_timeout=self.settings.connect_timeout,
+            read_timeout=self.settings.read_timeout,
+            pool_size=pool_size,
+            region_hint=self.region_hint,
+        )
+        return WindowExporter(
+            self.settings,
+            client,
+            open_stage(self.stage_location, self.spool_dir),
+            spool_dir=self.spool_dir,
+        )
+
+
+_process_exporter: WindowExporter | None = None
+
+
+def _start_worker(recipe: ExporterRecipe) -> None:
+    global _process_exporter
+    _process_exporter = recipe.build()
+
+
+def _export_in_worker(window: HourWindow) -> WindowResult:
+    assert _process_exporter is not None, "worker process was not initialised"
+    return _process_exporter.export(window)
+
+
+class ProcessWorkers(_PoolWorkers):
+    """Windows in worker processes, one window at a time each."""
+
+    def __init__(self, recipe: ExporterRecipe, concurrency: int) -> None:
+        if "fork" in multiprocessing.get_all_start_methods():
+            # Build the exporter once, before forking: its HTTP pools hold no connection
+            # yet, and the workers share its pages (and the interpreter's) instead of each
+            # building a copy. gc.freeze keeps the collector from writing to those pages.
+            _start_worker(recipe)
+            gc.freeze()
+            pool = ProcessPoolExecutor(concurrency, mp_context=multiprocessing.get_context("fork"))
+        else:  # spawn: each worker builds its own
+            pool = ProcessPoolExecutor(concurrency, initializer=_start_worker, initargs=(recipe,))
+        super().__init__(pool)
+
+    def submit(self, window: HourWindow) -> Future[WindowResult]:
+        return self._pool.submit(_export_in_worker, window)
+
+
+def default_worker_kind() -> str:
+    """Processes where there is more than one core to use."""
+    return "process" if (os.cpu_count() or 1) > 1 else "thread"

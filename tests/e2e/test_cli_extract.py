@@ -1,0 +1,85 @@
+"""``amplitude-ingest extract`` as a user runs it: a subprocess, a .env file, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from local_amplitude.server import FaultPlan, LocalAmplitude
+from tests.conftest import API_KEY, SECRET_KEY
+
+
+def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMP_")}
+    return subprocess.run(
+        [sys.executable, "-m", "amplitude_ingest.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_extract_from_dotenv_with_summary_log_and_exit_status(
+    amplitude: Callable[..., LocalAmplitude], tmp_path: Path
+) -> None:
+    server = amplitude(FaultPlan(corrupt_hours={"20260126T05"}))
+    (tmp_path / ".env").write_text(f"AMP_API_KEY = '{API_KEY}'\nAMP_SECRET_KEY = '{SECRET_KEY}'\n")
+    result = run_cli(
+        tmp_path,
+        "extract",
+        "--start", "2026-01-26T03",
+        "--end", "20260126T05",
+        "--api-url", server.url,
+        "--concurrency", "2",
+        "--max-attempts", "2",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr  # one hour failed
+    assert "hours: 2 done, 0 empty, 1 failed" in result.stdout
+    assert "failed 20260126T05" in result.stderr
+    (log,) = (tmp_path / ".local/state/logs").glob("extract_*.log")
+    text = log.read_text()
+    assert "window 20260126T05 failed" in text
+    assert API_KEY not in text
+    assert SECRET_KEY not in text
+    assert len(list((tmp_path / ".local/stage/events").rglob("*.json"))) == 2
+
+    server.faults.corrupt_hours.clear()
+    again = run_cli(tmp_path, "extract", "--start", "2026-01-26T03", "--end", "2026-01-26T05",
+                    "--api-url", server.url)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "hours: 1 done, 0 empty, 0 failed, 2 already done" in again.stdout
+
+
+def test_usage_errors_exit_2_before_any_request(
+    amplitude: Callable[..., LocalAmplitude], tmp_path: Path
+) -> None:
+    server = amplitude()
+    (tmp_path / ".env").write_text(f"AMP_API_KEY={API_KEY}\nAMP_SECRET_KEY={SECRET_KEY}\n")
+    backwards = run_cli(tmp_path, "extract", "--start", "2026-01-26T05", "--end", "2026-01-26T01",
+                        "--api-url", server.url)  # fmt: skip
+    assert backwards.returncode == 2
+    assert "backwards" in backwards.stderr
+    future = run_cli(tmp_path, "extract", "--start", "2099-01-01", "--api-url", server.url)
+    assert future.returncode == 2
+    assert "not exportable yet" in future.stderr or "backwards" in future.stderr
+    assert server.requests == []
+
+
+def test_wrong_keys_say_so_and_name_the_region(
+    amplitude: Callable[..., LocalAmplitude], tmp_path: Path
+) -> None:
+    server = amplitude()
+    (tmp_path / ".env").write_text("AMP_API_KEY=wrong-key-1\nAMP_SECRET_KEY=wrong-secret-2\n")
+    result = run_cli(tmp_path, "extract", "--start", "2026-01-26", "--end", "2026-01-26",
+                     "--api-url", server.url)  # fmt: skip
+    assert result.returncode == 2
+    assert "refused the credentials (401)" in result.stderr
+    assert "--region eu" in result.stderr
+    assert "wrong-secret-2" not in result.stderr + result.stdout
+    assert len(server.requests) <= 4

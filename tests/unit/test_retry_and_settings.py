@@ -1,0 +1,97 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from amplitude_ingest.errors import (
+    AmplitudeAuthError,
+    ConfigurationError,
+    ExportTimeoutError,
+    ExportTooLargeError,
+    RateLimitedError,
+)
+from amplitude_ingest.retry import is_retryable, parse_retry_after, window_retrying
+from amplitude_ingest.settings import Credentials, ExtractSettings, Region, Secret, export_url
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("7", 7.0),
+        ("100000", 600.0),
+        ("Wed, 28 Jan 2026 00:00:30 GMT", 30.0),
+        ("Wed, 28 Jan 2026 00:00:00 GMT", 0.0),
+        ("soon", None),
+        (None, None),
+    ],
+)
+def test_parse_retry_after(value: str | None, expected: float | None) -> None:
+    now = datetime(2026, 1, 28, 0, 0, 0, tzinfo=UTC)
+    assert parse_retry_after(value, now) == expected
+
+
+def test_what_is_retried() -> None:
+    assert is_retryable(RateLimitedError("x"), 4)
+    assert is_retryable(ExportTimeoutError("x"), 1)
+    assert not is_retryable(ExportTimeoutError("x"), 2)  # split instead
+    assert not is_retryable(ExportTooLargeError("x"), 1)
+    assert not is_retryable(AmplitudeAuthError("x"), 1)
+
+
+def test_retry_after_is_honoured_and_attempts_are_bounded() -> None:
+    sleeps: list[float] = []
+    calls = 0
+    retrying = window_retrying(
+        label="w", window_hours=1, max_attempts=3, wait_initial=0.5, wait_max=5, sleep=sleeps.append
+    )
+    with pytest.raises(RateLimitedError):
+        for attempt in retrying:
+            with attempt:
+                calls += 1
+                raise RateLimitedError("429", retry_after=9.0)
+    assert calls == 3
+    assert sleeps == [9.0, 9.0]
+
+
+def test_backoff_grows_without_retry_after() -> None:
+    sleeps: list[float] = []
+    retrying = window_retrying(
+        label="w", window_hours=1, max_attempts=4, wait_initial=1, wait_max=100, sleep=sleeps.append
+    )
+    with pytest.raises(ExportTimeoutError):
+        for attempt in retrying:
+            with attempt:
+                raise ExportTimeoutError("504")
+    assert len(sleeps) == 3
+    assert 1 <= sleeps[0] <= 2
+    assert 2 <= sleeps[1] <= 3
+    assert 4 <= sleeps[2] <= 5
+
+
+def test_secrets_never_print() -> None:
+    creds = Credentials(Secret("the-api-key"), Secret("the-secret"))
+    assert "the-secret" not in repr(creds)
+    assert "the-api-key" not in str(creds)
+    assert creds.as_basic_auth() == ("the-api-key", "the-secret")
+
+
+def test_missing_credentials_name_the_variables() -> None:
+    with pytest.raises(ConfigurationError, match="AMP_SECRET_KEY"):
+        Credentials.from_env({"AMP_API_KEY": "x"})
+
+
+def test_quoted_dotenv_values_are_unquoted() -> None:
+    creds = Credentials.from_env({"AMP_API_KEY": "'k1'", "AMP_SECRET_KEY": ' "s1" '})
+    assert creds.as_basic_auth() == ("k1", "s1")
+
+
+def test_export_url() -> None:
+    assert export_url(Region.US, None) == "https://amplitude.com/api/2/export"
+    assert export_url(Region.EU, None) == "https://analytics.eu.amplitude.com/api/2/export"
+    assert export_url(Region.US, "http://127.0.0.1:8080/") == "http://127.0.0.1:8080/api/2/export"
+    with pytest.raises(ConfigurationError, match="credentials"):
+        export_url(Region.US, "https://user:pw@proxy.example")
+
+
+def test_concurrency_is_bounded_by_amplitudes_limit() -> None:
+    with pytest.raises(ConfigurationError, match="concurrency"):
+        ExtractSettings(export_url="http://x", concurrency=6)
