@@ -87,6 +87,13 @@ def _add_extract_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compression", choices=[c.value for c in Compression], default="none")
     parser.add_argument("--force", action="store_true", help="re-export hours already done")
     parser.add_argument(
+        "--no-fsync",
+        dest="fsync",
+        action="store_false",
+        help="local stage: skip fsync before publishing a part (faster; a machine crash "
+        "may then lose parts the ledger counts as done)",
+    )
+    parser.add_argument(
         "--workers",
         choices=["process", "thread"],
         default=default_worker_kind(),
@@ -150,6 +157,7 @@ def run_extract(args: argparse.Namespace, env: dict[str, str]) -> RunSummary:
         stage_location=args.stage,
         spool_dir=spool,
         region_hint=args.region,
+        fsync=args.fsync,
     )
     destination = open_stage(args.stage).describe()  # fails early on a bad location
     ledger = LocalLedger(args.state)

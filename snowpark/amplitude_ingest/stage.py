@@ -60,8 +60,9 @@ class Stage(Protocol):
 
 
 class _LocalObject:
-    def __init__(self, final: Path) -> None:
+    def __init__(self, final: Path, fsync: bool) -> None:
         self._final = final
+        self._fsync = fsync
         self._temp = final.with_name(f".{final.name}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}")
         final.parent.mkdir(parents=True, exist_ok=True)
         self._file = self._temp.open("wb")
@@ -83,7 +84,8 @@ class _LocalObject:
 
     def commit(self) -> None:
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if self._fsync:
+            os.fsync(self._file.fileno())
         self._file.close()
         self._temp.replace(self._final)
 
@@ -93,10 +95,16 @@ class _LocalObject:
 
 
 class LocalStage:
-    """A folder standing in for the external stage; what the local loader reads."""
+    """A folder standing in for the external stage; what the local loader reads.
 
-    def __init__(self, root: Path) -> None:
+    With ``fsync`` (the default) a part is on disk before it is renamed into place, so a
+    machine crash cannot leave an empty file that the ledger counts as done; without it,
+    a process crash still loses nothing, and writes are about a quarter faster.
+    """
+
+    def __init__(self, root: Path, fsync: bool = True) -> None:
         self.root = root.resolve()
+        self._fsync = fsync
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
@@ -106,7 +114,7 @@ class LocalStage:
         return path
 
     def create(self, key: str) -> StagedObject:
-        return _LocalObject(self._path(key))
+        return _LocalObject(self._path(key), self._fsync)
 
     def list_keys(self, prefix: str) -> list[str]:
         folder = self._path(prefix) if prefix.strip("/") else self.root
@@ -238,7 +246,7 @@ class GzipObject:
         self._inner.abort()
 
 
-def open_stage(location: str, spool_dir: Path | None = None) -> Stage:
+def open_stage(location: str, spool_dir: Path | None = None, fsync: bool = True) -> Stage:
     """``s3://bucket/prefix`` or a local folder path."""
     if location.startswith("s3://"):
         parts = urlsplit(location)
@@ -247,4 +255,4 @@ def open_stage(location: str, spool_dir: Path | None = None) -> Stage:
         return S3Stage(parts.netloc, parts.path, spool_dir=spool_dir)
     if "://" in location:
         raise ConfigurationError(f"unsupported stage {location!r}: use a folder or s3://")
-    return LocalStage(Path(location))
+    return LocalStage(Path(location), fsync=fsync)

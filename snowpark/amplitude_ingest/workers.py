@@ -62,6 +62,7 @@ class ExporterRecipe:
     stage_location: str
     spool_dir: Path | None
     region_hint: str = "us"
+    fsync: bool = True
 
     def build(self, pool_size: int = 1) -> WindowExporter:
         client = ExportClient(
@@ -75,7 +76,7 @@ class ExporterRecipe:
         return WindowExporter(
             self.settings,
             client,
-            open_stage(self.stage_location, self.spool_dir),
+            open_stage(self.stage_location, self.spool_dir, self.fsync),
             spool_dir=self.spool_dir,
         )
 
