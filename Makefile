@@ -26,6 +26,7 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check snowpark tests bench
 	$(BIN)/ruff format --check snowpark tests bench
+	cd dbt && AMPLITUDE_WAREHOUSE=../.local/sqlfluff.duckdb ../$(BIN)/sqlfluff lint models tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -37,7 +38,7 @@ test-fast: $(STAMP)
 	$(BIN)/pytest tests/unit
 
 demo: $(STAMP)
-	$(BIN)/python -m local_amplitude.demo
+	$(BIN)/python -m amplitude_embedded.demo
 
 BENCH_MB ?= 1000
 bench: $(STAMP)

@@ -30,7 +30,7 @@
 {%- endmacro %}
 
 {% macro snowflake__amplitude_json_text(column, keys) -%}
-    strip_null_value({{ amplitude__snowflake_path(column, keys) }})::varchar
+    {{ amplitude__snowflake_path(column, keys) }}::varchar
 {%- endmacro %}
 
 

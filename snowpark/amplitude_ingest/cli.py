@@ -1,7 +1,12 @@
 """``amplitude-ingest``: the command line. Parses flags, builds the pipeline, reports.
 
-Exit status: 0 when every hour is done or empty, 1 when any hour failed (the ledger keeps
-it for the next run), 2 for a usage, configuration or credential error.
+``extract`` (Amplitude to the stage) ships with the procedure's package; ``load``,
+``transform``, ``run`` and ``status`` drive the embedded DuckDB warehouse and import it
+only when called.
+
+Exit status: 0 when all went well; 1 when an hour failed to export (the ledger keeps it
+for the next run), a file failed to load, or a dbt model or test failed; 2 for a usage,
+configuration or credential error.
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ logger = logging.getLogger("amplitude_ingest")
 
 DEFAULT_STAGE = ".local/stage"
 DEFAULT_STATE = ".local/state"
-EXIT_OK, EXIT_HOURS_FAILED, EXIT_USAGE = 0, 1, 2
+DEFAULT_WAREHOUSE = ".local/warehouse.duckdb"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _environment(env_file: Path) -> dict[str, str]:
@@ -69,8 +75,24 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default=Path(os.environ.get("AMP_STATE_DIR", DEFAULT_STATE)),
         help="folder for the ledger, logs and download spool (default: %(default)s)",
     )
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=Path(os.environ.get("AMP_WAREHOUSE", DEFAULT_WAREHOUSE)),
+        help="the DuckDB warehouse file (default: %(default)s)",
+    )
     parser.add_argument("--env-file", type=Path, default=Path(".env"))
     parser.add_argument("-v", "--verbose", action="store_true")
+
+
+def _add_transform_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        default="local",
+        help="dbt target: local (DuckDB, default), snowflake or snowflake_password",
+    )
+    parser.add_argument("--dbt-project", type=Path, default=None, help="default: ./dbt")
+    parser.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
 
 
 def _add_extract_flags(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_common(extract)
     _add_extract_flags(extract)
+    load = commands.add_parser("load", help="load new stage files into the DuckDB warehouse")
+    _add_common(load)
+    transform = commands.add_parser("transform", help="dbt build on the warehouse")
+    _add_common(transform)
+    _add_transform_flags(transform)
+    run = commands.add_parser("run", help="extract, load and transform in one")
+    _add_common(run)
+    _add_extract_flags(run)
+    _add_transform_flags(run)
+    status = commands.add_parser("status", help="the ledger and load history at a glance")
+    _add_common(status)
     return parser
 
 
@@ -179,23 +212,89 @@ def run_extract(args: argparse.Namespace, env: dict[str, str]) -> RunSummary:
         ledger.close()
 
 
+def cmd_extract(args: argparse.Namespace, env: dict[str, str]) -> int:
+    summary = run_extract(args, env)
+    logger.info("extract: %s", summary.one_line())
+    print(f"extract    {summary.one_line()}")
+    for hour, message in sorted(summary.failures.items()):
+        print(f"  failed {hour}: {message}", file=sys.stderr)
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
+def cmd_load(args: argparse.Namespace) -> int:
+    from amplitude_embedded.loader import Loader, connect
+    from amplitude_embedded.stage_files import open_stage_files
+
+    stage = open_stage_files(args.stage, args.state / "spool")
+    with connect(args.warehouse) as connection:
+        summary = Loader(connection).load(stage)
+    logger.info("load: %s", summary.one_line())
+    print(f"load       {summary.one_line()}")
+    for name, message in summary.errors.items():
+        print(f"  failed {name}: {message}", file=sys.stderr)
+    return EXIT_OK if not summary.files_failed else EXIT_FAILED
+
+
+def cmd_transform(args: argparse.Namespace) -> int:
+    from amplitude_embedded.transform import DEFAULT_DBT_PROJECT, run_dbt
+
+    build = ["build", *(["--full-refresh"] if args.full_refresh else [])]
+    result = run_dbt(
+        build,
+        warehouse=args.warehouse,
+        target=args.target,
+        project_dir=args.dbt_project or DEFAULT_DBT_PROJECT,
+        artifacts_dir=args.state / "dbt",
+    )
+    verdict = "passed" if result.succeeded else "FAILED"
+    print(f"transform  dbt build on {args.target}: {result.nodes} models and tests, {verdict}")
+    for failure in result.failures:
+        print(f"  {failure}", file=sys.stderr)
+    return EXIT_OK if result.succeeded else EXIT_FAILED
+
+
+def cmd_run(args: argparse.Namespace, env: dict[str, str]) -> int:
+    """Extract, then load and transform what arrived, even when some hour failed."""
+    outcomes = [cmd_extract(args, env), cmd_load(args)]
+    outcomes.append(cmd_transform(args))
+    return max(outcomes)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from amplitude_embedded.status import read_load_stats, render
+
+    ledger = LocalLedger(args.state)
+    try:
+        records = ledger.all()
+    finally:
+        ledger.close()
+    print(render(records, read_load_stats(args.warehouse), ledger.path, args.warehouse))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     env = _environment(args.env_file)
     secrets = [env.get("AMP_API_KEY", ""), env.get("AMP_SECRET_KEY", "")]
     log_file = logs.configure(args.state / "logs", args.command, secrets, args.verbose)
     try:
-        summary = run_extract(args, env)
+        if args.command == "extract":
+            status = cmd_extract(args, env)
+        elif args.command == "load":
+            status = cmd_load(args)
+        elif args.command == "transform":
+            status = cmd_transform(args)
+        elif args.command == "run":
+            status = cmd_run(args, env)
+        else:
+            status = cmd_status(args)
     except AmplitudeIngestError as exc:  # configuration, credentials, a bad range
         logger.error("%s", exc)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    logger.info("summary: %s", summary.one_line())
-    print(summary.one_line())
-    for hour, message in sorted(summary.failures.items()):
-        print(f"  failed {hour}: {message}", file=sys.stderr)
-    print(f"log: {log_file}", file=sys.stderr)
-    return EXIT_OK if summary.ok else EXIT_HOURS_FAILED
+    if args.command != "status":
+        print(f"log: {log_file}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

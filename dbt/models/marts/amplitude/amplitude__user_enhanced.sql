@@ -40,7 +40,7 @@ latest_event as (
     from events
     qualify row_number() over (
         partition by amplitude_id
-        order by event_time desc, event_key
+        order by event_time desc, event_key asc
     ) = 1
 
 ),

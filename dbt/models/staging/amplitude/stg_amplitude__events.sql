@@ -55,23 +55,17 @@ unique_events as (
 
 ),
 
-{% if is_incremental() %}
 new_events as (
 
     select unique_events.*
     from unique_events
-    left join {{ this }} as existing
-        on unique_events.event_key = existing.event_key
-    where existing.event_key is null
+    {% if is_incremental() %}
+        left join {{ this }} as existing
+            on unique_events.event_key = existing.event_key
+        where existing.event_key is null
+    {% endif %}
 
 ),
-{% else %}
-new_events as (
-
-    select * from unique_events
-
-),
-{% endif %}
 
 final as (
 

@@ -1,0 +1,165 @@
+"""A loader that behaves like Snowpipe, into the embedded DuckDB warehouse.
+
+Like the pipe: every event file on the stage not loaded before is copied into the raw
+table with its file name, row number and load time; load history is kept per file and
+content, so a re-run loads nothing twice and a changed file is loaded again; a file is
+loaded whole or not at all; a file that cannot be parsed is recorded in the load-errors
+table with the reason (like ``ON_ERROR = SKIP_FILE``) and the rest still load. Unlike
+the pipe, it runs when called, not on an event notification.
+
+Parsing is DuckDB's (``read_json_objects``), not a Python loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from amplitude_embedded.stage_files import StagedFile, StageFiles
+
+logger = logging.getLogger(__name__)
+
+RAW_SCHEMA = "raw"
+RAW_TABLE = "amplitude_events_raw"
+
+_DDL = f"""
+create schema if not exists {RAW_SCHEMA};
+
+create table if not exists {RAW_SCHEMA}.{RAW_TABLE} (
+    raw_json json not null,
+    file_name varchar not null,
+    file_row_number bigint not null,
+    loaded_at timestamp not null
+);
+
+create table if not exists {RAW_SCHEMA}.load_history (
+    file_name varchar not null,
+    content_id varchar not null,
+    size_bytes bigint not null,
+    rows_loaded bigint not null,
+    loaded_at timestamp not null,
+    primary key (file_name, content_id)
+);
+
+create table if not exists {RAW_SCHEMA}.load_errors (
+    file_name varchar not null,
+    content_id varchar not null,
+    error varchar not null,
+    failed_at timestamp not null,
+    primary key (file_name, content_id)
+);
+"""
+
+# One statement per file, in the file's own transaction; ordinality numbers its lines.
+_LOAD_FILE = f"""
+insert into {RAW_SCHEMA}.{RAW_TABLE}
+select json, $file_name, ordinality, $loaded_at
+from read_json_objects($path, format = 'newline_delimited') with ordinality
+"""
+
+
+@dataclass
+class LoadSummary:
+    files_loaded: int = 0
+    files_already_loaded: int = 0
+    files_failed: int = 0
+    rows_loaded: int = 0
+    bytes_loaded: int = 0
+    seconds: float = 0.0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def one_line(self) -> str:
+        rate = self.bytes_loaded / 1e6 / self.seconds if self.seconds else 0.0
+        return (
+            f"files: {self.files_loaded} loaded, {self.files_already_loaded} already loaded, "
+            f"{self.files_failed} failed | {self.rows_loaded} rows, "
+            f"{self.bytes_loaded / 1e6:.1f} MB ({rate:.0f} MB/s) | {self.seconds:.1f} s"
+        )
+
+
+def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file, creating it and the raw schema on first use."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(warehouse))
+    connection.execute(_DDL)
+    return connection
+
+
+class Loader:
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = connection
+        self._clock = clock
+
+    def _known(self) -> set[tuple[str, str]]:
+        rows = self._db.execute(
+            f"select file_name, content_id from {RAW_SCHEMA}.load_history "
+            f"union all select file_name, content_id from {RAW_SCHEMA}.load_errors"
+        ).fetchall()
+        return {(str(name), str(content)) for name, content in rows}
+
+    def load(self, stage: StageFiles) -> LoadSummary:
+        began = time.monotonic()
+        summary = LoadSummary()
+        known = self._known()
+        for file in stage.list():
+            if (file.key, file.content_id) in known:
+                summary.files_already_loaded += 1
+                continue
+            self._load_file(stage, file, summary)
+        summary.seconds = time.monotonic() - began
+        return summary
+
+    def _load_file(self, stage: StageFiles, file: StagedFile, summary: LoadSummary) -> None:
+        loaded_at = self._clock().replace(tzinfo=None)
+        with stage.local_copy(file) as path:
+            self._db.execute("begin transaction")
+            try:
+                rows = self._insert(path, file, loaded_at)
+            except duckdb.Error as exc:
+                self._db.execute("rollback")
+                self._record_error(file, exc, loaded_at)
+                summary.files_failed += 1
+                summary.errors[file.key] = _first_line(exc)
+                return
+            except BaseException:
+                self._db.execute("rollback")
+                raise
+            self._db.execute("commit")
+        summary.files_loaded += 1
+        summary.rows_loaded += rows
+        summary.bytes_loaded += file.size
+        logger.info("loaded %s: %d rows", file.key, rows)
+
+    def _insert(self, path: Path, file: StagedFile, loaded_at: datetime) -> int:
+        self._db.execute(
+            _LOAD_FILE, {"path": str(path), "file_name": file.key, "loaded_at": loaded_at}
+        )
+        (rows,) = self._db.fetchone() or (0,)
+        self._db.execute(
+            f"insert into {RAW_SCHEMA}.load_history values (?, ?, ?, ?, ?)",
+            [file.key, file.content_id, file.size, rows, loaded_at],
+        )
+        return int(rows)
+
+    def _record_error(self, file: StagedFile, exc: duckdb.Error, failed_at: datetime) -> None:
+        message = _first_line(exc)
+        logger.error("could not load %s: %s", file.key, message)
+        self._db.execute(
+            f"insert or replace into {RAW_SCHEMA}.load_errors values (?, ?, ?, ?)",
+            [file.key, file.content_id, message, failed_at],
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
