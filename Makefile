@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint typecheck test test-fast demo bench clean
+.PHONY: help venv lint typecheck test test-fast demo bench bench-dbt clean
 
 help:
 	@echo "make demo   run the whole pipeline on sample data, nothing but this machine"
 	@echo "make test   lint, type-check and run every test"
 	@echo "make bench  measure extract throughput and memory (BENCH_MB=1000 by default)"
+	@echo "make bench-dbt  time a full vs an incremental dbt build (BENCH_MILLION=2)"
 
 $(STAMP): requirements/dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +44,10 @@ demo: $(STAMP)
 BENCH_MB ?= 1000
 bench: $(STAMP)
 	$(BIN)/python bench/bench_extract.py --megabytes $(BENCH_MB)
+
+BENCH_MILLION ?= 2
+bench-dbt: $(STAMP)
+	$(BIN)/python bench/bench_dbt.py --million $(BENCH_MILLION)
 
 clean:
 	rm -rf .local bench/out

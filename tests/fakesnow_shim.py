@@ -37,8 +37,7 @@ _MERGE_VALUES = re.compile(
 )
 
 TIMESTAMP_MACRO = (
-    "create or replace macro {database}.main.try_to_timestamp_ntz(s) "
-    "as try_cast(s as timestamp)"
+    "create or replace macro {database}.main.try_to_timestamp_ntz(s) as try_cast(s as timestamp)"
 )
 
 
@@ -47,9 +46,9 @@ def rewrite(sql: str, inline: Callable[[str], str]) -> str:
     sql = _DOLLAR_KEY.sub(lambda m: f"""['$."${m.group(1)}"']""", sql)
     sql = _TEMPORARY.sub(r"\1 ", sql)
     sql = _MERGE_VALUES.sub(
-        lambda m: m.group(1)
-        + re.sub(r'(?<![\w.])"', 'DBT_INTERNAL_SOURCE."', m.group(2))
-        + m.group(3),
+        lambda m: (
+            m.group(1) + re.sub(r'(?<![\w.])"', 'DBT_INTERNAL_SOURCE."', m.group(2)) + m.group(3)
+        ),
         sql,
     )
     out = []

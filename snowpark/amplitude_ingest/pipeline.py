@@ -164,8 +164,8 @@ class Extractor:
                     queue.clear()
                     break
                 window = queue.popleft()
-                self._mark_pending(window)
-                in_flight[self.workers.submit(window)] = window
+                tried_before = self._mark_pending(window)
+                in_flight[self.workers.submit(window, tried_before)] = window
             if not in_flight:
                 break
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -197,7 +197,8 @@ class Extractor:
             raise auth_error
         return summary
 
-    def _mark_pending(self, window: HourWindow) -> None:
+    def _mark_pending(self, window: HourWindow) -> bool:
+        """Record the window's hours as in flight; True if any was attempted before."""
         known = self.ledger.get(window.hours)
         self.ledger.save(
             known[h].with_status(HourStatus.PENDING, error=None)
@@ -205,6 +206,7 @@ class Extractor:
             else HourRecord(h, HourStatus.PENDING)
             for h in window.hours
         )
+        return bool(known)
 
     def _record(self, result: WindowResult, summary: RunSummary) -> HourStatus:
         known = self.ledger.get(result.window.hours)

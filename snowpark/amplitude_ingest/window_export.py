@@ -91,7 +91,7 @@ class WindowExporter:
         self.spool_dir = spool_dir
         self._sleep = sleep
 
-    def export(self, window: HourWindow) -> WindowResult:
+    def export(self, window: HourWindow, clean_stale: bool = True) -> WindowResult:
         """Export one window, retried as a whole. Auth errors propagate; others are returned."""
         attempts = 0
         retrying = window_retrying(
@@ -106,7 +106,7 @@ class WindowExporter:
             for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    hours = self._attempt(window)
+                    hours = self._attempt(window, clean_stale)
             return WindowResult(window, attempts, hours=hours)
         except AmplitudeAuthError:
             raise
@@ -118,7 +118,7 @@ class WindowExporter:
                 window, attempts, error=AmplitudeIngestError(f"{type(exc).__name__}: {exc}")
             )
 
-    def _attempt(self, window: HourWindow) -> dict[datetime, HourOutcome]:
+    def _attempt(self, window: HourWindow, clean_stale: bool) -> dict[datetime, HourOutcome]:
         outcomes = {hour: HourOutcome() for hour in window.hours}
         written: list[str] = []
         try:
@@ -131,8 +131,9 @@ class WindowExporter:
         except BaseException:
             self._delete_quietly(written)
             raise
-        for hour, outcome in outcomes.items():
-            self._remove_stale(hour, set(outcome.keys))
+        if clean_stale:  # only an hour tried before can have leftovers; skip the listing
+            for hour, outcome in outcomes.items():
+                self._remove_stale(hour, set(outcome.keys))
         return outcomes
 
     def _write_members(

@@ -23,7 +23,7 @@ from amplitude_ingest.windows import HourWindow
 
 
 class Workers(Protocol):
-    def submit(self, window: HourWindow) -> Future[WindowResult]: ...
+    def submit(self, window: HourWindow, clean_stale: bool) -> Future[WindowResult]: ...
 
     def close(self) -> None: ...
 
@@ -42,6 +42,34 @@ class _PoolWorkers:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+class InlineWorkers:
+    """Windows one after another on the calling thread: concurrency 1, no thread at all.
+
+    For a caller that must keep every session call on its own thread (Snowpark local
+    testing holds its session lock for the whole of a procedure call).
+    """
+
+    def __init__(self, exporter: WindowExporter) -> None:
+        self._exporter = exporter
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def submit(self, window: HourWindow, clean_stale: bool) -> Future[WindowResult]:
+        future: Future[WindowResult] = Future()
+        try:
+            future.set_result(self._exporter.export(window, clean_stale))
+        except Exception as exc:  # noqa: BLE001 - what a pool would hand back in the future
+            future.set_exception(exc)
+        return future
+
+    def close(self) -> None:
+        pass
+
+
 class ThreadWorkers(_PoolWorkers):
     """Windows on threads of this process, sharing one exporter."""
 
@@ -49,8 +77,8 @@ class ThreadWorkers(_PoolWorkers):
         super().__init__(ThreadPoolExecutor(concurrency, "amplitude-window"))
         self._exporter = exporter
 
-    def submit(self, window: HourWindow) -> Future[WindowResult]:
-        return self._pool.submit(self._exporter.export, window)
+    def submit(self, window: HourWindow, clean_stale: bool) -> Future[WindowResult]:
+        return self._pool.submit(self._exporter.export, window, clean_stale)
 
 
 @dataclass(frozen=True)
@@ -89,9 +117,9 @@ def _start_worker(recipe: ExporterRecipe) -> None:
     _process_exporter = recipe.build()
 
 
-def _export_in_worker(window: HourWindow) -> WindowResult:
+def _export_in_worker(window: HourWindow, clean_stale: bool) -> WindowResult:
     assert _process_exporter is not None, "worker process was not initialised"
-    return _process_exporter.export(window)
+    return _process_exporter.export(window, clean_stale)
 
 
 class ProcessWorkers(_PoolWorkers):
@@ -109,8 +137,8 @@ class ProcessWorkers(_PoolWorkers):
             pool = ProcessPoolExecutor(concurrency, initializer=_start_worker, initargs=(recipe,))
         super().__init__(pool)
 
-    def submit(self, window: HourWindow) -> Future[WindowResult]:
-        return self._pool.submit(_export_in_worker, window)
+    def submit(self, window: HourWindow, clean_stale: bool) -> Future[WindowResult]:
+        return self._pool.submit(_export_in_worker, window, clean_stale)
 
 
 def default_worker_kind() -> str:

@@ -28,7 +28,7 @@ def test_temporary_objects_become_ordinary() -> None:
 
 def test_merge_insert_values_are_qualified_with_the_source() -> None:
     sql = (
-        'merge into t as DBT_INTERNAL_DEST using s as DBT_INTERNAL_SOURCE on (x) '
+        "merge into t as DBT_INTERNAL_DEST using s as DBT_INTERNAL_SOURCE on (x) "
         'when not matched then insert ("A", "B") values ("A", "B")'
     )
     assert rewrite(sql, lambda p: p).endswith(

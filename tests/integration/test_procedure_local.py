@@ -1,0 +1,138 @@
+"""The stored procedure under Snowpark local testing, against the local Amplitude server.
+
+Local testing runs the registered handler in this process: it reads the settings table and
+the ledger table through Snowpark, the key pair through a stand-in ``_snowflake`` module
+(which only exists inside Snowflake), and writes parts with ``session.file.put_stream``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from amplitude_ingest.procedure import SETTINGS_TABLE, ingest_amplitude
+from local_amplitude.server import FaultPlan, LocalAmplitude
+from tests.conftest import API_KEY, SECRET_KEY
+
+LEDGER = "AMPLITUDE_INGEST_LEDGER"
+STAGE = "AMPLITUDE_STAGE"
+
+
+@pytest.fixture
+def snowflake_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What Snowflake injects for a procedure with SECRETS = ('amplitude_credentials' = ...)."""
+    stand_in = types.ModuleType("_snowflake")
+
+    def get_username_password(alias: str) -> types.SimpleNamespace:
+        assert alias == "amplitude_credentials"
+        return types.SimpleNamespace(username=API_KEY, password=SECRET_KEY)
+
+    stand_in.get_username_password = get_username_password  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "_snowflake", stand_in)
+
+
+@pytest.fixture
+def session(
+    snowflake_secrets: None, amplitude: Callable[..., LocalAmplitude]
+) -> Iterator[tuple[object, LocalAmplitude]]:
+    from snowflake.snowpark import Session
+    from snowflake.snowpark.types import (
+        BooleanType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+        VariantType,
+    )
+
+    server = amplitude(FaultPlan(responses={"20260126T04": ["503"]}))
+    snowpark = Session.builder.config("local_testing", True).create()
+    settings = {
+        "stage": STAGE,
+        "ledger_table": LEDGER,
+        "api_url": server.url,
+        "project": "web",
+        # Local testing holds the session lock for the whole call, so a worker thread
+        # could never upload: windows run inline on the calling thread here.
+        "concurrency": "1",
+        "lag_hours": "3",
+    }
+    snowpark.create_dataframe(
+        list(settings.items()),
+        schema=StructType([StructField("NAME", StringType()), StructField("VALUE", StringType())]),
+    ).write.save_as_table(SETTINGS_TABLE)
+    ledger_schema = StructType(
+        [
+            StructField("HOUR", TimestampType()),
+            StructField("STATUS", StringType()),
+            StructField("FILES", LongType()),
+            StructField("EVENTS", LongType()),
+            StructField("BYTES", LongType()),
+            StructField("REJECTED_LINES", LongType()),
+            StructField("ATTEMPTS", LongType()),
+            StructField("ERROR", StringType()),
+            StructField("STAGE_KEYS", StringType()),
+            StructField("UPDATED_AT", TimestampType()),
+        ]
+    )
+    snowpark.create_dataframe([], schema=ledger_schema).write.save_as_table(LEDGER)
+    snowpark.sproc.register(
+        ingest_amplitude,
+        name="INGEST_AMPLITUDE",
+        return_type=VariantType(),
+        input_types=[StringType(), StringType(), BooleanType()],
+        replace=True,
+    )
+    yield snowpark, server
+    snowpark.close()
+
+
+def staged_rows(snowpark: object, tmp_path: Path) -> list[dict[str, object]]:
+    target = tmp_path / "downloaded"
+    snowpark.file.get(f"@{STAGE}/events/", str(target))  # type: ignore[attr-defined]
+    return [
+        json.loads(line)
+        for path in sorted(target.rglob("*.json"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def test_call_backfills_a_range_and_returns_its_summary(
+    session: tuple[object, LocalAmplitude], tmp_path: Path
+) -> None:
+    snowpark, server = session
+    summary = snowpark.call(  # type: ignore[attr-defined]
+        "INGEST_AMPLITUDE", "2026-01-26T03", "2026-01-26T05", False
+    )
+    result = json.loads(summary) if isinstance(summary, str) else summary
+    planted = server.manifest(
+        datetime(2026, 1, 26, 3, tzinfo=UTC), datetime(2026, 1, 26, 5, tzinfo=UTC)
+    )
+    assert result["hours_done"] == 3
+    assert result["hours_failed"] == 0
+    assert result["events"] == planted.rows
+    assert result["files"] == 3
+    rows = staged_rows(snowpark, tmp_path)
+    assert len(rows) == planted.rows
+    assert len({r["uuid"] for r in rows}) == planted.distinct_uuids
+
+    ledger = snowpark.table(LEDGER).collect()  # type: ignore[attr-defined]
+    assert sorted((r["STATUS"], r["ATTEMPTS"]) for r in ledger) == [
+        ("done", 1),
+        ("done", 1),
+        ("done", 2),  # 04 was answered 503 once, then retried
+    ]
+
+    again = snowpark.call(  # type: ignore[attr-defined]
+        "INGEST_AMPLITUDE", "2026-01-26T03", "2026-01-26T05", False
+    )
+    again = json.loads(again) if isinstance(again, str) else again
+    assert (again["hours_done"], again["hours_skipped"]) == (0, 3)
+    assert len(snowpark.table(LEDGER).collect()) == 3  # type: ignore[attr-defined]
