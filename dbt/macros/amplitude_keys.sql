@@ -15,10 +15,24 @@
 {%- endmacro %}
 
 
-{#- The incremental high-water mark minus the lookback, on load time. -#}
+{#-
+    The incremental high-water mark minus the lookback, on load time, as a literal.
+    Looked up before the model runs so that the filter is a constant: DuckDB pushes a
+    constant below the JSON parsing of the base view, and Snowflake prunes micro-partitions
+    with it; neither does that for a scalar subquery.
+-#}
 {% macro amplitude_incremental_since(column='loaded_at') -%}
-    (
-        select {{ dbt.dateadd('day', -1 * var('amplitude__lookback_days'), 'max(' ~ column ~ ')') }}
-        from {{ this }}
-    )
+    {%- if execute -%}
+        {%- set query -%}
+            select cast({{ dbt.dateadd('day', -1 * var('amplitude__lookback_days'), 'max(' ~ column ~ ')') }}
+                as {{ dbt.type_timestamp() }})
+            from {{ this }}
+        {%- endset -%}
+        {%- set since = run_query(query).columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if since is none or since is not defined -%}
+        cast('1900-01-01' as {{ dbt.type_timestamp() }})
+    {%- else -%}
+        cast('{{ since }}' as {{ dbt.type_timestamp() }})
+    {%- endif -%}
 {%- endmacro %}

@@ -1,0 +1,26 @@
+-- =============================================================================
+-- 99  Teardown: removes everything this project created. DROPS DATA.
+-- Run as:  ACCOUNTADMIN, deliberately: `snow sql -f sql/99_teardown.sql -D ...`.
+-- Order:   stop the schedule first, then the pipe (so nothing loads mid-teardown), then
+--          objects, then the database, integrations and roles. Files on S3 are left:
+--          delete the bucket prefix yourself if you mean to.
+-- Idempotent: `if exists` everywhere.
+-- =============================================================================
+
+use role accountadmin;
+
+alter task if exists <% database %>.ingest.amplitude_pipeline_root suspend;
+drop task if exists <% database %>.ingest.amplitude_pipeline_finalizer;
+drop task if exists <% database %>.ingest.amplitude_dbt_build;
+drop task if exists <% database %>.ingest.amplitude_wait_for_pipe;
+drop task if exists <% database %>.ingest.amplitude_pipeline_root;
+drop pipe if exists <% database %>.ingest.amplitude_events_pipe;
+
+drop database if exists <% database %>;
+drop warehouse if exists <% warehouse %>;
+drop integration if exists amplitude_export_access;
+drop integration if exists amplitude_s3;
+
+drop role if exists <% reader_role %>;
+drop role if exists <% pipeline_role %>;
+drop role if exists <% admin_role %>;
