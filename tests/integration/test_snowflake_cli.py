@@ -1,0 +1,51 @@
+"""snowflake.yml through the real Snowflake CLI, offline: `snow snowpark build` must
+accept the project definition and package exactly the procedure's code.
+
+The CLI pins its own snowpark and connector, so it lives in .venv-snow (`make test`
+creates it). Deploying needs an account and is not run here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SNOW = ROOT / ".venv-snow" / "bin" / "snow"
+
+
+def test_snow_snowpark_build_packages_the_procedure(tmp_path: Path) -> None:
+    assert SNOW.exists(), "the Snowflake CLI is missing: run `make test`, which installs it"
+    project = tmp_path / "project"
+    (project / "snowpark").mkdir(parents=True)
+    shutil.copy(ROOT / "snowflake.yml", project)
+    shutil.copy(ROOT / "requirements.txt", project)
+    shutil.copytree(
+        ROOT / "snowpark" / "amplitude_ingest",
+        project / "snowpark" / "amplitude_ingest",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    env = {
+        **os.environ,
+        "SNOWFLAKE_HOME": str(tmp_path / "snowflake-home"),
+        "SNOWFLAKE_CLI_FEATURES_ENABLE_SNOWPARK_GLOB_SUPPORT": "true",
+    }
+    result = subprocess.run(
+        [str(SNOW), "snowpark", "build", "--skip-dependencies"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Build done" in result.stdout
+    (bundle,) = (project / "output" / "bundle").rglob("*.zip")
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+    assert "amplitude_ingest/procedure.py" in names
+    assert "amplitude_ingest/pipeline.py" in names
+    assert not [n for n in names if "amplitude_embedded" in n or "local_amplitude" in n]
