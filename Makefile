@@ -40,6 +40,7 @@ venv: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check snowpark tests bench
 	$(BIN)/ruff format --check snowpark tests bench
+	mkdir -p .local
 	cd dbt && AMPLITUDE_WAREHOUSE=../.local/sqlfluff.duckdb ../$(BIN)/sqlfluff lint models tests
 
 typecheck: $(STAMP)
