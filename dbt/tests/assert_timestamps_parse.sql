@@ -22,8 +22,8 @@ recent as (
     from source
     where loaded_at > (
         select
-            {{ dbt.dateadd('day', -1 * var('amplitude__lookback_days'), 'max(loaded_at)') }}
-        from source
+            {{ dbt.dateadd('day', -1 * var('amplitude__lookback_days'), 'max(latest.loaded_at)') }}
+        from source as latest
     )
 
 ),
