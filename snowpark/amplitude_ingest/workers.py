@@ -10,16 +10,20 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Self
+from typing import ParamSpec, Protocol, Self, TypeVar
 
 from amplitude_ingest.export_client import ExportClient
 from amplitude_ingest.settings import Credentials, ExtractSettings
 from amplitude_ingest.stage import open_stage
 from amplitude_ingest.window_export import WindowExporter, WindowResult
 from amplitude_ingest.windows import HourWindow
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Workers(Protocol):
@@ -42,34 +46,6 @@ class _PoolWorkers:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-class InlineWorkers:
-    """Windows one after another on the calling thread: concurrency 1, no thread at all.
-
-    For a caller that must keep every session call on its own thread (Snowpark local
-    testing holds its session lock for the whole of a procedure call).
-    """
-
-    def __init__(self, exporter: WindowExporter) -> None:
-        self._exporter = exporter
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def submit(self, window: HourWindow, clean_stale: bool) -> Future[WindowResult]:
-        future: Future[WindowResult] = Future()
-        try:
-            future.set_result(self._exporter.export(window, clean_stale))
-        except Exception as exc:  # noqa: BLE001 - what a pool would hand back in the future
-            future.set_exception(exc)
-        return future
-
-    def close(self) -> None:
-        pass
-
-
 class ThreadWorkers(_PoolWorkers):
     """Windows on threads of this process, sharing one exporter."""
 
@@ -79,6 +55,30 @@ class ThreadWorkers(_PoolWorkers):
 
     def submit(self, window: HourWindow, clean_stale: bool) -> Future[WindowResult]:
         return self._pool.submit(self._exporter.export, window, clean_stale)
+
+
+class _InlineExecutor(Executor):
+    """Runs each call at once on the calling thread and hands back its finished future."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - what a pool would hand back in the future
+            future.set_exception(exc)
+        return future
+
+
+class InlineWorkers(ThreadWorkers):
+    """Windows one after another on the calling thread: concurrency 1, no thread at all.
+
+    For a caller that must keep every session call on its own thread (Snowpark local
+    testing holds its session lock for the whole of a procedure call).
+    """
+
+    def __init__(self, exporter: WindowExporter) -> None:
+        _PoolWorkers.__init__(self, _InlineExecutor())
+        self._exporter = exporter
 
 
 @dataclass(frozen=True)
