@@ -15,6 +15,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class FaultPlan:
     too_large_hours: set[str] = field(default_factory=set)
     max_window_hours: int | None = None
     timeout_window_hours: int | None = None
+    response_delay_seconds: float = 0.0  # every answer waits this long (a slow Amplitude)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def next_response_fault(self, hours: list[datetime]) -> str | None:
@@ -282,6 +284,8 @@ class LocalAmplitude:
         handler.wfile.write(body)
 
     def _answer(self, handler: BaseHTTPRequestHandler) -> None:
+        if self.faults.response_delay_seconds:
+            time.sleep(self.faults.response_delay_seconds)
         url = urlsplit(handler.path)
         query = parse_qs(url.query)
         start_text = query.get("start", [""])[0]
