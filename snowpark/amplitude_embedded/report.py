@@ -130,12 +130,13 @@ def _columns(values: list[tuple[str, int]], width: int = 640, height: int = 180)
     step = width / len(values)
     cols = []
     for i, (label, value) in enumerate(values):
-        h = int((height - 30) * value / top)
+        h = int((height - 40) * value / top)
         x = int(i * step)
         cols.append(
             f'<rect x="{x + 4}" y="{height - 20 - h}" width="{int(step) - 8}" height="{h}" '
             f'fill="#0f9d58"><title>{html.escape(label)}: {value}</title></rect>'
             f'<text x="{x + 4}" y="{height - 5}" font-size="11">{html.escape(label[5:])}</text>'
+            f'<text x="{x + 4}" y="{height - 24 - h}" font-size="11">{value}</text>'
         )
     return f'<svg width="{width}" height="{height}" role="img">{"".join(cols)}</svg>'
 
