@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from amplitude_ingest.export_client import ExportClient
 from amplitude_ingest.ledger import LocalLedger
@@ -25,6 +26,10 @@ from amplitude_ingest.stage import LocalStage, Stage
 from amplitude_ingest.window_export import WindowExporter
 from amplitude_ingest.workers import ThreadWorkers
 from local_amplitude.server import FaultPlan, LocalAmplitude
+
+# Property tests check correctness, not speed: no per-example deadline on a busy CI box.
+settings.register_profile("project", deadline=None)
+settings.load_profile("project")
 
 API_KEY = "test-api-key-0001"
 SECRET_KEY = "test-secret-key-0002"
