@@ -35,7 +35,7 @@ from amplitude_ingest.settings import (
     export_url,
 )
 from amplitude_ingest.stage import open_stage
-from amplitude_ingest.windows import HourWindow, parse_hour
+from amplitude_ingest.windows import HourWindow, parse_bounds
 from amplitude_ingest.workers import (
     ExporterRecipe,
     ProcessWorkers,
@@ -180,8 +180,7 @@ def run_extract(args: argparse.Namespace, env: dict[str, str]) -> RunSummary:
         max_hours_per_run=args.max_hours,
         compression=Compression(args.compression),
     )
-    start = parse_hour(args.start) if args.start else None
-    end = parse_hour(args.end, end_of_day=True) if args.end else None
+    start, end = parse_bounds(args.start, args.end)
     spool = args.state / "spool"
     spool.mkdir(parents=True, exist_ok=True)
     recipe = ExporterRecipe(

@@ -24,7 +24,7 @@ from amplitude_ingest.errors import (
     TruncatedDownloadError,
 )
 from amplitude_ingest.retry import parse_retry_after
-from amplitude_ingest.settings import Credentials
+from amplitude_ingest.settings import Credentials, ExtractSettings
 from amplitude_ingest.windows import HourWindow, format_hour
 
 DOWNLOAD_CHUNK_SIZE = 1 << 20
@@ -70,6 +70,19 @@ class ExportClient:
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
+
+    @classmethod
+    def for_settings(
+        cls, settings: ExtractSettings, credentials: Credentials, pool_size: int, region_hint: str
+    ) -> ExportClient:
+        return cls(
+            settings.export_url,
+            credentials,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            pool_size=pool_size,
+            region_hint=region_hint,
+        )
 
     def close(self) -> None:
         self._session.close()

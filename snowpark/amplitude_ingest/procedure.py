@@ -32,7 +32,7 @@ from amplitude_ingest.settings import (
 from amplitude_ingest.snowflake_ledger import SnowflakeLedger
 from amplitude_ingest.snowflake_stage import SnowflakeStage
 from amplitude_ingest.window_export import WindowExporter
-from amplitude_ingest.windows import parse_hour
+from amplitude_ingest.windows import parse_bounds
 from amplitude_ingest.workers import InlineWorkers, ThreadWorkers
 
 logger = logging.getLogger("amplitude_ingest")
@@ -127,15 +127,9 @@ def ingest_amplitude(
     logging.getLogger("amplitude_ingest").setLevel(logging.INFO)
     config = read_config(session)
     settings = config.extract_settings()
-    start = parse_hour(start_hour) if start_hour else None
-    end = parse_hour(end_hour, end_of_day=True) if end_hour else None
-    client = ExportClient(
-        settings.export_url,
-        read_credentials(),
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        pool_size=settings.concurrency,
-        region_hint=config.region.value,
+    start, end = parse_bounds(start_hour, end_hour)
+    client = ExportClient.for_settings(
+        settings, read_credentials(), settings.concurrency, config.region.value
     )
     stage = SnowflakeStage(session, config.stage)
     ledger = SnowflakeLedger(session, config.ledger_table)

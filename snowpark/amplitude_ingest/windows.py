@@ -55,6 +55,14 @@ def parse_hour(text: str, *, end_of_day: bool = False) -> datetime:
         raise InvalidWindowError(f"{text!r} is not a valid UTC hour: {exc}") from exc
 
 
+def parse_bounds(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
+    """A requested range as given by a user: a day as ``end`` means its last hour."""
+    return (
+        parse_hour(start) if start else None,
+        parse_hour(end, end_of_day=True) if end else None,
+    )
+
+
 def format_hour(hour: datetime) -> str:
     """The Export API's form, ``20260126T05``."""
     return floor_hour(hour).strftime("%Y%m%dT%H")

@@ -93,13 +93,8 @@ class ExporterRecipe:
     fsync: bool = True
 
     def build(self, pool_size: int = 1) -> WindowExporter:
-        client = ExportClient(
-            self.settings.export_url,
-            self.credentials,
-            connect_timeout=self.settings.connect_timeout,
-            read_timeout=self.settings.read_timeout,
-            pool_size=pool_size,
-            region_hint=self.region_hint,
+        client = ExportClient.for_settings(
+            self.settings, self.credentials, pool_size, self.region_hint
         )
         return WindowExporter(
             self.settings,
