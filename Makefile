@@ -53,7 +53,7 @@ test-fast: $(STAMP)
 	$(BIN)/pytest tests/unit
 
 demo: $(STAMP)
-	$(BIN)/python -m amplitude_embedded.demo
+	$(BIN)/python -m amplitude_laptop.demo
 
 BENCH_MB ?= 1000
 bench: $(STAMP)

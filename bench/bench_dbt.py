@@ -30,7 +30,7 @@ def _loaded_on(day: int) -> datetime:
 def _write_day(args: tuple[int, int, str]) -> int:
     import orjson
 
-    from local_amplitude.generator import generate_hour
+    from amplitude_sample_server.generator import generate_hour
 
     day, sessions, stage = args
     written = 0
@@ -46,24 +46,24 @@ def _write_day(args: tuple[int, int, str]) -> int:
 
 
 def _timed_build(warehouse: Path, *extra: str) -> float:
-    from amplitude_embedded.transform import run_dbt
+    from amplitude_laptop.transform import run_dbt
 
     began = time.perf_counter()
     result = run_dbt(["build", "--quiet", *extra], warehouse=warehouse, artifacts_dir=OUT / "dbt")
     seconds = time.perf_counter() - began
-    if not result.succeeded:
+    if not result.ok:
         raise SystemExit(f"dbt build failed: {result.failures}")
     return seconds
 
 
 def _load(stage: Path, warehouse: Path, day: int) -> tuple[int, float]:
-    from amplitude_embedded.loader import Loader, connect
-    from amplitude_embedded.stage_files import LocalStageFiles
+    from amplitude_laptop.loader import Loader, connect
+    from amplitude_laptop.stage_listing import LocalStageListing
 
     began = time.perf_counter()
     with connect(warehouse) as db:
         loader = Loader(db, clock=lambda: _loaded_on(day))
-        rows = loader.load(LocalStageFiles(stage)).rows_loaded
+        rows = loader.load(LocalStageListing(stage)).rows_loaded
     return rows, time.perf_counter() - began
 
 

@@ -53,7 +53,7 @@ class Result:
 
 
 def _generate_hour(args: tuple[int, int, str, int]) -> None:
-    from local_amplitude.server import ExportData
+    from amplitude_sample_server.server import ExportData
 
     seed, sessions, cache, hour_offset = args
     ExportData(seed, sessions, Path(cache)).members(FIRST_HOUR + timedelta(hours=hour_offset))
@@ -195,7 +195,7 @@ def main() -> None:
         seed_approach(*args.seed_approach)
         return
 
-    from local_amplitude.server import LocalAmplitude
+    from amplitude_sample_server.server import LocalAmplitude
 
     sessions = max(1, args.megabytes * 1_000_000 // HOURS // BYTES_PER_SESSION)
     cache = OUT / "cache"

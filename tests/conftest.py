@@ -12,29 +12,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from amplitude_ingest.export_client import ExportClient
-from amplitude_ingest.ledger import LocalLedger
-from amplitude_ingest.pipeline import Extractor
-from amplitude_ingest.settings import Credentials, ExtractSettings, Secret
-from amplitude_ingest.stage import LocalStage, Stage
-from amplitude_ingest.window_export import WindowExporter
-from amplitude_ingest.workers import ThreadWorkers
-from local_amplitude.server import FaultPlan, LocalAmplitude
+from amplitude_ingest.ports import Stage
+from amplitude_sample_server.server import FaultPlan, LocalAmplitude
+from tests.support import API_KEY, SECRET_KEY, Harness
 
 # Property tests check correctness, not speed: no per-example deadline on a busy CI box.
 settings.register_profile("project", deadline=None)
 settings.load_profile("project")
-
-API_KEY = "test-api-key-0001"
-SECRET_KEY = "test-secret-key-0002"
-# "now" for every extractor test: hours up to 2026-01-27T21 are exportable (lag 3 h).
-FIXED_NOW = datetime(2026, 1, 28, 0, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
@@ -63,40 +52,6 @@ def amplitude(amplitude_cache: Path) -> Iterator[Callable[..., LocalAmplitude]]:
         server.stop()
 
 
-class Harness:
-    """An extractor wired to a local server, a folder stage and a SQLite ledger."""
-
-    def __init__(self, server: LocalAmplitude, root: Path, stage: Stage | None, **settings: object):
-        self.server = server
-        self.stage = stage or LocalStage(root / "stage")
-        self.ledger = LocalLedger(root / "state")
-        self.sleeps: list[float] = []
-        self.settings = ExtractSettings(
-            export_url=server.url + "/api/2/export",
-            retry_wait_initial=0.01,
-            retry_wait_max=0.05,
-            **settings,  # type: ignore[arg-type]
-        )
-        self.client = ExportClient(
-            self.settings.export_url,
-            Credentials(Secret(API_KEY), Secret(SECRET_KEY)),
-            connect_timeout=5,
-            read_timeout=30,
-        )
-        self.exporter = WindowExporter(
-            self.settings, self.client, self.stage, spool_dir=root, sleep=self.sleeps.append
-        )
-        self.workers = ThreadWorkers(self.exporter, self.settings.concurrency)
-        self.extractor = Extractor(
-            self.settings, self.workers, self.ledger, clock=lambda: FIXED_NOW
-        )
-
-    def close(self) -> None:
-        self.workers.close()
-        self.client.close()
-        self.ledger.close()
-
-
 @pytest.fixture
 def harness(
     amplitude: Callable[..., LocalAmplitude], tmp_path: Path
@@ -107,9 +62,9 @@ def harness(
         faults: FaultPlan | None = None,
         stage: Stage | None = None,
         server: LocalAmplitude | None = None,
-        **settings: object,
+        **config: object,
     ) -> Harness:
-        made.append(Harness(server or amplitude(faults), tmp_path, stage, **settings))
+        made.append(Harness(server or amplitude(faults), tmp_path, stage, **config))
         return made[-1]
 
     yield build

@@ -9,9 +9,9 @@ from typing import Any
 
 import duckdb
 
-from amplitude_embedded.loader import Loader, connect
-from amplitude_embedded.stage_files import LocalStageFiles
-from amplitude_embedded.transform import DEFAULT_DBT_PROJECT, TransformResult, run_dbt
+from amplitude_laptop.loader import Loader, connect
+from amplitude_laptop.stage_listing import LocalStageListing
+from amplitude_laptop.transform import DEFAULT_DBT_PROJECT, TransformSummary, run_dbt
 
 MART_KEYS = {
     "amplitude__repeat_clicks": "pkey",
@@ -39,12 +39,12 @@ amplitude:
 
 def load_stage(stage_root: Path, warehouse: Path) -> int:
     with connect(warehouse) as connection:
-        return Loader(connection).load(LocalStageFiles(stage_root)).rows_loaded
+        return Loader(connection).load(LocalStageListing(stage_root)).rows_loaded
 
 
-def build_local(warehouse: Path, artifacts: Path, *extra: str) -> TransformResult:
+def build_local(warehouse: Path, artifacts: Path, *extra: str) -> TransformSummary:
     result = run_dbt(["build", *extra], warehouse=warehouse, artifacts_dir=artifacts)
-    assert result.succeeded, result.failures
+    assert result.ok, result.failures
     return result
 
 

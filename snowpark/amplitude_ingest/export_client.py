@@ -14,6 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from amplitude_ingest import __version__
+from amplitude_ingest.config import Credentials, ExtractConfig
 from amplitude_ingest.errors import (
     AmplitudeAuthError,
     AmplitudeRequestError,
@@ -23,9 +24,8 @@ from amplitude_ingest.errors import (
     RateLimitedError,
     TruncatedDownloadError,
 )
+from amplitude_ingest.hours import HourWindow, format_hour
 from amplitude_ingest.retry import parse_retry_after
-from amplitude_ingest.settings import Credentials, ExtractSettings
-from amplitude_ingest.windows import HourWindow, format_hour
 
 DOWNLOAD_CHUNK_SIZE = 1 << 20
 MAX_ERROR_EXCERPT = 200
@@ -50,19 +50,10 @@ def _excerpt(response: requests.Response) -> str:
 class ExportClient:
     """Thread-safe for concurrent ``download`` calls (one pooled session)."""
 
-    def __init__(
-        self,
-        url: str,
-        credentials: Credentials,
-        *,
-        connect_timeout: float,
-        read_timeout: float,
-        pool_size: int = 5,
-        region_hint: str = "us",
-    ) -> None:
-        self._url = url
-        self._timeout = (connect_timeout, read_timeout)
-        self._region_hint = region_hint
+    def __init__(self, config: ExtractConfig, credentials: Credentials, pool_size: int = 5) -> None:
+        self._url = config.export_url
+        self._timeout = (config.connect_timeout, config.read_timeout)
+        self._region = config.region
         self._session = requests.Session()
         self._session.auth = credentials.as_basic_auth()
         self._session.headers["User-Agent"] = f"amplitude-ingest/{__version__}"
@@ -70,19 +61,6 @@ class ExportClient:
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-
-    @classmethod
-    def for_settings(
-        cls, settings: ExtractSettings, credentials: Credentials, pool_size: int, region_hint: str
-    ) -> ExportClient:
-        return cls(
-            settings.export_url,
-            credentials,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            pool_size=pool_size,
-            region_hint=region_hint,
-        )
 
     def close(self) -> None:
         self._session.close()
@@ -132,7 +110,8 @@ class ExportClient:
             raise AmplitudeAuthError(
                 f"Amplitude refused the credentials ({status}): check AMP_API_KEY and "
                 f"AMP_SECRET_KEY, and that the project lives in the region you chose "
-                f"(now {self._region_hint!r}; EU data residency needs --region eu)"
+                f"(now {self._region.value!r}; EU data residency needs --region eu, or "
+                "region = 'eu' in the procedure's settings table)"
             )
         if status == 400:
             raise ExportTooLargeError(

@@ -1,96 +1,58 @@
 """The stored procedure handler: ``CALL ingest_amplitude([start_hour, end_hour, force])``.
 
-Thin on purpose. It reads the key pair from the Snowflake secret bound to the procedure
-(through the external access integration), the settings from a small table, and builds the
-same :class:`Extractor` the CLI builds, with the Snowflake stage writer, the ledger table
-and worker threads. It returns the run's summary as a VARIANT and, when a task runs it, sets
-the task's return value for the steps after it.
+Thin on purpose: it reads the key pair from the Snowflake secret bound to the procedure and
+its settings from a table, then runs the same :func:`~amplitude_ingest.assembly.extraction`
+as the CLI with Snowflake's stage writer, the ledger table and worker threads. It returns
+the run's summary as a VARIANT and, when a task runs it, hands a bounded copy to the next
+task of the graph.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any, Optional
 
+from pydantic import Field
 from snowflake.snowpark import Session
 
-from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.export_client import ExportClient
-from amplitude_ingest.pipeline import Extractor
-from amplitude_ingest.settings import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_LAG_HOURS,
-    DEFAULT_WINDOW_HOURS,
-    Credentials,
-    ExtractSettings,
-    Region,
-    Secret,
-    export_url,
-)
+from amplitude_ingest.assembly import extraction, inline_workers, thread_workers
+from amplitude_ingest.config import Credentials, ExtractConfig, validated
+from amplitude_ingest.domain import ExtractSummary
+from amplitude_ingest.hours import parse_bounds
+from amplitude_ingest.redact import redacting
 from amplitude_ingest.snowflake_ledger import SnowflakeLedger
+from amplitude_ingest.snowflake_session import SessionGate
 from amplitude_ingest.snowflake_stage import SnowflakeStage
-from amplitude_ingest.window_export import WindowExporter
-from amplitude_ingest.windows import parse_bounds
-from amplitude_ingest.workers import InlineWorkers, ThreadWorkers
 
 logger = logging.getLogger("amplitude_ingest")
 
 SETTINGS_TABLE = "AMPLITUDE_INGEST_SETTINGS"
 SECRET_ALIAS = "amplitude_credentials"  # noqa: S105 - a name in the SECRETS clause, not a secret
+# SYSTEM$SET_RETURN_VALUE takes a string of limited size: the next task gets counts and
+# the first few failures, never one message per hour.
+RETURN_VALUE_MAX_BYTES = 4000
+RETURN_VALUE_MAX_FAILURES = 5
+FAILURE_MESSAGE_MAX_CHARS = 300
 
 
-@dataclass(frozen=True)
-class ProcedureConfig:
-    """Rows of the settings table (``name``, ``value``), with defaults for what is absent."""
+class ProcedureConfig(ExtractConfig):
+    """The rows of the settings table (``name``, ``value``); a name not listed here is an
+    error, so a misspelt setting cannot silently change nothing."""
 
-    stage: str = "AMPLITUDE_STAGE"
-    ledger_table: str = "AMPLITUDE_INGEST_LEDGER"
-    region: Region = Region.US
-    api_url: str | None = None
-    project: str = "default"
-    concurrency: int = DEFAULT_CONCURRENCY
-    window_hours: int = DEFAULT_WINDOW_HOURS
-    lag_hours: int = DEFAULT_LAG_HOURS
-    max_hours_per_call: int = 24 * 7
-    initial_hours: int = 24
+    stage: str = Field("AMPLITUDE_STAGE", description="the external stage the pipe watches")
+    ledger_table: str = Field("AMPLITUDE_INGEST_LEDGER", description="the ledger table")
+    max_hours: int = Field(24 * 7, ge=1, description="cap on hours per call when resuming")
     # Tasks time out after an hour by default; stop cleanly before, watermark saved.
-    time_budget_seconds: float = 45 * 60
+    time_budget_seconds: float | None = Field(
+        45 * 60, gt=0, description="stop starting windows after this long (watermark saved)"
+    )
 
     @classmethod
-    def from_rows(cls, rows: dict[str, str]) -> ProcedureConfig:
-        known = {name.lower(): value for name, value in rows.items() if value not in (None, "")}
-        try:
-            return cls(
-                stage=known.get("stage", cls.stage),
-                ledger_table=known.get("ledger_table", cls.ledger_table),
-                region=Region(known.get("region", cls.region.value).lower()),
-                api_url=known.get("api_url"),
-                project=known.get("project", cls.project),
-                concurrency=int(known.get("concurrency", cls.concurrency)),
-                window_hours=int(known.get("window_hours", cls.window_hours)),
-                lag_hours=int(known.get("lag_hours", cls.lag_hours)),
-                max_hours_per_call=int(known.get("max_hours_per_call", cls.max_hours_per_call)),
-                initial_hours=int(known.get("initial_hours", cls.initial_hours)),
-                time_budget_seconds=float(
-                    known.get("time_budget_seconds", cls.time_budget_seconds)
-                ),
-            )
-        except ValueError as exc:
-            raise ConfigurationError(f"bad value in {SETTINGS_TABLE}: {exc}") from exc
-
-    def extract_settings(self) -> ExtractSettings:
-        return ExtractSettings(
-            export_url=export_url(self.region, self.api_url),
-            project=self.project,
-            concurrency=self.concurrency,
-            window_hours=self.window_hours,
-            lag_hours=self.lag_hours,
-            max_hours_per_run=self.max_hours_per_call,
-            initial_hours=self.initial_hours,
-            time_budget_seconds=self.time_budget_seconds,
-        )
+    def from_rows(cls, rows: dict[str, str | None]) -> ProcedureConfig:
+        """Names are case-insensitive; an empty value means the default."""
+        values = {name.strip().lower(): value for name, value in rows.items() if value}
+        return validated(cls, values, f"settings table {SETTINGS_TABLE}")
 
 
 def read_credentials() -> Credentials:
@@ -98,22 +60,40 @@ def read_credentials() -> Credentials:
     import _snowflake
 
     secret = _snowflake.get_username_password(SECRET_ALIAS)
-    return Credentials(Secret(secret.username), Secret(secret.password))
+    return Credentials.of(secret.username, secret.password)
 
 
-def read_config(session: Session) -> ProcedureConfig:
-    rows = session.table(SETTINGS_TABLE).select("NAME", "VALUE").collect()
-    return ProcedureConfig.from_rows({str(r[0]): str(r[1]) for r in rows})
+def read_config(gate: SessionGate) -> ProcedureConfig:
+    with gate() as session:
+        rows = session.table(SETTINGS_TABLE).select("NAME", "VALUE").collect()
+    return ProcedureConfig.from_rows({str(r[0]): None if r[1] is None else str(r[1]) for r in rows})
 
 
-def _set_task_return_value(session: Session, summary: dict[str, Any]) -> None:
+def task_return_value(summary: ExtractSummary, max_bytes: int = RETURN_VALUE_MAX_BYTES) -> str:
+    """The summary as JSON within ``max_bytes``: counts always, failures while they fit."""
+    for kept in range(RETURN_VALUE_MAX_FAILURES, -1, -1):
+        value = summary.as_dict(max_failures=kept)
+        value["failures"] = {
+            hour: message[:FAILURE_MESSAGE_MAX_CHARS]
+            for hour, message in dict(value["failures"]).items()  # type: ignore[call-overload]
+        }
+        text = json.dumps(value, separators=(",", ":"))
+        if len(text.encode()) <= max_bytes:
+            return text
+    raise ValueError(f"a summary without failures does not fit in {max_bytes} bytes")
+
+
+def _set_task_return_value(gate: SessionGate, summary: ExtractSummary) -> None:
     """Pass the summary to the next task of the graph, when a task is running this call."""
-    try:
-        task = session.sql("select system$current_user_task_name()").collect()[0][0]
-    except NotImplementedError:  # Snowpark local testing runs no SQL, and no task either
-        return
-    if task:
-        session.sql("call system$set_return_value(?)", params=[json.dumps(summary)]).collect()
+    with gate() as session:
+        try:
+            task = session.sql("select system$current_user_task_name()").collect()[0][0]
+        except NotImplementedError:  # Snowpark local testing runs no SQL, and no task either
+            return
+        if task:
+            session.sql(
+                "call system$set_return_value(?)", params=[task_return_value(summary)]
+            ).collect()
 
 
 def ingest_amplitude(
@@ -125,27 +105,27 @@ def ingest_amplitude(
 ) -> dict:  # type: ignore[type-arg]  # Snowpark maps plain `dict` to the VARIANT it returns
     """Export hours from Amplitude to the external stage; see the module docstring."""
     logging.getLogger("amplitude_ingest").setLevel(logging.INFO)
-    config = read_config(session)
-    settings = config.extract_settings()
-    start, end = parse_bounds(start_hour, end_hour)
-    client = ExportClient.for_settings(
-        settings, read_credentials(), settings.concurrency, config.region.value
-    )
-    stage = SnowflakeStage(session, config.stage)
-    ledger = SnowflakeLedger(session, config.ledger_table)
-    exporter = WindowExporter(settings, client, stage)
-    workers: InlineWorkers | ThreadWorkers = (
-        InlineWorkers(exporter)
-        if settings.concurrency == 1
-        else ThreadWorkers(exporter, settings.concurrency)
-    )
-    try:
-        extractor = Extractor(settings, workers, ledger, destination=stage.describe())
-        summary = extractor.run(start, end, force=bool(force))
-    finally:
-        workers.close()
-        client.close()
-    result = summary.as_dict()
-    logger.info("ingest_amplitude: %s", summary.one_line())
-    _set_task_return_value(session, result)
+    start, end = parse_bounds(start_hour, end_hour)  # what the caller typed comes first
+    gate = SessionGate(session)
+    config = read_config(gate)
+    credentials = read_credentials()
+    stage_name = gate.qualify(config.stage, "stage")
+    ledger = SnowflakeLedger(gate, gate.qualify(config.ledger_table, "ledger table"))
+    # Snowpark local testing holds its session for the whole call, so a worker thread could
+    # never upload there: with concurrency 1 windows run on the calling thread.
+    workers = inline_workers if config.concurrency == 1 else thread_workers
+    with (
+        redacting(credentials.values()),
+        extraction(
+            config,
+            credentials,
+            stage=lambda: SnowflakeStage(gate, stage_name),
+            ledger=ledger,
+            workers=workers,
+        ) as extractor,
+    ):
+        summary = extractor.run(extractor.plan(start, end, bool(force)))
+        logger.info("ingest_amplitude: %s", summary.one_line())
+    _set_task_return_value(gate, summary)
+    result: dict[str, Any] = summary.as_dict()
     return result

@@ -11,11 +11,13 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from amplitude_ingest.ledger import HourRecord, HourStatus
-from amplitude_ingest.windows import floor_hour
+from amplitude_ingest.domain import HourRecord, HourStatus
+from amplitude_ingest.hours import floor_hour
+from amplitude_ingest.snowflake_session import SessionGate
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session
+    from snowflake.snowpark.table import Table
 
 COLUMNS = (
     "HOUR",
@@ -68,12 +70,14 @@ def _from_row(row: Any) -> HourRecord:
 
 
 class SnowflakeLedger:
-    def __init__(self, session: Session, table_name: str) -> None:
-        self._session = session
+    """Every call holds the session gate: worker threads upload through the same session."""
+
+    def __init__(self, gate: SessionGate, table_name: str) -> None:
+        self._gate = gate
         self._table_name = table_name
 
-    def _table(self) -> Any:
-        return self._session.table(self._table_name)
+    def _table(self, session: Session) -> Table:
+        return session.table(self._table_name)
 
     def get(self, hours: Sequence[datetime]) -> dict[datetime, HourRecord]:
         from snowflake.snowpark.functions import col
@@ -81,7 +85,8 @@ class SnowflakeLedger:
         if not hours:
             return {}
         wanted = [_naive_utc(h) for h in hours]
-        rows = self._table().filter(col("HOUR").isin(wanted)).collect()
+        with self._gate() as session:
+            rows = self._table(session).filter(col("HOUR").isin(wanted)).collect()
         records = [_from_row(row) for row in rows]
         return {r.hour: r for r in records}
 
@@ -92,21 +97,28 @@ class SnowflakeLedger:
         rows = [_to_row(r, now) for r in records]
         if not rows:
             return
-        target = self._table()
-        source = self._session.create_dataframe(rows, schema=target.schema)
-        values = {name: source[name] for name in COLUMNS}
-        target.merge(
-            source,
-            target["HOUR"] == source["HOUR"],
-            [when_matched().update(values), when_not_matched().insert(values)],
-        )
+        with self._gate() as session:
+            target = self._table(session)
+            source = session.create_dataframe(rows, schema=target.schema)
+            values = {name: source[name] for name in COLUMNS}
+            target.merge(
+                source,
+                target["HOUR"] == source["HOUR"],
+                [when_matched().update(values), when_not_matched().insert(values)],
+            )
 
     def watermark(self) -> datetime | None:
         from snowflake.snowpark.functions import col
         from snowflake.snowpark.functions import max as max_
 
         complete = [HourStatus.DONE.value, HourStatus.EMPTY.value]
-        row = self._table().filter(col("STATUS").isin(complete)).agg(max_("HOUR")).collect()
+        with self._gate() as session:
+            row = (
+                self._table(session)
+                .filter(col("STATUS").isin(complete))
+                .agg(max_("HOUR"))
+                .collect()
+            )
         latest = row[0][0] if row else None
         return latest.replace(tzinfo=UTC) if latest else None
 
@@ -114,5 +126,7 @@ class SnowflakeLedger:
         from snowflake.snowpark.functions import col
 
         open_statuses = [HourStatus.PENDING.value, HourStatus.FAILED.value]
-        rows = self._table().filter(col("STATUS").isin(open_statuses)).select("HOUR").collect()
+        with self._gate() as session:
+            table = self._table(session)
+            rows = table.filter(col("STATUS").isin(open_statuses)).select("HOUR").collect()
         return sorted(row[0].replace(tzinfo=UTC) for row in rows)

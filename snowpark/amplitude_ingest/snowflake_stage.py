@@ -3,63 +3,44 @@
 ``session.file.put_stream`` runs server-side from inside a stored procedure, so it can
 write to the S3-backed external stage that the auto-ingest pipe watches (SQL ``PUT``
 cannot). Each part is spooled to local disk first and put whole, so a half-written part
-is never visible and memory stays flat. Uploads go one at a time through the session
-(downloads and unpacking still run in parallel): a Snowpark session shared by threads is
-not something to lean on inside a procedure.
+is never visible and memory stays flat. Uploads go one at a time through the session gate
+(downloads and unpacking still run in parallel).
 """
 
 from __future__ import annotations
 
-import re
-import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.keys import normalize_prefix
-from amplitude_ingest.stage import SpooledObject, StagedObject
-
-if TYPE_CHECKING:
-    from snowflake.snowpark import Session
-
-_IDENTIFIER = r"(?:[A-Za-z_][A-Za-z0-9_$]*|\"[^\"]+\")"
-_STAGE_NAME = re.compile(rf"^{_IDENTIFIER}(?:\.{_IDENTIFIER}){{0,2}}$")
-
-
-def validate_stage_name(name: str) -> str:
-    """``[db.][schema.]stage``; anything else is refused (it is spliced into LIST/REMOVE)."""
-    name = name.strip().lstrip("@")
-    if not _STAGE_NAME.match(name):
-        raise ConfigurationError(f"{name!r} is not a stage name")
-    return name
+from amplitude_ingest.parts import SpooledPart
+from amplitude_ingest.ports import PendingPart
+from amplitude_ingest.snowflake_session import SessionGate, validate_object_name
+from amplitude_ingest.stage_keys import normalize_prefix
 
 
 class SnowflakeStage:
-    def __init__(self, session: Session, stage_name: str, spool_dir: Path | None = None) -> None:
-        self._session = session
-        self.stage = validate_stage_name(stage_name)
+    def __init__(self, gate: SessionGate, stage_name: str, spool_dir: Path | None = None) -> None:
+        self._gate = gate
+        self.stage = validate_object_name(stage_name, "stage")
         self._spool_dir = spool_dir
-        self._session_lock = threading.Lock()
 
-    def create(self, key: str) -> StagedObject:
+    def create(self, key: str) -> PendingPart:
         location = f"@{self.stage}/{normalize_prefix(key)}"
 
         def upload(spooled: IO[bytes]) -> None:
-            with self._session_lock:
-                self._session.file.put_stream(
-                    spooled, location, auto_compress=False, overwrite=True
-                )
+            with self._gate() as session:
+                session.file.put_stream(spooled, location, auto_compress=False, overwrite=True)
 
-        return SpooledObject(upload, self._spool_dir)
+        return SpooledPart(upload, self._spool_dir)
 
     # LIST and REMOVE take no bind variables; the stage name is validated above and keys
-    # are built by amplitude_ingest.keys from a safe alphabet, never from user input.
+    # are built by amplitude_ingest.stage_keys from a safe alphabet, never from user input.
 
     def list_keys(self, prefix: str) -> list[str]:
         folder = normalize_prefix(prefix)
-        with self._session_lock:
-            rows = self._session.sql(f"list @{self.stage}/{folder}/").collect()
+        with self._gate() as session:
+            rows = session.sql(f"list @{self.stage}/{folder}/").collect()
         keys = []
         for row in rows:
             name = str(row[0])
@@ -69,9 +50,9 @@ class SnowflakeStage:
         return sorted(keys)
 
     def delete(self, keys: Iterable[str]) -> None:
-        with self._session_lock:
+        with self._gate() as session:
             for key in keys:
-                self._session.sql(f"remove @{self.stage}/{normalize_prefix(key)}").collect()
+                session.sql(f"remove @{self.stage}/{normalize_prefix(key)}").collect()
 
     def describe(self) -> str:
         return f"@{self.stage}"

@@ -8,14 +8,17 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from local_amplitude.server import FaultPlan, LocalAmplitude
-from tests.conftest import API_KEY, SECRET_KEY
+from amplitude_sample_server.server import FaultPlan, LocalAmplitude
+from tests.support import API_KEY, SECRET_KEY
 
 
-def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    cwd: Path, *args: str, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMP_")}
+    env.update(environment or {})
     return subprocess.run(
-        [sys.executable, "-m", "amplitude_ingest.cli", *args],
+        [sys.executable, "-m", "amplitude_laptop.cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -83,3 +86,43 @@ def test_wrong_keys_say_so_and_name_the_region(
     assert "--region eu" in result.stderr
     assert "wrong-secret-2" not in result.stderr + result.stdout
     assert len(server.requests) <= 4
+
+
+def test_dotenv_stage_and_project_are_honoured_and_a_flag_beats_the_environment(
+    amplitude: Callable[..., LocalAmplitude], tmp_path: Path
+) -> None:
+    server = amplitude()
+    (tmp_path / ".env").write_text(
+        f"AMP_API_KEY={API_KEY}\nAMP_SECRET_KEY={SECRET_KEY}\n"
+        "AMP_STAGE=custom-stage\nAMP_PROJECT=web\nAMP_CONCURENCY=2\n"
+    )
+    hour = ("--start", "2026-01-26T03", "--end", "2026-01-26T03", "--api-url", server.url)
+    from_dotenv = run_cli(tmp_path, "extract", *hour)
+    assert from_dotenv.returncode == 0, from_dotenv.stderr
+    assert list((tmp_path / "custom-stage/events/web").rglob("*.json"))
+    # the typo is reported, once, with the setting it was probably meant to be
+    assert from_dotenv.stderr.count("AMP_CONCURENCY") == 1
+    assert "did you mean AMP_CONCURRENCY?" in from_dotenv.stderr
+
+    flagged = run_cli(
+        tmp_path, "extract", *hour, "--project", "flagged", "--force",
+        environment={"AMP_PROJECT": "from-environment"},
+    )  # fmt: skip
+    assert flagged.returncode == 0, flagged.stderr
+    assert list((tmp_path / "custom-stage/events/flagged").rglob("*.json"))
+    assert not (tmp_path / "custom-stage/events/from-environment").exists()
+
+    from_environment = run_cli(
+        tmp_path, "extract", *hour, "--force", environment={"AMP_PROJECT": "from-environment"}
+    )
+    assert from_environment.returncode == 0, from_environment.stderr
+    assert list((tmp_path / "custom-stage/events/from-environment").rglob("*.json"))
+
+
+def test_an_error_is_printed_once(amplitude: Callable[..., LocalAmplitude], tmp_path: Path) -> None:
+    server = amplitude()
+    result = run_cli(tmp_path, "extract", "--start", "2026-01-26T05", "--end", "2026-01-26T01",
+                     "--api-url", server.url)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.count("backwards") == 1
+    assert "AMP_API_KEY" not in result.stderr  # what the user typed is checked first

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from amplitude_embedded import demo, report
-from local_amplitude.generator import HourManifest, generate_hour, iter_hours
+from amplitude_laptop import demo, report
+from amplitude_sample_server.generator import HourManifest, generate_hour, iter_hours
 
 
 def planted(sessions_per_hour: int) -> HourManifest:

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from local_amplitude.generator import HourManifest
-from local_amplitude.server import LocalAmplitude
-from tests.conftest import Harness
+from amplitude_sample_server.generator import HourManifest
+from amplitude_sample_server.server import LocalAmplitude
 from tests.dbt_support import (
     MART_KEYS,
     build_local,
@@ -25,6 +24,7 @@ from tests.dbt_support import (
     run_dbt_on_fakesnow,
 )
 from tests.fakesnow_shim import patched_fakesnow
+from tests.support import Harness
 
 START = datetime(2026, 1, 26, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -49,7 +49,7 @@ def built(
     """Six hours of sample data extracted, loaded and built on DuckDB."""
     server = amplitude()
     h = harness(server=server)
-    h.extractor.run(START, START + 5 * H)
+    h.run(START, START + 5 * H)
     warehouse = tmp_path / "warehouse.duckdb"
     load_stage(tmp_path / "stage", warehouse)
     build_local(warehouse, tmp_path / "dbt")
@@ -94,7 +94,7 @@ def test_incremental_runs_are_idempotent_and_pick_up_new_and_late_data(built: Bu
 
     # Three more hours arrive, plus a re-delivered copy of an old file under a new name
     # (what a forced re-export with different bytes would produce).
-    built.harness.extractor.run(START + 6 * H, START + 8 * H)
+    built.harness.run(START + 6 * H, START + 8 * H)
     old = sorted((built.stage / "events").rglob("*.json"))[0]
     shutil.copyfile(old, old.with_name(old.name.replace(".json", "ff.json")))
     load_stage(built.stage, built.warehouse)

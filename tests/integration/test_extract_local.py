@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from amplitude_ingest.config import Credentials
+from amplitude_ingest.domain import HourStatus
 from amplitude_ingest.errors import AmplitudeAuthError
-from amplitude_ingest.ledger import HourStatus
-from amplitude_ingest.stage import LocalStage
-from amplitude_ingest.windows import hour_range
-from local_amplitude.server import FaultPlan, LocalAmplitude
-from tests.conftest import API_KEY, SECRET_KEY, Harness
+from amplitude_ingest.hours import hour_range
+from amplitude_laptop.stages import LocalStage
+from amplitude_sample_server.server import FaultPlan, LocalAmplitude
+from tests.support import API_KEY, SECRET_KEY, Harness
 
 START = datetime(2026, 1, 26, 3, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -34,7 +35,7 @@ def data_files(stage_root: Path) -> list[Path]:
 
 def test_every_generated_event_lands_once(harness: Callable[..., Harness]) -> None:
     h = harness()
-    summary = h.extractor.run(START, START + 5 * H)
+    summary = h.run(START, START + 5 * H)
     expected = h.server.manifest(START, START + 5 * H)
     rows = stage_lines(h.stage.root)  # type: ignore[attr-defined]
     assert summary.hours_done == 6
@@ -50,9 +51,9 @@ def test_every_generated_event_lands_once(harness: Callable[..., Harness]) -> No
 
 def test_a_second_run_of_the_same_window_is_a_no_op(harness: Callable[..., Harness]) -> None:
     h = harness()
-    h.extractor.run(START, START + 2 * H)
+    h.run(START, START + 2 * H)
     requests_before = len(h.server.requests)
-    again = h.extractor.run(START, START + 2 * H)
+    again = h.run(START, START + 2 * H)
     assert again.hours_skipped == 3
     assert again.hours_done == 0
     assert len(h.server.requests) == requests_before
@@ -60,10 +61,10 @@ def test_a_second_run_of_the_same_window_is_a_no_op(harness: Callable[..., Harne
 
 def test_forced_rerun_rewrites_the_same_keys(harness: Callable[..., Harness]) -> None:
     h = harness()
-    h.extractor.run(START, START + 2 * H)
+    h.run(START, START + 2 * H)
     root: Path = h.stage.root  # type: ignore[attr-defined]
     before = {p: p.read_bytes() for p in data_files(root)}
-    forced = h.extractor.run(START, START + 2 * H, force=True)
+    forced = h.run(START, START + 2 * H, force=True)
     assert forced.hours_done == 3
     assert {p: p.read_bytes() for p in data_files(root)} == before
 
@@ -74,7 +75,7 @@ def test_transient_faults_are_retried_until_the_hour_is_complete(
     hour = "20260126T04"
     faults = FaultPlan(responses={hour: ["503", "429:7", "reset", "truncate"]})
     h = harness(faults, max_attempts=6)
-    summary = h.extractor.run(START, START + 2 * H)
+    summary = h.run(START, START + 2 * H)
     assert summary.hours_done == 3
     assert summary.hours_failed == 0
     assert summary.events == h.server.manifest(START, START + 2 * H).rows
@@ -89,7 +90,7 @@ def test_a_corrupt_member_fails_its_hour_only_and_writes_nothing(
 ) -> None:
     faults = FaultPlan(corrupt_hours={"20260126T04"})
     h = harness(faults, max_attempts=3)
-    summary = h.extractor.run(START, START + 2 * H)
+    summary = h.run(START, START + 2 * H)
     assert (summary.hours_done, summary.hours_failed) == (2, 1)
     assert "corrupt" in summary.failures["20260126T04"]
     root: Path = h.stage.root  # type: ignore[attr-defined]
@@ -99,7 +100,7 @@ def test_a_corrupt_member_fails_its_hour_only_and_writes_nothing(
 
     # Once Amplitude serves it intact, a run with no range resumes exactly that hour.
     faults.corrupt_hours.clear()
-    resumed = h.extractor.run()
+    resumed = h.run()
     assert resumed.hours_done >= 1
     assert h.ledger.get([START + H])[START + H].status is HourStatus.DONE
     assert h.ledger.get([START + H])[START + H].attempts == 4
@@ -109,7 +110,7 @@ def test_bad_lines_are_quarantined_with_reasons_and_counted(
     harness: Callable[..., Harness],
 ) -> None:
     h = harness(FaultPlan(bad_lines={"20260126T03": 3}))
-    summary = h.extractor.run(START, START)
+    summary = h.run(START, START)
     root: Path = h.stage.root  # type: ignore[attr-defined]
     assert summary.rejected_lines == 3
     assert summary.events == h.server.manifest(START, START).rows
@@ -128,7 +129,7 @@ def test_a_path_traversal_entry_name_is_harmless(
     harness: Callable[..., Harness], tmp_path: Path
 ) -> None:
     h = harness(FaultPlan(traversal_hours={"20260126T03"}))
-    summary = h.extractor.run(START, START)
+    summary = h.run(START, START)
     assert summary.events == h.server.manifest(START, START).rows
     root: Path = h.stage.root  # type: ignore[attr-defined]
     written = sorted(p for p in tmp_path.rglob("*.json*") if "cache" not in str(p))
@@ -141,7 +142,7 @@ def test_400_splits_the_window_down_to_what_amplitude_accepts(
     harness: Callable[..., Harness],
 ) -> None:
     h = harness(FaultPlan(max_window_hours=2), window_hours=8)
-    summary = h.extractor.run(START, START + 7 * H)
+    summary = h.run(START, START + 7 * H)
     assert summary.hours_done == 8
     assert summary.hours_failed == 0
     assert summary.windows_split == 3  # 8 -> 4+4 -> 2+2+2+2
@@ -156,13 +157,13 @@ def test_400_splits_the_window_down_to_what_amplitude_accepts(
 
 def test_504_on_a_range_splits_too(harness: Callable[..., Harness]) -> None:
     h = harness(FaultPlan(timeout_window_hours=1), window_hours=4)
-    summary = h.extractor.run(START, START + 3 * H)
+    summary = h.run(START, START + 3 * H)
     assert (summary.hours_done, summary.windows_split) == (4, 3)
 
 
 def test_a_one_hour_400_is_a_failure_of_that_hour_only(harness: Callable[..., Harness]) -> None:
     h = harness(FaultPlan(too_large_hours={"20260126T04"}))
-    summary = h.extractor.run(START, START + 2 * H)
+    summary = h.run(START, START + 2 * H)
     assert (summary.hours_done, summary.hours_failed) == (2, 1)
     assert "400" in summary.failures["20260126T04"]
     assert h.ledger.get([START + H])[START + H].attempts == 1  # no pointless retries
@@ -170,7 +171,7 @@ def test_a_one_hour_400_is_a_failure_of_that_hour_only(harness: Callable[..., Ha
 
 def test_no_data_is_an_empty_hour(harness: Callable[..., Harness]) -> None:
     h = harness(FaultPlan(empty_hours={"20260126T04"}))
-    summary = h.extractor.run(START, START + 2 * H)
+    summary = h.run(START, START + 2 * H)
     assert (summary.hours_done, summary.hours_empty) == (2, 1)
     assert h.ledger.get([START + H])[START + H].status is HourStatus.EMPTY
 
@@ -179,12 +180,11 @@ def test_bad_credentials_stop_at_once(
     amplitude: Callable[..., LocalAmplitude], harness: Callable[..., Harness]
 ) -> None:
     server = amplitude()
-    h = harness(server=server)
-    h.client._session.auth = ("wrong-key", "wrong-secret")
+    h = harness(server=server, credentials=Credentials.of("wrong-key", "wrong-secret"))
     with pytest.raises(AmplitudeAuthError, match="AMP_API_KEY") as caught:
-        h.extractor.run(START, START + 23 * H)
+        h.run(START, START + 23 * H)
     assert "wrong-secret" not in str(caught.value)
-    assert len(server.requests) <= h.settings.concurrency
+    assert len(server.requests) <= h.config.concurrency
     assert h.sleeps == []
     records = h.ledger.get(hour_range(START, START + 23 * H))
     assert all(r.status is HourStatus.PENDING for r in records.values())
@@ -193,7 +193,7 @@ def test_bad_credentials_stop_at_once(
 def test_concurrency_is_bounded(harness: Callable[..., Harness]) -> None:
     # A slow server makes requests overlap for certain: exactly three at a time.
     h = harness(FaultPlan(response_delay_seconds=0.3), concurrency=3)
-    h.extractor.run(START, START + 11 * H)
+    h.run(START, START + 11 * H)
     assert h.server.max_in_flight == 3
 
 
@@ -223,7 +223,7 @@ def test_resume_after_a_crash_loses_nothing_and_duplicates_nothing(
     crashing = CrashingStage(tmp_path / "stage", crash_after=5)
     first = harness(server=server, stage=crashing, concurrency=1)
     with pytest.raises(SystemExit):
-        first.extractor.run(START, START + 2 * H)
+        first.run(START, START + 2 * H)
     leftovers = data_files(tmp_path / "stage")
     assert leftovers  # some parts were on the stage when the process died
     # A stale part from an older export of the same hour must not survive either.
@@ -234,7 +234,7 @@ def test_resume_after_a_crash_loses_nothing_and_duplicates_nothing(
     first.close()
 
     second = harness(server=server, stage=LocalStage(tmp_path / "stage"))
-    summary = second.extractor.run(START, START + 2 * H)
+    summary = second.run(START, START + 2 * H)
     rows = stage_lines(tmp_path / "stage")
     expected = server.manifest(START, START + 2 * H)
     assert summary.hours_failed == 0
@@ -249,7 +249,7 @@ def test_secrets_never_reach_logs_or_files(
 ) -> None:
     h = harness(FaultPlan(responses={"20260126T03": ["503"]}, corrupt_hours={"20260126T04"}))
     with caplog.at_level(logging.DEBUG):
-        h.extractor.run(START, START + 1 * H)
+        h.run(START, START + 1 * H)
     assert API_KEY not in caplog.text
     assert SECRET_KEY not in caplog.text
     for path in tmp_path.rglob("*"):

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 
-from amplitude_ingest.settings import Compression
-from amplitude_ingest.stage import S3Stage, open_stage
-from local_amplitude.server import FaultPlan, LocalAmplitude
-from tests.conftest import Harness
+from amplitude_ingest.config import Compression
+from amplitude_laptop.stages import S3Stage, StageLocation
+from amplitude_sample_server.server import FaultPlan, LocalAmplitude
+from tests.support import Harness
 
 START = datetime(2026, 1, 26, 3, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -28,7 +28,7 @@ def test_parts_land_under_the_prefix_with_every_event(
     harness: Callable[..., Harness], s3_bucket: str
 ) -> None:
     h = harness(stage=S3Stage(s3_bucket, "amplitude/raw"))
-    summary = h.extractor.run(START, START + 2 * H)
+    summary = h.run(START, START + 2 * H)
     stored = objects(s3_bucket)
     assert len(stored) == 3
     assert all(k.startswith("amplitude/raw/events/default/2026/01/26/") for k in stored)
@@ -42,7 +42,7 @@ def test_large_parts_go_up_as_multipart_uploads(
     server = amplitude(sessions_per_hour=900)  # about 15 MB of JSON in one hour
     stage = S3Stage(s3_bucket, "", multipart_threshold=5 << 20, multipart_chunksize=5 << 20)
     h = harness(server=server, stage=stage)
-    summary = h.extractor.run(START, START)
+    summary = h.run(START, START)
     (key,) = objects(s3_bucket)
     head = boto3.client("s3").head_object(Bucket=s3_bucket, Key=key)
     assert summary.bytes > 10 << 20
@@ -52,9 +52,9 @@ def test_large_parts_go_up_as_multipart_uploads(
 
 
 def test_gzip_parts_on_s3(harness: Callable[..., Harness], s3_bucket: str) -> None:
-    stage = open_stage(f"s3://{s3_bucket}/gz")
+    stage = StageLocation.parse(f"s3://{s3_bucket}/gz")()
     h = harness(stage=stage, compression=Compression.GZIP)
-    summary = h.extractor.run(START, START)
+    summary = h.run(START, START)
     stored = objects(s3_bucket)
     (key,) = stored
     assert key.endswith(".json.gz")
@@ -67,7 +67,7 @@ def test_a_failed_hour_leaves_no_object_and_no_open_upload(
 ) -> None:
     stage = S3Stage(s3_bucket, "")
     h = harness(FaultPlan(corrupt_hours={"20260126T04"}), stage=stage, max_attempts=2)
-    summary = h.extractor.run(START, START + 2 * H)
+    summary = h.run(START, START + 2 * H)
     assert summary.hours_failed == 1
     assert not objects(s3_bucket, "events/default/2026/01/26/04/")
     assert not boto3.client("s3").list_multipart_uploads(Bucket=s3_bucket).get("Uploads")

@@ -10,8 +10,8 @@ import boto3
 import duckdb
 import pytest
 
-from amplitude_embedded.loader import Loader, connect
-from amplitude_embedded.stage_files import LocalStageFiles, S3StageFiles
+from amplitude_laptop.loader import Loader, connect
+from amplitude_laptop.stage_listing import LocalStageListing, S3StageListing
 
 EVENT = {"uuid": "u", "event_type": "x"}
 
@@ -50,8 +50,8 @@ def test_new_files_load_once_with_name_row_number_and_load_time(
 ) -> None:
     warehouse = tmp_path / "w.duckdb"
     with connect(warehouse) as db:
-        first = Loader(db).load(LocalStageFiles(stage))
-        again = Loader(db).load(LocalStageFiles(stage))
+        first = Loader(db).load(LocalStageListing(stage))
+        again = Loader(db).load(LocalStageListing(stage))
     assert (first.files_loaded, first.rows_loaded) == (2, 4)
     assert (again.files_loaded, again.files_already_loaded) == (0, 2)
     assert rows(warehouse) == [
@@ -65,11 +65,11 @@ def test_new_files_load_once_with_name_row_number_and_load_time(
 def test_a_changed_file_is_loaded_again(stage: Path, tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     with connect(warehouse) as db:
-        Loader(db).load(LocalStageFiles(stage))
+        Loader(db).load(LocalStageListing(stage))
         path = stage / "events/p/2026/01/26/06/b.json"
         path.write_text(json.dumps({**EVENT, "uuid": "b1"}) + "\n")
         os.utime(path, ns=(1, 2))  # a new modification time: new content id
-        summary = Loader(db).load(LocalStageFiles(stage))
+        summary = Loader(db).load(LocalStageListing(stage))
     assert summary.files_loaded == 1
     assert [r[2] for r in rows(warehouse)][-2:] == ["b0", "b1"]
 
@@ -78,9 +78,9 @@ def test_a_bad_file_is_recorded_and_the_rest_still_load(stage: Path, tmp_path: P
     write(stage, "events/p/2026/01/26/07/c.json", [json.dumps(EVENT), "not json"])
     warehouse = tmp_path / "w.duckdb"
     with connect(warehouse) as db:
-        summary = Loader(db).load(LocalStageFiles(stage))
+        summary = Loader(db).load(LocalStageListing(stage))
         errors = db.execute("select file_name, error from raw.load_errors").fetchall()
-        again = Loader(db).load(LocalStageFiles(stage))
+        again = Loader(db).load(LocalStageListing(stage))
     assert (summary.files_loaded, summary.files_failed) == (2, 1)
     assert errors[0][0] == "events/p/2026/01/26/07/c.json"
     assert "Malformed JSON" in errors[0][1]
@@ -95,8 +95,8 @@ def test_loads_from_s3(s3_bucket: str, stage: Path, tmp_path: Path) -> None:
             s3.upload_file(str(path), s3_bucket, f"raw/{path.relative_to(stage).as_posix()}")
     warehouse = tmp_path / "w.duckdb"
     with connect(warehouse) as db:
-        summary = Loader(db).load(S3StageFiles(s3_bucket, "raw"))
-        again = Loader(db).load(S3StageFiles(s3_bucket, "raw"))
+        summary = Loader(db).load(S3StageListing(s3_bucket, "raw"))
+        again = Loader(db).load(S3StageListing(s3_bucket, "raw"))
     assert (summary.files_loaded, summary.rows_loaded) == (2, 4)
     assert again.files_already_loaded == 2
     assert rows(warehouse)[0] == ("events/p/2026/01/26/05/a.json", 1, "a0")

@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 
 from amplitude_ingest.procedure import SETTINGS_TABLE, ingest_amplitude
-from local_amplitude.server import FaultPlan, LocalAmplitude
-from tests.conftest import API_KEY, SECRET_KEY
+from amplitude_sample_server.server import FaultPlan, LocalAmplitude
+from tests.support import API_KEY, SECRET_KEY
 
 LEDGER = "AMPLITUDE_INGEST_LEDGER"
-STAGE = "AMPLITUDE_STAGE"
+# Qualified, as the deploy writes it (an unqualified name is qualified by the procedure).
+STAGE = "AMPLITUDE.INGEST.AMPLITUDE_STAGE"
 
 
 @pytest.fixture

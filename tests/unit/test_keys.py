@@ -5,7 +5,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.keys import (
+from amplitude_ingest.hours import HourWindow
+from amplitude_ingest.stage_keys import (
     member_fingerprint,
     member_hour,
     normalize_prefix,
@@ -13,7 +14,6 @@ from amplitude_ingest.keys import (
     quarantine_key,
     validate_label,
 )
-from amplitude_ingest.windows import HourWindow
 
 HOUR = datetime(2026, 1, 26, 5, tzinfo=UTC)
 WINDOW = HourWindow(HOUR, HOUR + timedelta(hours=5))

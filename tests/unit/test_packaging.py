@@ -14,8 +14,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "snowpark" / "amplitude_ingest"
 # Optional accelerators are imported inside try/except ImportError with a fallback.
-RUNTIME = {"snowflake-snowpark-python", "requests", "urllib3", "tenacity", "boto3"}
-IMPORTABLE = {"snowflake", "requests", "urllib3", "tenacity", "boto3", "amplitude_ingest"}
+RUNTIME = {"snowflake-snowpark-python", "requests", "urllib3", "tenacity", "pydantic"}
+IMPORTABLE = {"snowflake", "requests", "urllib3", "tenacity", "pydantic", "amplitude_ingest"}
 ACCELERATORS = {"orjson", "isal", "simdjson"}
 
 

@@ -1,8 +1,8 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
-from amplitude_embedded.status import LoadStats, render
-from amplitude_ingest.ledger import HourRecord, HourStatus
+from amplitude_ingest.domain import HourRecord, HourStatus
+from amplitude_laptop.status import LoadStats, render
 
 H0 = datetime(2026, 1, 26, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from amplitude_ingest.errors import InvalidWindowError
-from amplitude_ingest.windows import (
+from amplitude_ingest.hours import (
     HourWindow,
     format_hour,
     hour_range,

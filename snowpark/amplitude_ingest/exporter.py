@@ -1,7 +1,7 @@
 """Exporting one window: download, unpack, validate, write, all or nothing, retried whole.
 
-Runs on a worker thread or in a worker process (:mod:`amplitude_ingest.workers`); the
-ledger and the plan stay with :class:`amplitude_ingest.pipeline.Extractor`.
+Runs on a worker thread or in a worker process (``Workers``); the ledger and the plan stay
+with :class:`amplitude_ingest.extractor.Extractor`.
 
 What a caller can rely on:
 
@@ -18,18 +18,18 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Protocol
 
-from amplitude_ingest.errors import (
-    AmplitudeAuthError,
-    AmplitudeIngestError,
-    SplittableExportError,
-)
-from amplitude_ingest.export_client import Download
-from amplitude_ingest.keys import (
+from amplitude_ingest.config import Compression, ExtractConfig
+from amplitude_ingest.domain import HourOutcome, WindowResult
+from amplitude_ingest.errors import AmplitudeAuthError, AmplitudeIngestError
+from amplitude_ingest.hours import HourWindow, format_hour
+from amplitude_ingest.lines import LineValidator, RejectedLine, ValidatedChunk
+from amplitude_ingest.parts import GzipPart
+from amplitude_ingest.ports import ExportSource, PendingPart, Stage
+from amplitude_ingest.retry import window_retrying
+from amplitude_ingest.stage_keys import (
     events_hour_prefix,
     member_fingerprint,
     member_hour,
@@ -37,59 +37,31 @@ from amplitude_ingest.keys import (
     quarantine_hour_prefix,
     quarantine_key,
 )
-from amplitude_ingest.lines import LineValidator, RejectedLine, ValidatedChunk
-from amplitude_ingest.retry import window_retrying
-from amplitude_ingest.settings import Compression, ExtractSettings
-from amplitude_ingest.stage import GzipObject, Stage, StagedObject
 from amplitude_ingest.unpack import ExportArchive, ZipMember
-from amplitude_ingest.windows import HourWindow, format_hour
 
 logger = logging.getLogger(__name__)
 
 
-class ExportSource(Protocol):
-    """What the pipeline needs of the Export API client."""
-
-    def download(self, window: HourWindow, destination: IO[bytes]) -> Download: ...
-
-
-@dataclass
-class HourOutcome:
-    files: int = 0
-    events: int = 0
-    bytes: int = 0
-    rejected_lines: int = 0
-    members: int = 0
-    keys: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class WindowResult:
-    window: HourWindow
-    attempts: int
-    hours: dict[datetime, HourOutcome] | None = None
-    error: AmplitudeIngestError | None = None
-
-    @property
-    def needs_split(self) -> bool:
-        return isinstance(self.error, SplittableExportError) and self.window.size > 1
-
-
 class WindowExporter:
+    """Exports windows for one config, source and stage; shared by threads, one per process."""
+
     def __init__(
         self,
-        settings: ExtractSettings,
+        config: ExtractConfig,
         source: ExportSource,
         stage: Stage,
         *,
         spool_dir: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.settings = settings
+        self.config = config
         self.source = source
         self.stage = stage
         self.spool_dir = spool_dir
         self._sleep = sleep
+
+    def close(self) -> None:
+        self.source.close()
 
     def export(self, window: HourWindow, clean_stale: bool = True) -> WindowResult:
         """Export one window, retried as a whole. Auth errors propagate; others are returned."""
@@ -97,9 +69,9 @@ class WindowExporter:
         retrying = window_retrying(
             label=window.label(),
             window_hours=window.size,
-            max_attempts=self.settings.max_attempts,
-            wait_initial=self.settings.retry_wait_initial,
-            wait_max=self.settings.retry_wait_max,
+            max_attempts=self.config.max_attempts,
+            wait_initial=self.config.retry_wait_initial,
+            wait_max=self.config.retry_wait_max,
             sleep=self._sleep,
         )
         try:
@@ -168,8 +140,8 @@ class WindowExporter:
         outcome: HourOutcome,
         written: list[str],
     ) -> None:
-        project = self.settings.project
-        extension = self.settings.compression.extension
+        project = self.config.project
+        extension = self.config.compression.extension
         fingerprint = member_fingerprint(
             member.crc32, member.compressed_size, member.file_size, extension
         )
@@ -197,14 +169,14 @@ class WindowExporter:
         outcome.bytes += part.bytes
         outcome.rejected_lines += part.rejected_lines
 
-    def _create(self, key: str) -> StagedObject:
+    def _create(self, key: str) -> PendingPart:
         staged = self.stage.create(key)
-        if self.settings.compression is Compression.GZIP:
-            return GzipObject(staged)
+        if self.config.compression is Compression.GZIP:
+            return GzipPart(staged)
         return staged
 
     def _remove_stale(self, hour: datetime, keep: set[str]) -> None:
-        project = self.settings.project
+        project = self.config.project
         for prefix in (events_hour_prefix(project, hour), quarantine_hour_prefix(project, hour)):
             stale = [k for k in self.stage.list_keys(prefix) if k not in keep]
             if stale:
@@ -236,8 +208,8 @@ class _PartWriter:
         *,
         data_key: str,
         quarantine_key: str,
-        create_data: Callable[[str], StagedObject],
-        create_quarantine: Callable[[str], StagedObject],
+        create_data: Callable[[str], PendingPart],
+        create_quarantine: Callable[[str], PendingPart],
         hour: datetime,
         member: ZipMember,
     ) -> None:
@@ -245,7 +217,7 @@ class _PartWriter:
         self._quarantine_key = quarantine_key
         self._data = create_data(data_key)
         self._create_quarantine = create_quarantine
-        self._quarantine: StagedObject | None = None
+        self._quarantine: PendingPart | None = None
         self._hour = format_hour(hour)
         self._member = member.index
         self.events = 0

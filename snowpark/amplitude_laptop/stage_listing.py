@@ -13,10 +13,9 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
 
-from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.keys import EVENTS_FOLDER, normalize_prefix
+from amplitude_ingest.stage_keys import EVENTS_FOLDER, normalize_prefix
+from amplitude_laptop.stages import StageLocation
 
 # What the Snowflake pipe's PATTERN matches too: data parts under events/, never the
 # _quarantine/ folder or a file still being written (.partial, dot-files).
@@ -24,23 +23,23 @@ EVENT_FILE = re.compile(rf"^{EVENTS_FOLDER}/(?:[^/]+/)*[^./][^/]*\.json(?:\.gz)?
 
 
 @dataclass(frozen=True, order=True)
-class StagedFile:
+class EventFile:
     key: str  # relative to the stage root, as METADATA$FILENAME would show it
     content_id: str
     size: int
 
 
-class StageFiles(Protocol):
-    def list(self) -> list[StagedFile]: ...
+class StageListing(Protocol):
+    def list(self) -> list[EventFile]: ...
 
-    def local_copy(self, file: StagedFile) -> AbstractContextManager[Path]: ...
+    def local_copy(self, file: EventFile) -> AbstractContextManager[Path]: ...
 
 
-class LocalStageFiles:
+class LocalStageListing:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
-    def list(self) -> list[StagedFile]:
+    def list(self) -> list[EventFile]:
         folder = self.root / EVENTS_FOLDER
         if not folder.is_dir():
             return []
@@ -49,15 +48,15 @@ class LocalStageFiles:
             key = path.relative_to(self.root).as_posix()
             if path.is_file() and EVENT_FILE.match(key):
                 info = path.stat()
-                files.append(StagedFile(key, f"{info.st_size}-{info.st_mtime_ns}", info.st_size))
+                files.append(EventFile(key, f"{info.st_size}-{info.st_mtime_ns}", info.st_size))
         return sorted(files)
 
     @contextmanager
-    def local_copy(self, file: StagedFile) -> Iterator[Path]:
+    def local_copy(self, file: EventFile) -> Iterator[Path]:
         yield self.root / file.key
 
 
-class S3StageFiles:
+class S3StageListing:
     """Event files in ``s3://bucket/prefix``, fetched one at a time to a temporary file
     (DuckDB's httpfs extension cannot be installed offline, and this keeps memory flat)."""
 
@@ -69,7 +68,7 @@ class S3StageFiles:
         self.prefix = normalize_prefix(prefix)
         self._spool_dir = spool_dir
 
-    def list(self) -> list[StagedFile]:
+    def list(self) -> list[EventFile]:
         start = f"{self.prefix}/" if self.prefix else ""
         files = []
         paginator = self._client.get_paginator("list_objects_v2")
@@ -77,11 +76,11 @@ class S3StageFiles:
             for item in page.get("Contents", []):
                 key = item["Key"][len(start) :]
                 if EVENT_FILE.match(key):
-                    files.append(StagedFile(key, item["ETag"].strip('"'), item["Size"]))
+                    files.append(EventFile(key, item["ETag"].strip('"'), item["Size"]))
         return sorted(files)
 
     @contextmanager
-    def local_copy(self, file: StagedFile) -> Iterator[Path]:
+    def local_copy(self, file: EventFile) -> Iterator[Path]:
         suffix = ".json.gz" if file.key.endswith(".gz") else ".json"
         with tempfile.TemporaryDirectory(dir=self._spool_dir) as folder:
             target = Path(folder) / f"part{suffix}"
@@ -90,10 +89,8 @@ class S3StageFiles:
             yield target
 
 
-def open_stage_files(location: str, spool_dir: Path | None = None) -> StageFiles:
-    if location.startswith("s3://"):
-        parts = urlsplit(location)
-        if not parts.netloc:
-            raise ConfigurationError(f"{location!r} names no bucket: use s3://bucket/prefix")
-        return S3StageFiles(parts.netloc, parts.path, spool_dir)
-    return LocalStageFiles(Path(location))
+def open_stage_listing(location: StageLocation) -> StageListing:
+    if location.bucket is not None:
+        return S3StageListing(location.bucket, location.prefix, location.spool_dir)
+    assert location.folder is not None
+    return LocalStageListing(location.folder)

@@ -1,9 +1,10 @@
 """``make demo``: the whole pipeline on this machine, on generated SAMPLE DATA.
 
 Starts the bundled Amplitude-compatible server (generated events, not a real project),
-then runs ``amplitude-ingest run``: extract to a local stage folder, load into the DuckDB
-warehouse like Snowpipe would, and ``dbt build``. Prints a summary, writes an HTML report
-and the dbt docs site. Running it again changes nothing: every step is idempotent.
+then runs the same steps as ``amplitude-ingest run``: extract to a local stage folder, load
+into the DuckDB warehouse like Snowpipe would, and ``dbt build``. Prints a summary, writes
+an HTML report and the dbt docs site. Running it again changes nothing: every step is
+idempotent.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from amplitude_embedded import report
-from amplitude_embedded.transform import run_dbt
-from amplitude_ingest import cli
-from local_amplitude.server import LocalAmplitude
+from amplitude_laptop import cli, logs, report, steps
+from amplitude_laptop.settings import LaptopSettings
+from amplitude_laptop.transform import run_dbt
+from amplitude_sample_server.server import LocalAmplitude
 
 API_KEY, SECRET_KEY = "demo-api-key", "demo-secret-key"
 START, END = "2026-01-26T00", "2026-01-28T23"
@@ -38,8 +39,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.fresh:
         shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
-    env_file = root / ".env"
-    env_file.write_text(f"AMP_API_KEY={API_KEY}\nAMP_SECRET_KEY={SECRET_KEY}\n")
     warehouse = root / "warehouse.duckdb"
     began = time.monotonic()
 
@@ -51,21 +50,28 @@ def main(argv: list[str] | None = None) -> int:
     ) as server:
         _step(f"SAMPLE DATA: a local Amplitude-compatible server at {server.url}")
         print(f"   exporting {START} .. {END} (72 hours), then load and dbt build")
-        status = cli.main(
-            [
-                "run",
-                "--start", START,
-                "--end", END,
-                "--api-url", server.url,
-                "--stage", str(root / "stage"),
-                "--state", str(root / "state"),
-                "--warehouse", str(warehouse),
-                "--env-file", str(env_file),
-            ]
-        )  # fmt: skip
-    if status != cli.EXIT_OK:
-        print("the pipeline reported a failure; see the log above", file=sys.stderr)
-        return status
+        settings = LaptopSettings.load(
+            {
+                "api_key": API_KEY,
+                "secret_key": SECRET_KEY,
+                "api_url": server.url,
+                "stage": str(root / "stage"),
+                "state_dir": root / "state",
+                "warehouse": warehouse,
+            },
+            env_file=None,  # the demo's settings are all here, whatever a .env says
+        )
+        log_file = logs.configure(settings.state_dir / "logs", "demo", settings.secret_values())
+        extracted = steps.extract(settings, START, END)
+        print(f"extract    {extracted.one_line()}")
+    loaded = steps.load(settings)
+    print(f"load       {loaded.one_line()}")
+    transformed = steps.transform(settings, on_node=cli.print_node)
+    print(f"transform  {transformed.one_line()}")
+    print(f"log        {log_file}")
+    if not (extracted.ok and loaded.ok and transformed.ok):
+        print("the pipeline reported a failure; see the lines above and the log", file=sys.stderr)
+        return cli.EXIT_FAILED
 
     _step("What arrived (sample data)")
     summary = report.collect(warehouse)
@@ -79,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             artifacts_dir=root / "state" / "dbt",
         )
         site = root / "state" / "dbt" / "target" / "static_index.html"
-        if docs.succeeded and site.exists():
+        if docs.ok and site.exists():
             shutil.copyfile(site, root / "dbt-docs.html")
             print(f"dbt docs   {root / 'dbt-docs.html'}")
     print(f"\ndone in {time.monotonic() - began:.0f} s; run `make demo` again: nothing changes")

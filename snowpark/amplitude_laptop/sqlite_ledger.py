@@ -1,8 +1,8 @@
-"""The ledger: one record per hour, so a run knows what is done and can resume.
+"""The laptop's ledger: one row per hour in a SQLite file in the state folder.
 
-Two implementations share the small :class:`Ledger` interface: a SQLite file in the state
-folder (the CLI) and a Snowflake table (the procedure, in
-:mod:`amplitude_ingest.snowflake_ledger`).
+The procedure keeps the same records in a Snowflake table
+(:mod:`amplitude_ingest.snowflake_ledger`); both implement
+:class:`amplitude_ingest.ports.Ledger`.
 """
 
 from __future__ import annotations
@@ -11,56 +11,11 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
 
-from amplitude_ingest.windows import format_hour, parse_hour
-
-
-class HourStatus(StrEnum):
-    PENDING = "pending"  # planned or in flight; a crash leaves it so, and resume retries it
-    DONE = "done"
-    EMPTY = "empty"  # Amplitude has no events for the hour (404, or a zip with none)
-    FAILED = "failed"
-
-    @property
-    def is_complete(self) -> bool:
-        return self in (HourStatus.DONE, HourStatus.EMPTY)
-
-
-@dataclass(frozen=True)
-class HourRecord:
-    hour: datetime
-    status: HourStatus
-    files: int = 0
-    events: int = 0
-    bytes: int = 0
-    rejected_lines: int = 0
-    attempts: int = 0
-    error: str | None = None
-    keys: tuple[str, ...] = field(default=(), repr=False)
-    updated_at: datetime | None = None
-
-    def with_status(self, status: HourStatus, **changes: object) -> HourRecord:
-        return replace(self, status=status, **changes)  # type: ignore[arg-type]
-
-
-class Ledger(Protocol):
-    def get(self, hours: Sequence[datetime]) -> dict[datetime, HourRecord]: ...
-
-    def save(self, records: Iterable[HourRecord]) -> None: ...
-
-    def watermark(self) -> datetime | None:
-        """The latest hour that is done or empty."""
-        ...
-
-    def unfinished(self) -> list[datetime]:
-        """Hours left pending or failed, oldest first."""
-        ...
-
+from amplitude_ingest.domain import HourRecord, HourStatus
+from amplitude_ingest.hours import format_hour, parse_hour
 
 _SCHEMA = """
 create table if not exists hours (
@@ -78,7 +33,7 @@ create table if not exists hours (
 """
 
 
-class LocalLedger:
+class SqliteLedger:
     """SQLite in the state folder: atomic, crash-safe, readable with any SQLite tool."""
 
     FILE_NAME = "ledger.sqlite"

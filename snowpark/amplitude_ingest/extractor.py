@@ -1,8 +1,8 @@
 """The extract run: plan hours from the ledger, hand windows to workers, record outcomes.
 
-The CLI and the Snowflake procedure build the same :class:`Extractor`; they differ in the
-workers (processes or threads), the stage and the ledger they pass in. One window's work
-is in :mod:`amplitude_ingest.window_export`.
+The CLI, the Snowflake procedure and the tests get an :class:`Extractor` from
+:func:`amplitude_ingest.assembly.extraction`; they differ only in the workers, the stage and
+the ledger they choose. One window's work is in :mod:`amplitude_ingest.exporter`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,18 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from amplitude_ingest.errors import AmplitudeAuthError, AmplitudeIngestError
-from amplitude_ingest.ledger import HourRecord, HourStatus, Ledger
-from amplitude_ingest.settings import ExtractSettings
-from amplitude_ingest.window_export import WindowResult
-from amplitude_ingest.windows import (
+from amplitude_ingest.config import ExtractConfig
+from amplitude_ingest.domain import (
+    ExtractPlan,
+    ExtractSummary,
+    HourRecord,
+    HourStatus,
+    WindowResult,
+)
+from amplitude_ingest.errors import AmplitudeAuthError, InvalidWindowError
+from amplitude_ingest.hours import (
     HourWindow,
     format_hour,
     hour_range,
@@ -28,63 +32,9 @@ from amplitude_ingest.windows import (
     resume_hours,
     validate_range,
 )
-from amplitude_ingest.workers import Workers
+from amplitude_ingest.ports import Ledger, Workers
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class RunSummary:
-    """What a run did; printed by the CLI, returned as a VARIANT by the procedure."""
-
-    hours_planned: int = 0
-    hours_done: int = 0
-    hours_empty: int = 0
-    hours_failed: int = 0
-    hours_skipped: int = 0
-    files: int = 0
-    events: int = 0
-    bytes: int = 0
-    rejected_lines: int = 0
-    windows_split: int = 0
-    stopped_early: bool = False
-    duration_seconds: float = 0.0
-    failures: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.hours_failed == 0
-
-    def one_line(self) -> str:
-        mb = self.bytes / 1e6
-        rate = mb / self.duration_seconds if self.duration_seconds > 0 else 0.0
-        line = (
-            f"hours: {self.hours_done} done, {self.hours_empty} empty, "
-            f"{self.hours_failed} failed, {self.hours_skipped} already done | "
-            f"{self.files} files, {self.events} events, {mb:.1f} MB JSON "
-            f"({rate:.1f} MB/s), {self.rejected_lines} lines quarantined | "
-            f"{self.duration_seconds:.1f} s"
-        )
-        if self.stopped_early:
-            line += " | stopped at the time budget; the next run resumes"
-        return line
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "hours_planned": self.hours_planned,
-            "hours_done": self.hours_done,
-            "hours_empty": self.hours_empty,
-            "hours_failed": self.hours_failed,
-            "hours_skipped": self.hours_skipped,
-            "files": self.files,
-            "events": self.events,
-            "bytes": self.bytes,
-            "rejected_lines": self.rejected_lines,
-            "windows_split": self.windows_split,
-            "stopped_early": self.stopped_early,
-            "duration_seconds": round(self.duration_seconds, 3),
-            "failures": dict(self.failures),
-        }
 
 
 ProgressCallback = Callable[[HourWindow, HourStatus], None]
@@ -93,14 +43,14 @@ ProgressCallback = Callable[[HourWindow, HourStatus], None]
 class Extractor:
     def __init__(
         self,
-        settings: ExtractSettings,
+        config: ExtractConfig,
         workers: Workers,
         ledger: Ledger,
         *,
         destination: str = "the stage",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.settings = settings
+        self.config = config
         self.workers = workers
         self.ledger = ledger
         self.destination = destination
@@ -109,56 +59,53 @@ class Extractor:
     # -- planning ---------------------------------------------------------------------
 
     def plan(
-        self, start: datetime | None, end: datetime | None, force: bool = False
-    ) -> tuple[list[datetime], int]:
-        """Hours to export now, and how many of the requested ones were already done."""
-        newest = newest_exportable_hour(self._clock(), self.settings.lag_hours)
+        self, start: datetime | None = None, end: datetime | None = None, force: bool = False
+    ) -> ExtractPlan:
+        """Hours to export now, and how many of the requested ones were already done.
+
+        Without ``start`` the run resumes: unfinished hours first, then every hour after the
+        watermark. ``force`` exports hours the ledger holds as done again.
+        """
+        newest = newest_exportable_hour(self._clock(), self.config.lag_hours)
         if start is None:
             if end is not None:
-                raise AmplitudeIngestError("an end hour needs a start hour")
+                raise InvalidWindowError("an end hour needs a start hour")
             hours = resume_hours(
                 watermark=self.ledger.watermark(),
                 unfinished=self.ledger.unfinished(),
                 newest_exportable=newest,
-                initial_hours=self.settings.initial_hours,
-                max_hours=self.settings.max_hours_per_run,
+                initial_hours=self.config.initial_hours,
+                max_hours=self.config.max_hours,
             )
         else:
             end = newest if end is None else end
             validate_range(start, end, newest)
             hours = hour_range(start, end)
         if force:
-            return hours, 0
+            return ExtractPlan(hours)
         known = self.ledger.get(hours)
         todo = [h for h in hours if not (h in known and known[h].status.is_complete)]
-        return todo, len(hours) - len(todo)
+        return ExtractPlan(todo, already_done=len(hours) - len(todo))
 
     # -- running ----------------------------------------------------------------------
 
-    def run(
-        self,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        *,
-        force: bool = False,
-        on_progress: ProgressCallback | None = None,
-    ) -> RunSummary:
+    def run(self, plan: ExtractPlan, on_progress: ProgressCallback | None = None) -> ExtractSummary:
+        """Export the plan's hours; a failed hour is recorded, an auth error stops the run."""
         began = time.monotonic()
-        hours, skipped = self.plan(start, end, force)
-        summary = RunSummary(hours_planned=len(hours), hours_skipped=skipped)
-        queue = deque(plan_windows(hours, self.settings.window_hours))
-        budget = self.settings.time_budget_seconds
+        summary = ExtractSummary(hours_planned=len(plan.hours), hours_skipped=plan.already_done)
+        queue = deque(plan_windows(plan.hours, self.config.window_hours))
+        budget = self.config.time_budget_seconds
         deadline = None if budget is None else began + budget
         auth_error: AmplitudeAuthError | None = None
         logger.info(
             "exporting %d hours in %d windows to %s",
-            len(hours),
+            len(plan.hours),
             len(queue),
             self.destination,
         )
         in_flight: dict[Future[WindowResult], HourWindow] = {}
         while queue or in_flight:
-            while queue and auth_error is None and len(in_flight) < self.settings.concurrency:
+            while queue and auth_error is None and len(in_flight) < self.config.concurrency:
                 if deadline is not None and time.monotonic() >= deadline:
                     summary.stopped_early = True
                     queue.clear()
@@ -208,7 +155,7 @@ class Extractor:
         )
         return bool(known)
 
-    def _record(self, result: WindowResult, summary: RunSummary) -> HourStatus:
+    def _record(self, result: WindowResult, summary: ExtractSummary) -> HourStatus:
         known = self.ledger.get(result.window.hours)
         records = []
         for hour in result.window.hours:

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import duckdb
 
-from amplitude_embedded.stage_files import StagedFile, StageFiles
+from amplitude_ingest.errors import ConfigurationError
+from amplitude_laptop.stage_listing import EventFile, StageListing
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,10 @@ class LoadSummary:
     seconds: float = 0.0
     errors: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def ok(self) -> bool:
+        return self.files_failed == 0
+
     def one_line(self) -> str:
         rate = self.bytes_loaded / 1e6 / self.seconds if self.seconds else 0.0
         return (
@@ -88,7 +93,13 @@ class LoadSummary:
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file, creating it and the raw schema on first use."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(warehouse))
+    try:
+        connection = duckdb.connect(str(warehouse))
+    except duckdb.Error as exc:
+        raise ConfigurationError(
+            f"cannot open the warehouse {warehouse}: {_first_line(exc)}; point --warehouse "
+            "(AMP_WAREHOUSE) at a DuckDB file, or at a path where one can be created"
+        ) from exc
     connection.execute(_DDL)
     return connection
 
@@ -109,7 +120,7 @@ class Loader:
         ).fetchall()
         return {(str(name), str(content)) for name, content in rows}
 
-    def load(self, stage: StageFiles) -> LoadSummary:
+    def load(self, stage: StageListing) -> LoadSummary:
         began = time.monotonic()
         summary = LoadSummary()
         known = self._known()
@@ -126,7 +137,9 @@ class Loader:
         summary.seconds = time.monotonic() - began
         return summary
 
-    def _load_batch(self, stage: StageFiles, batch: list[StagedFile], summary: LoadSummary) -> bool:
+    def _load_batch(
+        self, stage: StageListing, batch: list[EventFile], summary: LoadSummary
+    ) -> bool:
         """Load a batch of files in one transaction; False (and nothing loaded) on an error.
 
         Batching saves a commit per file, which dominates for many small hourly files.
@@ -153,7 +166,7 @@ class Loader:
         logger.info("loaded %d files: %d rows", len(batch), rows)
         return True
 
-    def _load_file(self, stage: StageFiles, file: StagedFile, summary: LoadSummary) -> None:
+    def _load_file(self, stage: StageListing, file: EventFile, summary: LoadSummary) -> None:
         loaded_at = self._clock().replace(tzinfo=None)
         with stage.local_copy(file) as path:
             self._db.execute("begin transaction")
@@ -174,7 +187,7 @@ class Loader:
         summary.bytes_loaded += file.size
         logger.info("loaded %s: %d rows", file.key, rows)
 
-    def _insert(self, path: Path, file: StagedFile, loaded_at: datetime) -> int:
+    def _insert(self, path: Path, file: EventFile, loaded_at: datetime) -> int:
         self._db.execute(
             _LOAD_FILE, {"path": str(path), "file_name": file.key, "loaded_at": loaded_at}
         )
@@ -185,7 +198,7 @@ class Loader:
         )
         return int(rows)
 
-    def _record_error(self, file: StagedFile, exc: duckdb.Error, failed_at: datetime) -> None:
+    def _record_error(self, file: EventFile, exc: duckdb.Error, failed_at: datetime) -> None:
         message = _first_line(exc)
         logger.error("could not load %s: %s", file.key, message)
         self._db.execute(
@@ -194,8 +207,8 @@ class Loader:
         )
 
 
-def _batches(files: list[StagedFile]) -> list[list[StagedFile]]:
-    batches: list[list[StagedFile]] = []
+def _batches(files: list[EventFile]) -> list[list[EventFile]]:
+    batches: list[list[EventFile]] = []
     size = 0
     for file in files:
         if not batches or size + file.size > BATCH_BYTES or len(batches[-1]) >= BATCH_FILES:

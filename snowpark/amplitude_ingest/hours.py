@@ -56,11 +56,17 @@ def parse_hour(text: str, *, end_of_day: bool = False) -> datetime:
 
 
 def parse_bounds(start: str | None, end: str | None) -> tuple[datetime | None, datetime | None]:
-    """A requested range as given by a user: a day as ``end`` means its last hour."""
-    return (
-        parse_hour(start) if start else None,
-        parse_hour(end, end_of_day=True) if end else None,
-    )
+    """A requested range as given by a user: a day as ``end`` means its last hour.
+
+    A backwards range is refused here, before anything else is looked at.
+    """
+    first = parse_hour(start) if start else None
+    last = parse_hour(end, end_of_day=True) if end else None
+    if first is not None and last is not None and last < first:
+        raise InvalidWindowError(
+            f"the range is backwards: end {format_hour(last)} is before start {format_hour(first)}"
+        )
+    return first, last
 
 
 def format_hour(hour: datetime) -> str:

@@ -17,7 +17,7 @@ import re
 from datetime import UTC, datetime
 
 from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.windows import HourWindow, format_hour
+from amplitude_ingest.hours import HourWindow, format_hour
 
 # Bumped whenever the bytes written for the same input change (validation rules, framing),
 # so that content written by an older version is never mistaken for the new one.

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from amplitude_ingest.ledger import HourRecord, HourStatus
-from amplitude_ingest.windows import format_hour
+from amplitude_ingest.domain import HourRecord, HourStatus
+from amplitude_ingest.hours import format_hour
 
 
 @dataclass(frozen=True)

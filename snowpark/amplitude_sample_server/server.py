@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from local_amplitude.generator import PROJECT_ID, HourManifest, generate_hour
+from amplitude_sample_server.generator import PROJECT_ID, HourManifest, generate_hour
 
 try:
     import orjson

@@ -4,13 +4,11 @@ import pytest
 
 from amplitude_ingest.errors import (
     AmplitudeAuthError,
-    ConfigurationError,
     ExportTimeoutError,
     ExportTooLargeError,
     RateLimitedError,
 )
 from amplitude_ingest.retry import is_retryable, parse_retry_after, window_retrying
-from amplitude_ingest.settings import Credentials, ExtractSettings, Region, Secret, export_url
 
 
 @pytest.mark.parametrize(
@@ -65,33 +63,3 @@ def test_backoff_grows_without_retry_after() -> None:
     assert 1 <= sleeps[0] <= 2
     assert 2 <= sleeps[1] <= 3
     assert 4 <= sleeps[2] <= 5
-
-
-def test_secrets_never_print() -> None:
-    creds = Credentials(Secret("the-api-key"), Secret("the-secret"))
-    assert "the-secret" not in repr(creds)
-    assert "the-api-key" not in str(creds)
-    assert creds.as_basic_auth() == ("the-api-key", "the-secret")
-
-
-def test_missing_credentials_name_the_variables() -> None:
-    with pytest.raises(ConfigurationError, match="AMP_SECRET_KEY"):
-        Credentials.from_env({"AMP_API_KEY": "x"})
-
-
-def test_quoted_dotenv_values_are_unquoted() -> None:
-    creds = Credentials.from_env({"AMP_API_KEY": "'k1'", "AMP_SECRET_KEY": ' "s1" '})
-    assert creds.as_basic_auth() == ("k1", "s1")
-
-
-def test_export_url() -> None:
-    assert export_url(Region.US, None) == "https://amplitude.com/api/2/export"
-    assert export_url(Region.EU, None) == "https://analytics.eu.amplitude.com/api/2/export"
-    assert export_url(Region.US, "http://127.0.0.1:8080/") == "http://127.0.0.1:8080/api/2/export"
-    with pytest.raises(ConfigurationError, match="credentials"):
-        export_url(Region.US, "https://user:pw@proxy.example")
-
-
-def test_concurrency_is_bounded_by_amplitudes_limit() -> None:
-    with pytest.raises(ConfigurationError, match="concurrency"):
-        ExtractSettings(export_url="http://x", concurrency=6)

@@ -1,35 +1,28 @@
-"""Stage writers: where decompressed NDJSON parts go.
+"""The laptop's stage writers: a local folder (the embedded default) and S3 (the bucket
+behind Snowflake's external stage).
 
-One small interface, three places: a local folder (the embedded default), S3 (the bucket
-behind Snowflake's external stage) and a Snowflake stage through Snowpark (the procedure,
-in :mod:`amplitude_ingest.snowflake_stage`). Keys are relative to the stage's root and
-always built by :mod:`amplitude_ingest.keys`.
-
-Every writer makes an object visible under its final name only on ``commit``: a temporary
-file renamed into place, or an S3 multipart upload completed. ``abort`` leaves nothing.
+Both make a part visible under its final name only on ``commit``: a temporary file renamed
+into place, or one S3 upload of a spooled file. ``abort`` leaves nothing. Keys are relative
+to the stage's root and always built by :mod:`amplitude_ingest.stage_keys`.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from amplitude_ingest.errors import ConfigurationError, StageWriteError
-from amplitude_ingest.keys import normalize_prefix
+from amplitude_ingest.parts import SpooledPart
+from amplitude_ingest.ports import PendingPart, Stage
+from amplitude_ingest.stage_keys import normalize_prefix
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-try:
-    from isal.isal_zlib import compressobj
-except ImportError:  # pragma: no cover - exercised where isal is absent
-    from zlib import compressobj  # type: ignore[assignment]
 
 PARTIAL_SUFFIX = ".partial"
 WRITEBACK_EVERY = 16 * 1024 * 1024
@@ -37,29 +30,7 @@ S3_MULTIPART_THRESHOLD = 1024 * 1024 * 1024
 S3_MULTIPART_CHUNK = 16 * 1024 * 1024
 
 
-class StagedObject(Protocol):
-    """An object being written: invisible until ``commit``, gone after ``abort``."""
-
-    def write(self, data: bytes | memoryview) -> None: ...
-
-    def commit(self) -> None: ...
-
-    def abort(self) -> None: ...
-
-
-class Stage(Protocol):
-    """Where parts are written. ``describe`` names it in logs (never with credentials)."""
-
-    def create(self, key: str) -> StagedObject: ...
-
-    def list_keys(self, prefix: str) -> list[str]: ...
-
-    def delete(self, keys: Iterable[str]) -> None: ...
-
-    def describe(self) -> str: ...
-
-
-class _LocalObject:
+class _LocalPart:
     def __init__(self, final: Path, fsync: bool) -> None:
         self._final = final
         self._fsync = fsync
@@ -113,8 +84,8 @@ class LocalStage:
             raise StageWriteError(f"key {key!r} escapes the stage folder")
         return path
 
-    def create(self, key: str) -> StagedObject:
-        return _LocalObject(self._path(key), self._fsync)
+    def create(self, key: str) -> PendingPart:
+        return _LocalPart(self._path(key), self._fsync)
 
     def list_keys(self, prefix: str) -> list[str]:
         folder = self._path(prefix) if prefix.strip("/") else self.root
@@ -132,33 +103,6 @@ class LocalStage:
 
     def describe(self) -> str:
         return str(self.root)
-
-
-class SpooledObject:
-    """Written to an unnamed temporary file, published whole by ``publish`` on commit.
-
-    For stages that take a finished file: an S3 object (one PUT, or boto3's managed
-    multipart upload past its threshold) or a Snowflake stage (``put_stream``). Memory stays
-    flat; local disk holds one part per worker at most.
-    """
-
-    def __init__(self, publish: Callable[[IO[bytes]], None], spool_dir: Path | None) -> None:
-        self._publish = publish
-        self._file = tempfile.TemporaryFile(prefix="amplitude-part-", dir=spool_dir)  # noqa: SIM115 - closed by commit or abort
-
-    def write(self, data: bytes | memoryview) -> None:
-        self._file.write(data)
-
-    def commit(self) -> None:
-        try:
-            self._file.flush()
-            self._file.seek(0)
-            self._publish(self._file)
-        finally:
-            self._file.close()
-
-    def abort(self) -> None:
-        self._file.close()
 
 
 class S3Stage:
@@ -194,13 +138,13 @@ class S3Stage:
     def _full(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def create(self, key: str) -> StagedObject:
+    def create(self, key: str) -> PendingPart:
         full_key = self._full(normalize_prefix(key))
 
         def upload(spooled: IO[bytes]) -> None:
             self._client.upload_fileobj(spooled, self.bucket, full_key, Config=self._transfer)
 
-        return SpooledObject(upload, self._spool_dir)
+        return SpooledPart(upload, self._spool_dir)
 
     def list_keys(self, prefix: str) -> list[str]:
         full = self._full(prefix)
@@ -223,36 +167,49 @@ class S3Stage:
         return f"s3://{self.bucket}/{self.prefix}"
 
 
-class GzipObject:
-    """Wraps a staged object so that what is written lands gzip-compressed.
+@dataclass(frozen=True)
+class StageLocation:
+    """Where the stage is, as the user wrote it: a folder or ``s3://bucket/prefix``.
 
-    The gzip header carries no timestamp, so the same input gives the same bytes.
+    Checked when parsed, opened later and anywhere: it pickles, so a worker process opens
+    its own stage (and its own S3 client) from it.
     """
 
-    def __init__(self, inner: StagedObject, level: int = 1) -> None:
-        self._inner = inner
-        self._compressor = compressobj(level, zlib.DEFLATED, 31)
+    folder: Path | None = None
+    bucket: str | None = None
+    prefix: str = ""
+    spool_dir: Path | None = None
+    fsync: bool = True
 
-    def write(self, data: bytes | memoryview) -> None:
-        out = self._compressor.compress(data)
-        if out:
-            self._inner.write(out)
+    @classmethod
+    def parse(
+        cls, text: str, *, spool_dir: Path | None = None, fsync: bool = True
+    ) -> StageLocation:
+        if text.startswith("s3://"):
+            parts = urlsplit(text)
+            if not parts.netloc:
+                raise ConfigurationError(f"stage {text!r} names no bucket: use s3://bucket/prefix")
+            return cls(
+                bucket=parts.netloc, prefix=normalize_prefix(parts.path), spool_dir=spool_dir
+            )
+        if "://" in text:
+            raise ConfigurationError(
+                f"unsupported stage {text!r}: use a folder or s3://bucket/prefix"
+            )
+        return cls(folder=Path(text), spool_dir=spool_dir, fsync=fsync)
 
-    def commit(self) -> None:
-        self._inner.write(self._compressor.flush())
-        self._inner.commit()
+    @property
+    def is_s3(self) -> bool:
+        return self.bucket is not None
 
-    def abort(self) -> None:
-        self._inner.abort()
+    def __call__(self) -> Stage:
+        """Open the stage (the extract's stage opener)."""
+        if self.bucket is not None:
+            return S3Stage(self.bucket, self.prefix, spool_dir=self.spool_dir)
+        assert self.folder is not None
+        return LocalStage(self.folder, fsync=self.fsync)
 
-
-def open_stage(location: str, spool_dir: Path | None = None, fsync: bool = True) -> Stage:
-    """``s3://bucket/prefix`` or a local folder path."""
-    if location.startswith("s3://"):
-        parts = urlsplit(location)
-        if not parts.netloc:
-            raise ConfigurationError(f"{location!r} names no bucket: use s3://bucket/prefix")
-        return S3Stage(parts.netloc, parts.path, spool_dir=spool_dir)
-    if "://" in location:
-        raise ConfigurationError(f"unsupported stage {location!r}: use a folder or s3://")
-    return LocalStage(Path(location), fsync=fsync)
+    def __str__(self) -> str:
+        if self.bucket is not None:
+            return f"s3://{self.bucket}/{self.prefix}"
+        return str(self.folder)

@@ -1,0 +1,70 @@
+"""Building blocks for stage writers: a part spooled to disk and put whole, and gzip.
+
+A stage that takes a finished file (an S3 object, a Snowflake stage through
+``put_stream``) writes through :class:`SpooledPart`; :class:`GzipPart` wraps any part when
+``compression = gzip``. Both keep memory flat: the data goes through, never accumulates.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from amplitude_ingest.ports import PendingPart
+
+try:
+    from isal.isal_zlib import compressobj
+except ImportError:  # pragma: no cover - exercised where isal is absent
+    from zlib import compressobj  # type: ignore[assignment]
+
+
+class SpooledPart:
+    """Written to an unnamed temporary file, handed whole to ``publish`` on commit.
+
+    Local disk holds one part per worker at most; ``abort`` (or a crash) leaves nothing,
+    since the file has no name.
+    """
+
+    def __init__(self, publish: Callable[[IO[bytes]], None], spool_dir: Path | None) -> None:
+        self._publish = publish
+        self._file = tempfile.TemporaryFile(prefix="amplitude-part-", dir=spool_dir)  # noqa: SIM115 - closed by commit or abort
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._file.write(data)
+
+    def commit(self) -> None:
+        try:
+            self._file.flush()
+            self._file.seek(0)
+            self._publish(self._file)
+        finally:
+            self._file.close()
+
+    def abort(self) -> None:
+        self._file.close()
+
+
+class GzipPart:
+    """Wraps a part so that what is written lands gzip-compressed.
+
+    The gzip header carries no timestamp, so the same input gives the same bytes.
+    """
+
+    def __init__(self, inner: PendingPart, level: int = 1) -> None:
+        self._inner = inner
+        self._compressor = compressobj(level, zlib.DEFLATED, 31)
+
+    def write(self, data: bytes | memoryview) -> None:
+        out = self._compressor.compress(data)
+        if out:
+            self._inner.write(out)
+
+    def commit(self) -> None:
+        self._inner.write(self._compressor.flush())
+        self._inner.commit()
+
+    def abort(self) -> None:
+        self._inner.abort()

@@ -1,0 +1,77 @@
+"""What the engine needs from the world, as small interfaces.
+
+The procedure plugs in Snowflake's (``snowflake_stage``, ``snowflake_ledger``); the laptop
+application plugs in a folder, S3, a SQLite ledger and worker processes
+(``amplitude_laptop``); tests plug in the same real ones on loopback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from datetime import datetime
+from typing import IO, Protocol
+
+from amplitude_ingest.domain import HourRecord, WindowResult
+from amplitude_ingest.hours import HourWindow
+
+
+class PendingPart(Protocol):
+    """A part being written: invisible on the stage until ``commit``, gone after ``abort``."""
+
+    def write(self, data: bytes | memoryview) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class Stage(Protocol):
+    """Where parts are written. Keys are relative to the stage's root (``stage_keys``)."""
+
+    def create(self, key: str) -> PendingPart: ...
+
+    def list_keys(self, prefix: str) -> list[str]: ...
+
+    def delete(self, keys: Iterable[str]) -> None: ...
+
+    def describe(self) -> str:
+        """Names the stage in logs, never with credentials."""
+        ...
+
+
+class Ledger(Protocol):
+    """One record per hour, so a run knows what is done and can resume."""
+
+    def get(self, hours: Sequence[datetime]) -> dict[datetime, HourRecord]: ...
+
+    def save(self, records: Iterable[HourRecord]) -> None: ...
+
+    def watermark(self) -> datetime | None:
+        """The latest hour that is done or empty."""
+        ...
+
+    def unfinished(self) -> list[datetime]:
+        """Hours left pending or failed, oldest first."""
+        ...
+
+
+class Download(Protocol):
+    @property
+    def has_data(self) -> bool: ...
+
+
+class ExportSource(Protocol):
+    """The Export API, one window per call, its zip streamed into ``destination``."""
+
+    def download(self, window: HourWindow, destination: IO[bytes]) -> Download: ...
+
+    def close(self) -> None: ...
+
+
+class Workers(Protocol):
+    """Runs windows concurrently: threads, inline, or (on a laptop) processes."""
+
+    def submit(self, window: HourWindow, clean_stale: bool) -> Future[WindowResult]: ...
+
+    def close(self) -> None: ...

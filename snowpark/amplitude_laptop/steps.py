@@ -1,0 +1,94 @@
+"""The three steps of a laptop run, as functions of the settings: extract, load, transform.
+
+The CLI prints what they return; the demo calls them directly. Each checks what the user
+typed (hours, the stage location, the warehouse file) before what the environment holds
+(the keys), and fails with a :class:`~amplitude_ingest.errors.ConfigurationError` that names
+the problem before doing any work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from amplitude_ingest.assembly import extraction
+from amplitude_ingest.domain import ExtractPlan, ExtractSummary
+from amplitude_ingest.errors import ConfigurationError
+from amplitude_ingest.extractor import ProgressCallback
+from amplitude_ingest.hours import parse_bounds
+from amplitude_laptop.loader import Loader, LoadSummary, connect
+from amplitude_laptop.process_workers import WORKER_KINDS
+from amplitude_laptop.settings import LaptopSettings
+from amplitude_laptop.sqlite_ledger import SqliteLedger
+from amplitude_laptop.stage_listing import open_stage_listing
+from amplitude_laptop.stages import StageLocation
+from amplitude_laptop.transform import DEFAULT_DBT_PROJECT, NodeResult, TransformSummary, run_dbt
+
+
+def spool_dir(settings: LaptopSettings) -> Path:
+    folder = settings.state_dir / "spool"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def extract(
+    settings: LaptopSettings,
+    start: str | None = None,
+    end: str | None = None,
+    *,
+    force: bool = False,
+    on_plan: Callable[[ExtractPlan], None] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ExtractSummary:
+    """Export hours to the stage; without ``start``, resume from the ledger."""
+    start_hour, end_hour = parse_bounds(start, end)
+    spool = spool_dir(settings)
+    stage = StageLocation.parse(settings.stage, spool_dir=spool, fsync=settings.fsync)
+    credentials = settings.credentials()
+    ledger = SqliteLedger(settings.state_dir)
+    try:
+        with extraction(
+            settings.extract_config(),
+            credentials,
+            stage=stage,
+            ledger=ledger,
+            workers=WORKER_KINDS[settings.workers],
+            spool_dir=spool,
+        ) as extractor:
+            plan = extractor.plan(start_hour, end_hour, force)
+            if on_plan is not None:
+                on_plan(plan)
+            return extractor.run(plan, on_progress)
+    finally:
+        ledger.close()
+
+
+def load(settings: LaptopSettings) -> LoadSummary:
+    """Load the stage's new event files into the warehouse, once per file and content."""
+    location = StageLocation.parse(settings.stage, spool_dir=spool_dir(settings))
+    if location.folder is not None and not location.folder.is_dir():
+        raise ConfigurationError(
+            f"stage folder {location.folder} does not exist: run `amplitude-ingest extract` "
+            "first, or point --stage (AMP_STAGE) at the folder it wrote"
+        )
+    with connect(settings.warehouse) as connection:
+        return Loader(connection).load(open_stage_listing(location))
+
+
+def transform(
+    settings: LaptopSettings,
+    *,
+    target: str = "local",
+    project_dir: Path | None = None,
+    full_refresh: bool = False,
+    on_node: Callable[[NodeResult], None] | None = None,
+) -> TransformSummary:
+    """``dbt build`` on the warehouse (or on Snowflake with ``target``)."""
+    return run_dbt(
+        ["build", *(["--full-refresh"] if full_refresh else [])],
+        warehouse=settings.warehouse,
+        target=target,
+        project_dir=project_dir or DEFAULT_DBT_PROJECT,
+        artifacts_dir=settings.state_dir / "dbt",
+        on_node=on_node,
+    )
