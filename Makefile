@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo   run the whole pipeline on sample data, nothing but this machine"
 	@echo "make test   lint, type-check and run every test"
-	@echo "make bench  measure extract throughput and memory (BENCH_MB=1000 by default)"
+	@echo "make bench  extract throughput and memory at 1 GB and 4 GB (BENCH_MB=\"1000 4000\")"
 	@echo "make bench-dbt  time a full vs an incremental dbt build (BENCH_MILLION=2)"
 	@echo "make deploy     set up Snowflake and deploy procedure, dbt project and tasks"
 
@@ -55,7 +55,7 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m amplitude_laptop.demo
 
-BENCH_MB ?= 1000
+BENCH_MB ?= 1000 4000
 bench: $(STAMP)
 	$(BIN)/python bench/bench_extract.py --megabytes $(BENCH_MB)
 

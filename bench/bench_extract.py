@@ -10,7 +10,9 @@ from the local Amplitude server, and measures in one run:
 * the seed project's approach to S3: download whole into memory, write the zip, extract to
   disk, gunzip each member to a file, upload each file with boto3.
 
-Not a test: numbers depend on the machine. Run with ``make bench`` (BENCH_MB=4000 for 4 GB).
+Runs at two export sizes by default (1 GB and 4 GB of JSON) so that the way memory grows
+with the export shows in one table. Not a test: numbers depend on the machine. Run with
+``make bench`` (``BENCH_MB="1000"`` for one size only).
 """
 
 from __future__ import annotations
@@ -185,22 +187,14 @@ def python_gunzip(zip_path: Path) -> int:
     return total
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--megabytes", type=int, default=1000)
-    parser.add_argument("--keep", action="store_true", help="keep the generated export")
-    parser.add_argument("--seed-approach", nargs=3, metavar=("URL", "BUCKET", "WORKDIR"))
-    args = parser.parse_args()
-    if args.seed_approach:
-        seed_approach(*args.seed_approach)
-        return
-
+def measure(megabytes: int, keep: bool) -> tuple[list[Result], int, float]:
+    """Every run at one export size: (results, JSON bytes, zip MB)."""
     from amplitude_sample_server.server import LocalAmplitude
 
-    sessions = max(1, args.megabytes * 1_000_000 // HOURS // BYTES_PER_SESSION)
-    cache = OUT / "cache"
+    sessions = max(1, megabytes * 1_000_000 // HOURS // BYTES_PER_SESSION)
+    cache = OUT / f"cache-{megabytes}"
     cache.mkdir(parents=True, exist_ok=True)
-    print(f"generating ~{args.megabytes} MB of sample JSON ({HOURS} hours x {sessions} sessions)")
+    print(f"\ngenerating ~{megabytes} MB of sample JSON ({HOURS} hours x {sessions} sessions)")
     began = time.perf_counter()
     with ProcessPoolExecutor(2) as pool:
         list(pool.map(_generate_hour, [(SEED, sessions, str(cache), h) for h in range(HOURS)]))
@@ -234,20 +228,20 @@ def main() -> None:
     env = dict(os.environ, AMP_API_KEY=API_KEY, AMP_SECRET_KEY=SECRET_KEY)
     with tempfile.TemporaryDirectory(dir=OUT) as work:
         base = [str(BIN / "amplitude-ingest"), "extract", "--start", start, "--end", end,
-                "--api-url", server.url, "--lag-hours", "0"]  # fmt: skip
-        seconds, rss = _run_measured(
+                "--api-url", server.url, "--lag-hours", "0", "--env-file", "/dev/null"]  # fmt: skip
+        seconds, pss = _run_measured(
             [*base, "--stage", f"{work}/stage", "--state", f"{work}/state"], env
         )
         staged = sum(p.stat().st_size for p in Path(work, "stage").rglob("*.json"))
         assert staged == json_bytes, (staged, json_bytes)
-        results.append(Result("amplitude-ingest -> local stage", seconds, json_bytes, rss))
+        results.append(Result("amplitude-ingest -> local stage", seconds, json_bytes, pss))
         shutil.rmtree(Path(work, "stage"))
-        seconds, rss = _run_measured(
+        seconds, pss = _run_measured(
             [*base, "--stage", f"{work}/stage", "--state", f"{work}/state-nofsync", "--no-fsync"],
             env,
         )
         results.append(
-            Result("amplitude-ingest -> local stage, --no-fsync", seconds, json_bytes, rss)
+            Result("amplitude-ingest -> local stage, --no-fsync", seconds, json_bytes, pss)
         )
         shutil.rmtree(Path(work, "stage"))
 
@@ -259,18 +253,19 @@ def main() -> None:
 
             os.environ.update({k: v for k, v in s3_env.items() if k.startswith("AWS_")})
             boto3.client("s3").create_bucket(Bucket="bench")
-            seconds, rss = _run_measured(
+            seconds, pss = _run_measured(
                 [*base, "--stage", "s3://bench/ours", "--state", f"{work}/state-s3"], s3_env
             )
-            results.append(Result("amplitude-ingest -> S3 (moto)", seconds, json_bytes, rss))
+            results.append(Result("amplitude-ingest -> S3 (moto)", seconds, json_bytes, pss))
             empty_bucket()
-            seconds, rss = _run_measured(
+            seconds, pss = _run_measured(
                 [*base, "--stage", "s3://bench/gz", "--state", f"{work}/state-gz",
                  "--compression", "gzip"], s3_env,
             )  # fmt: skip
             results.append(
-                Result("amplitude-ingest -> S3 (moto), .json.gz", seconds, json_bytes, rss)
+                Result("amplitude-ingest -> S3 (moto), .json.gz", seconds, json_bytes, pss)
             )
+            empty_bucket()
             began = time.perf_counter()
             moto_ingest(json_bytes)
             results.append(
@@ -280,38 +275,65 @@ def main() -> None:
                     json_bytes,
                 )
             )
+            empty_bucket()
             seed_dir = Path(work, "seed")
             seed_dir.mkdir()
-            seconds, rss = _run_measured(
+            seconds, pss = _run_measured(
                 [sys.executable, __file__, "--seed-approach", server.url, "bench", str(seed_dir)],
                 s3_env,
             )
-            results.append(Result("seed approach -> S3 (moto)", seconds, json_bytes, rss))
+            results.append(Result("seed approach -> S3 (moto)", seconds, json_bytes, pss))
         finally:
             moto.terminate()
             moto.wait()
     server.stop()
+    if not keep:
+        shutil.rmtree(cache, ignore_errors=True)
+    return results, json_bytes, zip_mb
 
+
+def report(megabytes: int, results: list[Result], json_bytes: int, zip_mb: float) -> None:
     print(f"\nexport: {json_bytes / 1e6:.0f} MB of JSON in a {zip_mb:.0f} MB zip, "
           f"{HOURS} hourly windows; {os.cpu_count()} cores")  # fmt: skip
     print(f"{'run':<44}{'seconds':>9}{'MB/s JSON':>11}{'peak MB (PSS)':>15}")
     for r in results:
-        rss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb is not None else "-"
-        print(f"{r.name:<44}{r.seconds:>9.1f}{r.mb_per_s:>11.0f}{rss:>15}")
+        pss = f"{r.peak_rss_mb:.0f}" if r.peak_rss_mb is not None else "-"
+        print(f"{r.name:<44}{r.seconds:>9.1f}{r.mb_per_s:>11.0f}{pss:>15}")
     by_name = {r.name: r for r in results}
     unzip = by_name["unzip -p | zcat (limit)"].mb_per_s
     local = by_name["amplitude-ingest -> local stage"].mb_per_s
     s3 = by_name["amplitude-ingest -> S3 (moto)"].mb_per_s
     seed = by_name["seed approach -> S3 (moto)"].mb_per_s
     print(
-        f"\nlocal stage vs unzip|zcat: {local / unzip:.2f}x   S3 vs seed approach: {s3 / seed:.2f}x"
+        f"local stage vs unzip|zcat: {local / unzip:.2f}x   S3 vs seed approach: {s3 / seed:.2f}x"
     )
     OUT.mkdir(exist_ok=True)
-    (OUT / f"results-{args.megabytes}mb.json").write_text(
+    (OUT / f"results-{megabytes}mb.json").write_text(
         json.dumps([{**r.__dict__, "mb_per_s": r.mb_per_s} for r in results], indent=2)
     )
-    if not args.keep:
-        shutil.rmtree(cache, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--megabytes", type=int, nargs="+", default=[1000, 4000], help="export sizes to run"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the generated exports")
+    parser.add_argument("--seed-approach", nargs=3, metavar=("URL", "BUCKET", "WORKDIR"))
+    args = parser.parse_args()
+    if args.seed_approach:
+        seed_approach(*args.seed_approach)
+        return
+    runs = {size: measure(size, args.keep) for size in args.megabytes}
+    for size, (results, json_bytes, zip_mb) in runs.items():
+        report(size, results, json_bytes, zip_mb)
+    if len(runs) > 1:
+        print("\npeak memory (PSS of the process tree, MB) by export size:")
+        sizes = list(runs)
+        print(f"{'run':<44}" + "".join(f"{f'{s} MB':>12}" for s in sizes))
+        for name in [r.name for r in runs[sizes[0]][0] if r.peak_rss_mb is not None]:
+            peaks = [next(r for r in runs[s][0] if r.name == name).peak_rss_mb for s in sizes]
+            print(f"{name:<44}" + "".join(f"{p:>12.0f}" for p in peaks if p is not None))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from amplitude_sample_server.server import FaultPlan, LocalAmplitude
 from tests.support import API_KEY, SECRET_KEY, Harness
 
 # Property tests check correctness, not speed: no per-example deadline on a busy CI box.
-settings.register_profile("project", deadline=None)
+settings.register_profile("project", deadline=None, print_blob=True)
 settings.load_profile("project")
 
 

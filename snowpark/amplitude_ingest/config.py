@@ -86,6 +86,11 @@ class ExtractConfig(BaseModel):
     initial_hours: Positive = Field(24, description="hours a first run without --start takes")
     max_hours: Positive = Field(24 * 31, description="cap on hours per run when resuming")
     compression: Compression = Field(Compression.NONE, description="'gzip' writes .json.gz")
+    max_part_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="JSON bytes per stage part, cut at a line end; bounds what is spooled",
+    )
     retry_wait_initial: float = Field(1.0, gt=0, description="first back-off, seconds")
     retry_wait_max: float = Field(60.0, gt=0, description="longest back-off, seconds")
     connect_timeout: float = Field(10.0, gt=0, description="seconds to connect")

@@ -51,6 +51,7 @@ class HourOutcome:
     events: int = 0
     bytes: int = 0
     rejected_lines: int = 0
+    rejected_members: int = 0  # zip entries whose name is not Amplitude's: quarantined whole
     members: int = 0
     keys: list[str] = field(default_factory=list)
 
@@ -63,6 +64,7 @@ class WindowResult:
     attempts: int
     hours: dict[datetime, HourOutcome] | None = None
     error: AmplitudeIngestError | None = None
+    spooled: bool = False  # the zip could not be read as it downloaded (see exporter)
 
     @property
     def needs_split(self) -> bool:
@@ -90,14 +92,17 @@ class ExtractSummary:
     events: int = 0
     bytes: int = 0
     rejected_lines: int = 0
+    rejected_members: int = 0
     windows_split: int = 0
+    windows_spooled: int = 0
     stopped_early: bool = False
     duration_seconds: float = 0.0
     failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return self.hours_failed == 0
+        """Nothing failed and nothing was quarantined whole (a zip entry not Amplitude's)."""
+        return self.hours_failed == 0 and self.rejected_members == 0
 
     def one_line(self) -> str:
         mb = self.bytes / 1e6
@@ -109,6 +114,13 @@ class ExtractSummary:
             f"({rate:.1f} MB/s), {self.rejected_lines} lines quarantined | "
             f"{self.duration_seconds:.1f} s"
         )
+        if self.rejected_members:
+            line += (
+                f" | {self.rejected_members} zip member(s) quarantined whole: "
+                "their names are not Amplitude's"
+            )
+        if self.windows_spooled:
+            line += f" | {self.windows_spooled} window(s) spooled (zip not readable as a stream)"
         if self.stopped_early:
             line += " | stopped at the time budget; the next run resumes"
         return line
@@ -127,7 +139,9 @@ class ExtractSummary:
             "events": self.events,
             "bytes": self.bytes,
             "rejected_lines": self.rejected_lines,
+            "rejected_members": self.rejected_members,
             "windows_split": self.windows_split,
+            "windows_spooled": self.windows_spooled,
             "stopped_early": self.stopped_early,
             "duration_seconds": round(self.duration_seconds, 3),
             "failures": dict(kept),

@@ -1,4 +1,4 @@
-"""The Amplitude Export API client: one window, one request, streamed to a file.
+"""The Amplitude Export API client: one window, one request, its body streamed.
 
 It maps every HTTP outcome to a specific result or exception, and nothing else: retries
 live in :mod:`amplitude_ingest.retry`, unpacking in :mod:`amplitude_ingest.unpack`.
@@ -7,8 +7,8 @@ Credentials travel only in the ``Authorization`` header, never in the URL or a m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import IO
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -29,14 +29,6 @@ from amplitude_ingest.retry import parse_retry_after
 
 DOWNLOAD_CHUNK_SIZE = 1 << 20
 MAX_ERROR_EXCERPT = 200
-
-
-@dataclass(frozen=True)
-class Download:
-    """Outcome of one request: ``has_data`` is False on 404 (no events in the window)."""
-
-    has_data: bool
-    bytes_received: int = 0
 
 
 def _excerpt(response: requests.Response) -> str:
@@ -65,8 +57,14 @@ class ExportClient:
     def close(self) -> None:
         self._session.close()
 
-    def download(self, window: HourWindow, destination: IO[bytes]) -> Download:
-        """Stream the window's zip into ``destination``; raise on anything but 200/404."""
+    @contextmanager
+    def open(self, window: HourWindow) -> Iterator[Iterator[bytes] | None]:
+        """The window's zip as an iterator of byte chunks while it downloads, or None when
+        Amplitude has no data for it (404); raises on any other answer but 200.
+
+        The iterator raises :class:`TruncatedDownloadError` if the body breaks off or ends
+        short of its ``Content-Length``. The connection is released when the block ends.
+        """
         params = {"start": format_hour(window.start), "end": format_hour(window.end)}
         label = window.label()
         try:
@@ -81,16 +79,14 @@ class ExportClient:
             ) from exc
         with response:
             self._raise_for_status(response, label)
-            if response.status_code == 404:
-                return Download(has_data=False)
-            return Download(True, self._stream_body(response, destination, label))
+            yield None if response.status_code == 404 else self._body(response, label)
 
-    def _stream_body(self, response: requests.Response, sink: IO[bytes], label: str) -> int:
+    def _body(self, response: requests.Response, label: str) -> Iterator[bytes]:
         received = 0
         try:
             for chunk in response.iter_content(DOWNLOAD_CHUNK_SIZE):
-                sink.write(chunk)
                 received += len(chunk)
+                yield chunk
         except requests.RequestException as exc:
             raise TruncatedDownloadError(
                 f"window {label}: download broke off after {received} bytes ({type(exc).__name__})"
@@ -100,7 +96,6 @@ class ExportClient:
         complete = expected is None or not expected.isdigit() or received == int(expected)
         if not complete and not encoded:
             raise TruncatedDownloadError(f"window {label}: received {received} of {expected} bytes")
-        return received
 
     def _raise_for_status(self, response: requests.Response, label: str) -> None:
         status = response.status_code

@@ -3,12 +3,23 @@
 Runs on a worker thread or in a worker process (``Workers``); the ledger and the plan stay
 with :class:`amplitude_ingest.extractor.Extractor`.
 
+The zip is unpacked while it downloads (:mod:`amplitude_ingest.zip_stream`): nothing
+holds a whole response, zip or member, on disk or in memory. An archive that cannot be
+read in order is downloaded again whole to a spool file and read from there; that is
+logged and counted (``WindowResult.spooled``).
+
 What a caller can rely on:
 
-* a part is visible on the stage only once its member passed every integrity check;
+* a part is visible on the stage only once it is complete, and the member it came from
+  passed every integrity check before the attempt counts;
 * a failed attempt removes what it wrote, so an hour is all there or not there;
-* the same export always gives the same keys, so re-running an hour replaces its parts
-  instead of adding to them, and leftovers of an interrupted attempt are removed.
+* a part's key is derived from its content (and the hour, member and position), so the
+  same export always gives the same keys: re-running an hour replaces its parts instead
+  of adding to them, and leftovers of an interrupted attempt are removed;
+* parts hold at most about ``max_part_bytes`` of JSON each, cut at line ends, which bounds
+  what a stage that spools parts (S3, a Snowflake stage) holds at once;
+* a zip entry whose name is not Amplitude's, or names an hour outside the window, never
+  reaches the events folder: all its lines are quarantined with the reason.
 """
 
 from __future__ import annotations
@@ -17,7 +28,8 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -30,16 +42,46 @@ from amplitude_ingest.parts import GzipPart
 from amplitude_ingest.ports import ExportSource, PendingPart, Stage
 from amplitude_ingest.retry import window_retrying
 from amplitude_ingest.stage_keys import (
+    QUARANTINE_EXTENSION,
+    content_fingerprint,
     events_hour_prefix,
-    member_fingerprint,
     member_hour,
     part_key,
     quarantine_hour_prefix,
     quarantine_key,
 )
-from amplitude_ingest.unpack import ExportArchive, ZipMember
+from amplitude_ingest.unpack import SpooledArchive, gunzip
+from amplitude_ingest.zip_stream import NotStreamableError, ZipStream
 
 logger = logging.getLogger(__name__)
+
+RawMember = tuple[int, str, Iterator[bytes]]  # position in the zip, untrusted name, bytes
+UNEXPECTED_NAME = (
+    "zip entry name is not Amplitude's <project id>/<project id>_<YYYY-MM-DD>_<H>#<n>.json.gz "
+    "for an hour of the requested window"
+)
+
+
+def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a stream of chunks, without their line ends; blank lines skipped."""
+    carry = b""
+    for chunk in chunks:
+        lines = (carry + chunk).split(b"\n")
+        carry = lines.pop()
+        yield from (line for line in lines if line.strip())
+    if carry.strip():
+        yield carry
+
+
+def streamed_members(body: Iterable[bytes]) -> Iterator[RawMember]:
+    """The file members of a zip while it downloads (folder entries are read and skipped)."""
+    for member in ZipStream(body).members():
+        chunks = member.chunks()
+        if member.is_dir:
+            for _ in chunks:
+                pass
+            continue
+        yield member.index, member.name, chunks
 
 
 class WindowExporter:
@@ -66,6 +108,7 @@ class WindowExporter:
     def export(self, window: HourWindow, clean_stale: bool = True) -> WindowResult:
         """Export one window, retried as a whole. Auth errors propagate; others are returned."""
         attempts = 0
+        spooled = False
         retrying = window_retrying(
             label=window.label(),
             window_hours=window.size,
@@ -78,8 +121,8 @@ class WindowExporter:
             for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    hours = self._attempt(window, clean_stale)
-            return WindowResult(window, attempts, hours=hours)
+                    hours, spooled = self._attempt(window, clean_stale)
+            return WindowResult(window, attempts, hours=hours, spooled=spooled)
         except AmplitudeAuthError:
             raise
         except AmplitudeIngestError as exc:
@@ -90,90 +133,114 @@ class WindowExporter:
                 window, attempts, error=AmplitudeIngestError(f"{type(exc).__name__}: {exc}")
             )
 
-    def _attempt(self, window: HourWindow, clean_stale: bool) -> dict[datetime, HourOutcome]:
-        outcomes = {hour: HourOutcome() for hour in window.hours}
+    def _attempt(
+        self, window: HourWindow, clean_stale: bool
+    ) -> tuple[dict[datetime, HourOutcome], bool]:
         written: list[str] = []
         try:
-            with tempfile.TemporaryFile(prefix="amplitude-export-", dir=self.spool_dir) as spool:
-                download = self.source.download(window, spool)
-                if download.has_data:
-                    spool.seek(0)
-                    with ExportArchive(spool) as archive:
-                        self._write_members(window, archive, outcomes, written)
+            try:
+                outcomes = self._attempt_streaming(window, written)
+                spooled = False
+            except NotStreamableError as exc:
+                logger.warning(
+                    "window %s: %s, so the zip cannot be read as it downloads; "
+                    "downloading it whole to a spool file instead",
+                    window.label(),
+                    exc,
+                )
+                self._delete_quietly(written)
+                written.clear()
+                outcomes = self._attempt_spooled(window, written)
+                spooled = True
         except BaseException:
             self._delete_quietly(written)
             raise
         if clean_stale:  # only an hour tried before can have leftovers; skip the listing
             for hour, outcome in outcomes.items():
                 self._remove_stale(hour, set(outcome.keys))
+        return outcomes, spooled
+
+    def _attempt_streaming(
+        self, window: HourWindow, written: list[str]
+    ) -> dict[datetime, HourOutcome]:
+        outcomes = {hour: HourOutcome() for hour in window.hours}
+        with self.source.open(window) as body:
+            if body is not None:
+                self._write_members(window, streamed_members(body), outcomes, written)
+        return outcomes
+
+    def _attempt_spooled(
+        self, window: HourWindow, written: list[str]
+    ) -> dict[datetime, HourOutcome]:
+        outcomes = {hour: HourOutcome() for hour in window.hours}
+        with (
+            tempfile.TemporaryFile(prefix="amplitude-export-", dir=self.spool_dir) as spool,
+            self.source.open(window) as body,
+        ):
+            if body is None:
+                return outcomes
+            for chunk in body:
+                spool.write(chunk)
+            spool.seek(0)
+            with SpooledArchive(spool) as archive:
+                self._write_members(window, archive.members(), outcomes, written)
         return outcomes
 
     def _write_members(
         self,
         window: HourWindow,
-        archive: ExportArchive,
+        members: Iterable[RawMember],
         outcomes: dict[datetime, HourOutcome],
         written: list[str],
     ) -> None:
-        for member in archive.members():
-            hour = member_hour(member.name, window)
+        for index, name, raw in members:
+            hour = member_hour(name, window)
+            rejected = hour is None
             if hour is None:
                 hour = window.start
-                if window.size > 1:
-                    logger.warning(
-                        "window %s: zip member #%d does not name an hour inside the window; "
-                        "filed under %s",
-                        window.label(),
-                        member.index,
-                        format_hour(hour),
-                    )
+                logger.warning(
+                    "window %s: zip member #%d is quarantined whole: %s",
+                    window.label(),
+                    index,
+                    UNEXPECTED_NAME,
+                )
             outcome = outcomes[hour]
-            self._write_member(archive, member, hour, outcome.members, outcome, written)
+            writer = _MemberWriter(
+                config=self.config,
+                create=self._create,
+                create_quarantine=self.stage.create,
+                hour=hour,
+                sequence=outcome.members,
+                member=index,
+            )
+            try:
+                chunks = gunzip(raw, f"zip member #{index}")
+                if rejected:
+                    writer.reject(_lines(chunks), UNEXPECTED_NAME, entry_name=name)
+                else:
+                    validator = LineValidator()
+                    for chunk in chunks:
+                        writer.add(validator.feed(chunk))
+                    writer.add(validator.finish())
+                writer.finish()
+            except BaseException:
+                writer.abort()
+                written.extend(writer.committed)
+                raise
+            written.extend(writer.committed)
+            outcome.keys.extend(writer.committed)
+            outcome.files += writer.data_parts
+            outcome.events += writer.events
+            outcome.bytes += writer.bytes
+            outcome.rejected_lines += writer.rejected_lines
+            outcome.rejected_members += rejected
             outcome.members += 1
 
-    def _write_member(
-        self,
-        archive: ExportArchive,
-        member: ZipMember,
-        hour: datetime,
-        sequence: int,
-        outcome: HourOutcome,
-        written: list[str],
-    ) -> None:
-        project = self.config.project
-        extension = self.config.compression.extension
-        fingerprint = member_fingerprint(
-            member.crc32, member.compressed_size, member.file_size, extension
-        )
-        part = _PartWriter(
-            data_key=part_key(project, hour, sequence, fingerprint, extension),
-            quarantine_key=quarantine_key(project, hour, sequence, fingerprint),
-            create_data=self._create,
-            create_quarantine=self.stage.create,
-            hour=hour,
-            member=member,
-        )
-        validator = LineValidator()
-        try:
-            for chunk in archive.chunks(member):
-                part.add(validator.feed(chunk))
-            part.add(validator.finish())
-        except BaseException:
-            part.abort()
-            raise
-        committed = part.commit()
-        written.extend(committed)
-        outcome.keys.extend(committed)
-        outcome.files += part.events > 0
-        outcome.events += part.events
-        outcome.bytes += part.bytes
-        outcome.rejected_lines += part.rejected_lines
-
-    def _create(self, key: str) -> PendingPart:
-        staged = self.stage.create(key)
+    def _create(self) -> PendingPart:
+        part = self.stage.create()
         if self.config.compression is Compression.GZIP:
-            return GzipPart(staged)
-        return staged
+            return GzipPart(part)
+        return part
 
     def _remove_stale(self, hour: datetime, keep: set[str]) -> None:
         project = self.config.project
@@ -197,52 +264,146 @@ class WindowExporter:
             logger.exception("could not remove %d part(s) of a failed attempt", len(keys))
 
 
-class _PartWriter:
-    """One zip member's output: valid lines to a data part, rejected ones to quarantine.
+class _RollingParts:
+    """Whole lines into parts of at most about ``max_bytes``, each cut at the first line end
+    past the limit (so the cut depends on the content alone) and committed at once under
+    the key ``key_for(piece number, content fingerprint)``."""
 
-    Both objects stay invisible until ``commit``; a part with no valid line is not written.
-    """
+    def __init__(
+        self,
+        create: Callable[[], PendingPart],
+        max_bytes: int,
+        extension: str,
+        key_for: Callable[[int, str], str],
+    ) -> None:
+        self._create = create
+        self._max_bytes = max_bytes
+        self._extension = extension
+        self._key_for = key_for
+        self._part: PendingPart | None = None
+        self._crc = 0
+        self._bytes = 0
+        self.committed: list[str] = []
+
+    def write(self, buffer: bytes | memoryview) -> None:
+        """``buffer`` holds whole lines, each ending in a newline."""
+        while buffer:
+            if self._part is None:
+                self._part, self._crc, self._bytes = self._create(), 0, 0
+            room = self._max_bytes - self._bytes
+            if len(buffer) < room:
+                self._append(buffer)
+                return
+            cut = bytes(buffer).find(b"\n", max(room - 1, 0)) + 1
+            self._append(buffer[:cut])
+            buffer = buffer[cut:]
+            self.flush()
+
+    def _append(self, data: bytes | memoryview) -> None:
+        assert self._part is not None
+        self._part.write(data)
+        self._crc = zlib.crc32(data, self._crc)
+        self._bytes += len(data)
+
+    def flush(self) -> None:
+        """Commit the part being written, if it holds anything. A part that fails to
+        publish leaves nothing behind."""
+        part, self._part = self._part, None
+        if part is None:
+            return
+        if not self._bytes:
+            part.abort()
+            return
+        fingerprint = content_fingerprint(self._crc, self._bytes, self._extension)
+        key = self._key_for(len(self.committed), fingerprint)
+        try:
+            part.commit(key)
+        except BaseException:
+            part.abort()
+            raise
+        self.committed.append(key)
+
+    def abort(self) -> None:
+        if self._part is not None:
+            self._part.abort()
+            self._part = None
+
+
+class _MemberWriter:
+    """One zip member's output: valid lines to data parts, rejected ones to quarantine
+    parts, both of bounded size and named by their content."""
 
     def __init__(
         self,
         *,
-        data_key: str,
-        quarantine_key: str,
-        create_data: Callable[[str], PendingPart],
-        create_quarantine: Callable[[str], PendingPart],
+        config: ExtractConfig,
+        create: Callable[[], PendingPart],
+        create_quarantine: Callable[[], PendingPart],
         hour: datetime,
-        member: ZipMember,
+        sequence: int,
+        member: int,
     ) -> None:
-        self._data_key = data_key
-        self._quarantine_key = quarantine_key
-        self._data = create_data(data_key)
-        self._create_quarantine = create_quarantine
-        self._quarantine: PendingPart | None = None
+        project, extension = config.project, config.compression.extension
         self._hour = format_hour(hour)
-        self._member = member.index
+        self._member = member
+        self._entry_name: str | None = None
+        self._data = _RollingParts(
+            create,
+            config.max_part_bytes,
+            extension,
+            lambda piece, fp: part_key(project, hour, sequence, piece, fp, extension),
+        )
+        self._quarantine = _RollingParts(
+            create_quarantine,
+            config.max_part_bytes,
+            QUARANTINE_EXTENSION,
+            lambda piece, fp: quarantine_key(project, hour, sequence, piece, fp),
+        )
+        self._first_rejected: RejectedLine | None = None
         self.events = 0
         self.bytes = 0
         self.rejected_lines = 0
-        self._first_rejected: RejectedLine | None = None
+
+    @property
+    def committed(self) -> list[str]:
+        return [*self._data.committed, *self._quarantine.committed]
+
+    @property
+    def data_parts(self) -> int:
+        return len(self._data.committed)
 
     def add(self, checked: ValidatedChunk) -> None:
-        for piece in checked.valid:
-            self._data.write(piece)
+        for buffer in checked.valid:
+            self._data.write(buffer)
         self.events += checked.valid_lines
         self.bytes += checked.valid_bytes
         if checked.rejected:
             self._quarantine_lines(checked.rejected)
 
+    def reject(self, lines: Iterable[bytes], reason: str, entry_name: str) -> None:
+        """Quarantine every line, valid or not, with ``reason`` (and the untrusted entry
+        name, as data in the quarantine file only)."""
+        self._entry_name = entry_name
+        batch: list[RejectedLine] = []
+        for number, line in enumerate(lines, start=1):
+            batch.append(RejectedLine(number, reason, line))
+            if len(batch) >= 1000:
+                self._quarantine_lines(batch)
+                batch = []
+        if batch:
+            self._quarantine_lines(batch)
+
     def _quarantine_lines(self, rejected: list[RejectedLine]) -> None:
-        if self._quarantine is None:
-            self._quarantine = self._create_quarantine(self._quarantine_key)
+        if self._first_rejected is None:
             self._first_rejected = rejected[0]
         self.rejected_lines += len(rejected)
-        records = (
+        name = {} if self._entry_name is None else {"zip_entry_name": self._entry_name}
+        records = "".join(
             json.dumps(
                 {
                     "hour": self._hour,
                     "zip_member": self._member,
+                    **name,
                     "line_number": r.line_number,
                     "reason": r.reason,
                     "line": r.raw.decode("utf-8", errors="replace"),
@@ -251,31 +412,24 @@ class _PartWriter:
             + "\n"
             for r in rejected
         )
-        self._quarantine.write("".join(records).encode())
+        self._quarantine.write(records.encode())
 
-    def commit(self) -> list[str]:
-        """Publish what was written; returns the keys now visible on the stage."""
-        committed = []
-        if self.events:
-            self._data.commit()
-            committed.append(self._data_key)
-        else:
-            self._data.abort()
-        if self._quarantine is not None and self._first_rejected is not None:
-            self._quarantine.commit()
-            committed.append(self._quarantine_key)
+    def finish(self) -> None:
+        """Publish the last data part and quarantine part, if any."""
+        self._data.flush()
+        self._quarantine.flush()
+        if self._first_rejected is not None:
             logger.warning(
                 "hour %s, zip member #%d: %d line(s) quarantined to %s (first: line %d, %s)",
                 self._hour,
                 self._member,
                 self.rejected_lines,
-                self._quarantine_key,
+                ", ".join(self._quarantine.committed),
                 self._first_rejected.line_number,
                 self._first_rejected.reason,
             )
-        return committed
 
     def abort(self) -> None:
+        """Drop what is not committed yet; the caller removes what is."""
         self._data.abort()
-        if self._quarantine is not None:
-            self._quarantine.abort()
+        self._quarantine.abort()

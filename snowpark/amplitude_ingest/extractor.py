@@ -181,6 +181,12 @@ class Extractor:
                     bytes=outcome.bytes,
                     rejected_lines=outcome.rejected_lines,
                     attempts=attempts,
+                    error=(
+                        f"{outcome.rejected_members} zip member(s) quarantined whole: "
+                        "the entry name is not Amplitude's"
+                        if outcome.rejected_members
+                        else None
+                    ),
                     keys=tuple(outcome.keys),
                 )
             )
@@ -190,7 +196,14 @@ class Extractor:
             summary.events += outcome.events
             summary.bytes += outcome.bytes
             summary.rejected_lines += outcome.rejected_lines
+            summary.rejected_members += outcome.rejected_members
+            if outcome.rejected_members:
+                summary.failures[format_hour(hour)] = (
+                    f"{outcome.rejected_members} zip member(s) quarantined whole: the entry "
+                    "name is not Amplitude's"
+                )
         self.ledger.save(records)
+        summary.windows_spooled += result.spooled
         if result.hours is None:
             logger.error("window %s failed: %s", result.window.label(), result.error)
             return HourStatus.FAILED

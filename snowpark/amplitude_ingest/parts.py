@@ -8,6 +8,7 @@ A stage that takes a finished file (an S3 object, a Snowflake stage through
 from __future__ import annotations
 
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -21,30 +22,67 @@ except ImportError:  # pragma: no cover - exercised where isal is absent
     from zlib import compressobj  # type: ignore[assignment]
 
 
+class SpoolGauge:
+    """Bytes held in spooled parts right now, and the most ever held at once.
+
+    Inside a Snowflake procedure the spool is ``/tmp``, which is memory: this is what the
+    procedure reports so that its bound (``concurrency`` x ``max_part_bytes``) can be seen.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.current = 0
+        self.peak = 0
+
+    def add(self, size: int) -> None:
+        with self._lock:
+            self.current += size
+            self.peak = max(self.peak, self.current)
+
+    def release(self, size: int) -> None:
+        with self._lock:
+            self.current -= size
+
+
 class SpooledPart:
-    """Written to an unnamed temporary file, handed whole to ``publish`` on commit.
+    """Written to an unnamed temporary file, handed whole to ``publish`` with its key on
+    commit.
 
     Local disk holds one part per worker at most; ``abort`` (or a crash) leaves nothing,
     since the file has no name.
     """
 
-    def __init__(self, publish: Callable[[IO[bytes]], None], spool_dir: Path | None) -> None:
+    def __init__(
+        self,
+        publish: Callable[[IO[bytes], str], None],
+        spool_dir: Path | None,
+        gauge: SpoolGauge | None = None,
+    ) -> None:
         self._publish = publish
+        self._gauge = gauge or SpoolGauge()
+        self._size = 0
         self._file = tempfile.TemporaryFile(prefix="amplitude-part-", dir=spool_dir)  # noqa: SIM115 - closed by commit or abort
 
     def write(self, data: bytes | memoryview) -> None:
         self._file.write(data)
+        self._size += len(data)
+        self._gauge.add(len(data))
 
-    def commit(self) -> None:
+    def commit(self, key: str) -> None:
         try:
             self._file.flush()
             self._file.seek(0)
-            self._publish(self._file)
+            self._publish(self._file, key)
         finally:
-            self._file.close()
+            self._close()
 
     def abort(self) -> None:
-        self._file.close()
+        self._close()
+
+    def _close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+            self._gauge.release(self._size)
 
 
 class GzipPart:
@@ -62,9 +100,9 @@ class GzipPart:
         if out:
             self._inner.write(out)
 
-    def commit(self) -> None:
+    def commit(self, key: str) -> None:
         self._inner.write(self._compressor.flush())
-        self._inner.commit()
+        self._inner.commit(key)
 
     def abort(self) -> None:
         self._inner.abort()

@@ -7,21 +7,23 @@ application plugs in a folder, S3, a SQLite ledger and worker processes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import IO, Protocol
+from typing import Protocol
 
 from amplitude_ingest.domain import HourRecord, WindowResult
 from amplitude_ingest.hours import HourWindow
 
 
 class PendingPart(Protocol):
-    """A part being written: invisible on the stage until ``commit``, gone after ``abort``."""
+    """A part being written: invisible on the stage until ``commit`` publishes it whole
+    under ``key`` (known only then: it names the content); gone after ``abort``."""
 
     def write(self, data: bytes | memoryview) -> None: ...
 
-    def commit(self) -> None: ...
+    def commit(self, key: str) -> None: ...
 
     def abort(self) -> None: ...
 
@@ -29,7 +31,7 @@ class PendingPart(Protocol):
 class Stage(Protocol):
     """Where parts are written. Keys are relative to the stage's root (``stage_keys``)."""
 
-    def create(self, key: str) -> PendingPart: ...
+    def create(self) -> PendingPart: ...
 
     def list_keys(self, prefix: str) -> list[str]: ...
 
@@ -56,15 +58,11 @@ class Ledger(Protocol):
         ...
 
 
-class Download(Protocol):
-    @property
-    def has_data(self) -> bool: ...
-
-
 class ExportSource(Protocol):
-    """The Export API, one window per call, its zip streamed into ``destination``."""
+    """The Export API: one window per call, its zip as byte chunks while they arrive, or
+    None when the window has no data."""
 
-    def download(self, window: HourWindow, destination: IO[bytes]) -> Download: ...
+    def open(self, window: HourWindow) -> AbstractContextManager[Iterator[bytes] | None]: ...
 
     def close(self) -> None: ...
 

@@ -114,12 +114,13 @@ def ingest_amplitude(
     # Snowpark local testing holds its session for the whole call, so a worker thread could
     # never upload there: with concurrency 1 windows run on the calling thread.
     workers = inline_workers if config.concurrency == 1 else thread_workers
+    stage = SnowflakeStage(gate, stage_name)  # one stage, shared by the worker threads
     with (
         redacting(credentials.values()),
         extraction(
             config,
             credentials,
-            stage=lambda: SnowflakeStage(gate, stage_name),
+            stage=lambda: stage,
             ledger=ledger,
             workers=workers,
         ) as extractor,
@@ -128,4 +129,8 @@ def ingest_amplitude(
         logger.info("ingest_amplitude: %s", summary.one_line())
     _set_task_return_value(gate, summary)
     result: dict[str, Any] = summary.as_dict()
+    # Parts are spooled to /tmp, which is memory here: what it held at most, against its
+    # bound of one data part and one quarantine part per window in flight.
+    result["peak_tmp_bytes"] = stage.gauge.peak
+    result["tmp_bound_bytes"] = 2 * config.concurrency * config.max_part_bytes
     return result

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
-from amplitude_ingest.parts import SpooledPart
+from amplitude_ingest.parts import SpooledPart, SpoolGauge
 from amplitude_ingest.ports import PendingPart
 from amplitude_ingest.snowflake_session import SessionGate, validate_object_name
 from amplitude_ingest.stage_keys import normalize_prefix
@@ -24,15 +24,15 @@ class SnowflakeStage:
         self._gate = gate
         self.stage = validate_object_name(stage_name, "stage")
         self._spool_dir = spool_dir
+        self.gauge = SpoolGauge()  # /tmp is memory in a procedure: what it held at most
 
-    def create(self, key: str) -> PendingPart:
+    def create(self) -> PendingPart:
+        return SpooledPart(self._upload, self._spool_dir, self.gauge)
+
+    def _upload(self, spooled: IO[bytes], key: str) -> None:
         location = f"@{self.stage}/{normalize_prefix(key)}"
-
-        def upload(spooled: IO[bytes]) -> None:
-            with self._gate() as session:
-                session.file.put_stream(spooled, location, auto_compress=False, overwrite=True)
-
-        return SpooledPart(upload, self._spool_dir)
+        with self._gate() as session:
+            session.file.put_stream(spooled, location, auto_compress=False, overwrite=True)
 
     # LIST and REMOVE take no bind variables; the stage name is validated above and keys
     # are built by amplitude_ingest.stage_keys from a safe alphabet, never from user input.

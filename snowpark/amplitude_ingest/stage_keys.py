@@ -1,10 +1,10 @@
 """Stage object keys: deterministic, safe, and derived from nothing the server names.
 
-A key is built from the project label, the hour, the part's position in the hour and a
-fingerprint of the zip member it came from (CRC-32 and sizes from the zip's central
-directory). The same export gives the same keys, so a re-run overwrites rather than
-duplicates; a changed export gives new keys, so Snowpipe, which ignores a path it loaded
-in the last 14 days, loads the new content.
+A key is built from the project label, the hour, the part's position (its zip member's
+place in the hour, then its place in the member) and a fingerprint of the part's own
+content (CRC-32 and length of the JSON written). The same export gives the same keys, so a
+re-run overwrites rather than duplicates; a changed export gives new keys, so Snowpipe,
+which ignores a path it loaded in the last 14 days, loads the new content.
 
 Zip entry names are untrusted: they are only matched against a strict pattern to learn
 which hour a member holds, never used to build a path.
@@ -21,16 +21,22 @@ from amplitude_ingest.hours import HourWindow, format_hour
 
 # Bumped whenever the bytes written for the same input change (validation rules, framing),
 # so that content written by an older version is never mistaken for the new one.
-OUTPUT_FORMAT_VERSION = 1
+OUTPUT_FORMAT_VERSION = 2
 
 EVENTS_FOLDER = "events"
 QUARANTINE_FOLDER = "_quarantine"
+QUARANTINE_EXTENSION = ".rejected.jsonl"
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._=-]{0,127}$")
-# {project_id}_{YYYY-MM-DD}_{H}#{n}.json.gz, H not zero-padded; matched on the last
-# path segment only and loosely (any project id, optional #n, optional .gz).
-_MEMBER_HOUR = re.compile(r"_(\d{4})-(\d{2})-(\d{2})_(\d{1,2})(?:#\d+)?\.json(?:\.gz)?$")
+# Amplitude's entry names: {project_id}/{project_id}_{YYYY-MM-DD}_{H}#{n}.json.gz, H not
+# zero-padded. Matched loosely where Amplitude has varied (the folder, #n and .gz are
+# optional; H may be padded) and strictly elsewhere: digits for the project id, the same id
+# in the folder as in the file name, nothing else around it.
+_MEMBER_NAME = re.compile(
+    r"^(?:(?P<folder>\d+)/)?(?P<project>\d+)_(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})"
+    r"_(?P<h>\d{1,2})(?:#\d+)?\.json(?:\.gz)?$"
+)
 
 
 def validate_label(label: str) -> str:
@@ -52,9 +58,9 @@ def normalize_prefix(prefix: str) -> str:
     return "/".join(segments)
 
 
-def member_fingerprint(crc32: int, compressed_size: int, file_size: int, extension: str) -> str:
-    """16 hex digits identifying a zip member's content and how it is written out."""
-    identity = f"v{OUTPUT_FORMAT_VERSION}|{crc32}|{compressed_size}|{file_size}|{extension}"
+def content_fingerprint(crc32: int, length: int, extension: str) -> str:
+    """16 hex digits identifying a part's content and how it is written out."""
+    identity = f"v{OUTPUT_FORMAT_VERSION}|{crc32}|{length}|{extension}"
     return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
@@ -71,32 +77,38 @@ def quarantine_hour_prefix(project: str, hour: datetime) -> str:
     return f"{QUARANTINE_FOLDER}/{project}/{hour_folder(hour)}/"
 
 
-def part_key(project: str, hour: datetime, sequence: int, fingerprint: str, extension: str) -> str:
-    """``events/{project}/2026/01/26/05/{project}_20260126T05_0000_{fp}.json``.
+def part_key(
+    project: str, hour: datetime, member: int, piece: int, fingerprint: str, extension: str
+) -> str:
+    """``events/{project}/2026/01/26/05/{project}_20260126T05_0000_000_{fp}.json``.
 
-    Keys are relative to the stage's root (a folder, or the external stage's S3 prefix).
+    ``member`` is the zip member's place in the hour, ``piece`` the part's place in the
+    member. Keys are relative to the stage's root (a folder, or the external stage's S3
+    prefix).
     """
-    name = f"{project}_{format_hour(hour)}_{sequence:04d}_{fingerprint}{extension}"
+    name = f"{project}_{format_hour(hour)}_{member:04d}_{piece:03d}_{fingerprint}{extension}"
     return events_hour_prefix(project, hour) + name
 
 
-def quarantine_key(project: str, hour: datetime, sequence: int, fingerprint: str) -> str:
-    """Rejected lines of one part, outside the ``events/`` folder the pipe loads from."""
-    name = f"{project}_{format_hour(hour)}_{sequence:04d}_{fingerprint}.rejected.jsonl"
+def quarantine_key(project: str, hour: datetime, member: int, piece: int, fingerprint: str) -> str:
+    """Rejected lines of one zip member, outside the ``events/`` folder the pipe loads."""
+    name = (
+        f"{project}_{format_hour(hour)}_{member:04d}_{piece:03d}_{fingerprint}"
+        f"{QUARANTINE_EXTENSION}"
+    )
     return quarantine_hour_prefix(project, hour) + name
 
 
 def member_hour(entry_name: str, window: HourWindow) -> datetime | None:
-    """The hour a zip member holds, read loosely from its name; None if it does not say.
-
-    A name naming an hour outside the window is treated as saying nothing.
-    """
-    match = _MEMBER_HOUR.search(entry_name.rsplit("/", 1)[-1])
-    if not match:
+    """The hour a zip member holds, from its name; None when the name is not Amplitude's
+    shape or names an hour outside the window (the member is then quarantined)."""
+    match = _MEMBER_NAME.fullmatch(entry_name)
+    if not match or match["folder"] not in (None, match["project"]):
         return None
-    year, month, day, hour = (int(g) for g in match.groups())
     try:
-        named = datetime(year, month, day, hour, tzinfo=UTC)
+        named = datetime(
+            int(match["y"]), int(match["m"]), int(match["d"]), int(match["h"]), tzinfo=UTC
+        )
     except ValueError:
         return None
     return named if window.contains(named) else None

@@ -1,67 +1,92 @@
-"""Streaming unpack of an export: zip → gzip members → decompressed byte chunks.
+"""The gzip layer of an export, and the spooled fallback for zips that cannot stream.
 
-The zip is read from a spooled file (the central directory is at its end), one member at a
-time, in chunks, so memory stays flat whatever the export's size. Integrity is checked at
-both layers: zipfile verifies each member's CRC-32, gzip verifies its CRC-32 and length.
-Any failure becomes a :class:`CorruptExportError` naming the member's position, never its
-untrusted name as a path.
+:func:`gunzip` turns a member's bytes (from :mod:`amplitude_ingest.zip_stream` as they
+download, or from :class:`SpooledArchive`) into decompressed chunks of bounded size,
+checking every gzip member's CRC-32 and length. A member that is not gzip passes through as
+stored. Any failure becomes a :class:`CorruptExportError` naming the member's position,
+never its untrusted name.
 """
 
 from __future__ import annotations
 
-import gzip
 import zipfile
 import zlib
-from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Self, cast
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, Self, cast
 
 from amplitude_ingest.errors import CorruptExportError
 
-try:  # python-isal decompresses 2-3x faster and can do it on a second core
-    from isal import igzip, igzip_threaded, isal_zlib
+try:  # python-isal decompresses 2-3x faster than zlib
+    from isal import isal_zlib
 
+    _decompressobj: Any = isal_zlib.decompressobj
     _GZIP_ERRORS: tuple[type[BaseException], ...] = (
-        OSError,
-        EOFError,
         zlib.error,
         cast(type[BaseException], isal_zlib.error),
-        zipfile.BadZipFile,
     )
-    HAVE_ISAL = True
 except ImportError:  # pragma: no cover - exercised where isal is absent
-    _GZIP_ERRORS = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
-    HAVE_ISAL = False
+    _decompressobj = zlib.decompressobj
+    _GZIP_ERRORS = (zlib.error,)
 
 CHUNK_SIZE = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
+GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
-@dataclass(frozen=True)
-class ZipMember:
-    """What the central directory says about one member. ``name`` is untrusted text."""
+def gunzip(raw: Iterable[bytes], where: str, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """Decompressed bytes of one member, at most ``chunk_size`` per chunk.
 
-    index: int
-    name: str
-    crc32: int
-    compressed_size: int
-    file_size: int
+    Concatenated gzip streams are read one after another, as gzip does. The last chunk is
+    yielded only after every check passed: an exception means the caller discards what it
+    received.
+    """
+    chunks = iter(raw)
+    first = b""
+    for first in chunks:
+        if first:
+            break
+    if not first.startswith(GZIP_MAGIC) and len(first) >= 2:
+        yield first
+        yield from chunks
+        return
+    if not first:
+        return
+    inflater = _decompressobj(wbits=GZIP_WBITS)
+    pending = first
+    try:
+        while True:
+            if not pending:
+                pending = next(chunks, b"")
+                if not pending:
+                    break
+            if inflater.eof:  # a gzip stream ended: another may follow, or zero padding
+                if len(pending) < 2:
+                    pending += next(chunks, b"")
+                if pending.startswith(GZIP_MAGIC):
+                    inflater = _decompressobj(wbits=GZIP_WBITS)
+                elif pending.strip(b"\0"):
+                    raise CorruptExportError(f"{where}: data after the gzip stream")
+                else:
+                    pending = b""
+                    continue
+            out = inflater.decompress(pending, chunk_size)
+            if out:
+                yield out
+            pending = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+        if not inflater.eof:
+            raise CorruptExportError(f"{where} is truncated: its gzip stream ends early")
+    except _GZIP_ERRORS as exc:
+        raise CorruptExportError(f"{where} is corrupt: {exc}") from exc
 
 
-def _open_gzip(raw: zipfile.ZipExtFile, stack: ExitStack, threaded: bool) -> IO[bytes]:
-    if HAVE_ISAL and threaded:
-        return cast(IO[bytes], stack.enter_context(igzip_threaded.open(raw, "rb", threads=1)))  # type: ignore[no-untyped-call]
-    if HAVE_ISAL:
-        return cast(IO[bytes], stack.enter_context(igzip.IGzipFile(fileobj=raw, mode="rb")))  # type: ignore[no-untyped-call]
-    return cast(IO[bytes], stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")))
+class SpooledArchive:
+    """A whole export zip on disk, for the archives :mod:`zip_stream` cannot read in order.
 
+    zipfile reads the central directory at the end first, then each member, checking its
+    CRC-32 when it is read to the end.
+    """
 
-class ExportArchive:
-    """A downloaded export zip, opened for streaming reads of its members."""
-
-    def __init__(self, source: Path | IO[bytes]) -> None:
+    def __init__(self, source: IO[bytes]) -> None:
         try:
             self._zip = zipfile.ZipFile(source)
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
@@ -73,38 +98,16 @@ class ExportArchive:
     def __exit__(self, *exc_info: object) -> None:
         self._zip.close()
 
-    def members(self) -> list[ZipMember]:
-        """File members in archive order; directory entries are skipped."""
-        return [
-            ZipMember(i, info.filename, info.CRC, info.compress_size, info.file_size)
-            for i, info in enumerate(self._zip.infolist())
-            if not info.is_dir()
-        ]
+    def members(self) -> Iterator[tuple[int, str, Iterator[bytes]]]:
+        """(position, untrusted name, raw bytes) of each file member, in archive order."""
+        for index, info in enumerate(self._zip.infolist()):
+            if not info.is_dir():
+                yield index, info.filename, self._raw(index, info)
 
-    def chunks(
-        self, member: ZipMember, chunk_size: int = CHUNK_SIZE, threaded: bool = True
-    ) -> Iterator[bytes]:
-        """Decompressed bytes of one member (gunzipped when it is gzip, else as stored).
-
-        The last chunk is yielded only after both CRCs have been verified, which the
-        caller relies on: an exception here means the member's output must be discarded.
-        """
-        info = self._zip.infolist()[member.index]
-        where = f"zip member #{member.index}"
+    def _raw(self, index: int, info: zipfile.ZipInfo) -> Iterator[bytes]:
         try:
-            with ExitStack() as stack:
-                raw = cast(zipfile.ZipExtFile, stack.enter_context(self._zip.open(info)))
-                is_gzip = raw.peek(2)[:2] == GZIP_MAGIC
-                stream = _open_gzip(raw, stack, threaded) if is_gzip else raw
-                while chunk := stream.read(chunk_size):
+            with self._zip.open(info) as stream:
+                while chunk := stream.read(CHUNK_SIZE):
                     yield chunk
-                if is_gzip:
-                    # zipfile checks the zip CRC when its member is read to the end; a gzip
-                    # reader can stop at the gzip trailer before that, so drain the rest.
-                    trailing = raw.read()
-                    if trailing.strip(b"\0"):
-                        raise CorruptExportError(f"{where}: data after the gzip stream")
-        except CorruptExportError:
-            raise
-        except _GZIP_ERRORS as exc:
-            raise CorruptExportError(f"{where} is corrupt or truncated: {exc}") from exc
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise CorruptExportError(f"zip member #{index} is corrupt or truncated: {exc}") from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hmac
+import io
 import logging
 import shutil
 import tempfile
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 from amplitude_sample_server.generator import PROJECT_ID, HourManifest, generate_hour
@@ -79,6 +80,13 @@ class FaultPlan:
     max_window_hours: int | None = None
     timeout_window_hours: int | None = None
     response_delay_seconds: float = 0.0  # every answer waits this long (a slow Amplitude)
+    # How zips are laid out: "seekable" (sizes before the data, stored), "streamed" (deflate
+    # with data descriptors, as a writer that cannot seek back makes them), "streamed-zip64"
+    # (the same with ZIP64 fields) or "stored-streamed" (stored with data descriptors: a
+    # zip that cannot be read before it is complete).
+    zip_layout: str = "seekable"
+    # Entry names for an hour's first member instead of Amplitude's, by hour id.
+    entry_names: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def next_response_fault(self, hours: list[datetime]) -> str | None:
@@ -145,41 +153,80 @@ def _corrupt(gz: bytes) -> bytes:
     return bytes(data)
 
 
+class _Unseekable(io.RawIOBase):
+    """A file that cannot seek: zipfile then writes data descriptors after each member."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self._target = target
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return self._target.write(data)
+
+
 def build_zip(
     data: ExportData, hours: list[datetime], faults: FaultPlan, transient: str | None
 ) -> Path:
     """Write the export zip for ``hours`` to a temporary file and return its path."""
-    with (
-        tempfile.NamedTemporaryFile(suffix=".zip", delete=False, dir=data.cache_dir) as handle,
-        zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, allowZip64=True) as archive,
-    ):
-        for hour in hours:
-            hid = hour_id(hour)
-            if hid in faults.empty_hours:
-                continue
-            for n, member in enumerate(data.members(hour)):
-                name = _member_name(hour, n)
-                if n == 0 and hid in faults.traversal_hours:
-                    name = "../../evil.json.gz"
-                needs_bytes = (
-                    (n == 0 and hid in faults.bad_lines)
-                    or hid in faults.corrupt_hours
-                    or transient == "badcrc"
-                )
-                if not needs_bytes:
-                    archive.write(member, name)
-                    continue
-                gz = member.read_bytes()
-                if n == 0 and hid in faults.bad_lines:
-                    plain: bytes = _gzip.decompress(gz)  # type: ignore[no-untyped-call]
-                    lines = plain.split(b"\n")
-                    for i in range(faults.bad_lines[hid]):
-                        lines.insert(1 + 2 * i, BAD_LINES[i % len(BAD_LINES)])
-                    gz = _gzip.compress(b"\n".join(lines), 1)
-                if hid in faults.corrupt_hours or transient == "badcrc":
-                    gz = _corrupt(gz)
-                archive.writestr(name, gz)
+    layout = faults.zip_layout
+    if layout not in ("seekable", "streamed", "streamed-zip64", "stored-streamed"):
+        raise ValueError(f"unknown zip layout {layout!r}")
+    method = zipfile.ZIP_DEFLATED if layout.startswith("streamed") else zipfile.ZIP_STORED
+    zip64 = layout == "streamed-zip64"
+    with tempfile.NamedTemporaryFile(suffix=".zip", delete=False, dir=data.cache_dir) as handle:
+        sink: Any = handle if layout == "seekable" else _Unseekable(handle)
+        with zipfile.ZipFile(sink, "w", method, allowZip64=True, compresslevel=1) as archive:
+            _write_members(archive, data, hours, faults, transient, zip64)
     return Path(handle.name)
+
+
+def _write_members(
+    archive: zipfile.ZipFile,
+    data: ExportData,
+    hours: list[datetime],
+    faults: FaultPlan,
+    transient: str | None,
+    zip64: bool,
+) -> None:
+    def put(name: str, member: Path | None, gz: bytes | None) -> None:
+        with archive.open(name, "w", force_zip64=zip64) as out:
+            if gz is not None:
+                out.write(gz)
+                return
+            assert member is not None
+            with member.open("rb") as source:
+                shutil.copyfileobj(source, out, 1 << 20)
+
+    for hour in hours:
+        hid = hour_id(hour)
+        if hid in faults.empty_hours:
+            continue
+        for n, member in enumerate(data.members(hour)):
+            name = _member_name(hour, n)
+            if n == 0 and hid in faults.traversal_hours:
+                name = "../../evil.json.gz"
+            if n == 0 and hid in faults.entry_names:
+                name = faults.entry_names[hid]
+            needs_bytes = (
+                (n == 0 and hid in faults.bad_lines)
+                or hid in faults.corrupt_hours
+                or transient == "badcrc"
+            )
+            if not needs_bytes:
+                put(name, member, None)
+                continue
+            gz = member.read_bytes()
+            if n == 0 and hid in faults.bad_lines:
+                plain: bytes = _gzip.decompress(gz)  # type: ignore[no-untyped-call]
+                lines = plain.split(b"\n")
+                for i in range(faults.bad_lines[hid]):
+                    lines.insert(1 + 2 * i, BAD_LINES[i % len(BAD_LINES)])
+                gz = _gzip.compress(b"\n".join(lines), 1)
+            if hid in faults.corrupt_hours or transient == "badcrc":
+                gz = _corrupt(gz)
+            put(name, None, gz)
 
 
 class LocalAmplitude:
@@ -362,15 +409,20 @@ class LocalAmplitude:
 
     def archive_for(self, hours: list[datetime], fault: str | None) -> tuple[Path, bool]:
         """The zip for ``hours``; kept and reused when no fault touches it (benchmarks)."""
-        faulty = fault is not None or any(
-            hour_id(h) in hour_set
-            for h in hours
-            for hour_set in (
-                self.faults.bad_lines.keys(),
-                self.faults.corrupt_hours,
-                self.faults.traversal_hours,
-                self.faults.empty_hours,
+        faulty = (
+            fault is not None
+            or any(
+                hour_id(h) in hour_set
+                for h in hours
+                for hour_set in (
+                    self.faults.bad_lines.keys(),
+                    self.faults.corrupt_hours,
+                    self.faults.traversal_hours,
+                    self.faults.empty_hours,
+                    self.faults.entry_names.keys(),
+                )
             )
+            or self.faults.zip_layout != "seekable"
         )
         if faulty:
             return build_zip(self.data, hours, self.faults, fault), False

@@ -125,17 +125,42 @@ def test_bad_lines_are_quarantined_with_reasons_and_counted(
     assert h.ledger.get([START])[START].rejected_lines == 3
 
 
-def test_a_path_traversal_entry_name_is_harmless(
+def test_a_path_traversal_entry_name_is_harmless_and_quarantined_whole(
     harness: Callable[..., Harness], tmp_path: Path
 ) -> None:
     h = harness(FaultPlan(traversal_hours={"20260126T03"}))
-    summary = h.run(START, START)
-    assert summary.events == h.server.manifest(START, START).rows
+    summary = h.run(START, START + H)
+    planted = h.server.manifest(START, START)  # the hour whose one member is misnamed
+    assert summary.rejected_members == 1
+    assert not summary.ok  # the run says something is wrong (exit status 1)
+    assert summary.events == h.server.manifest(START + H, START + H).rows
+    assert summary.rejected_lines == planted.rows
     root: Path = h.stage.root  # type: ignore[attr-defined]
-    written = sorted(p for p in tmp_path.rglob("*.json*") if "cache" not in str(p))
-    assert written
-    assert all(p.is_relative_to(root / "events") for p in written)
+    assert not list((root / "events/default/2026/01/26/03").glob("*"))  # nothing to the pipe
+    quarantined = [
+        json.loads(line)
+        for path in (root / "_quarantine/default/2026/01/26/03").glob("*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert len(quarantined) == planted.rows
+    assert {q["zip_entry_name"] for q in quarantined} == {"../../evil.json.gz"}
+    assert "not Amplitude's" in quarantined[0]["reason"]
+    record = h.ledger.get([START])[START]
+    assert record.error is not None
+    assert "quarantined whole" in record.error
     assert not list(tmp_path.parent.glob("evil*"))
+    assert not list(tmp_path.glob("evil*"))
+
+
+def test_an_entry_naming_an_hour_outside_the_window_is_quarantined(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(
+        FaultPlan(entry_names={"20260126T03": "100011471/100011471_2026-01-27_3#0.json.gz"})
+    )
+    summary = h.run(START, START)
+    assert (summary.rejected_members, summary.events) == (1, 0)
+    assert summary.rejected_lines == h.server.manifest(START, START).rows
 
 
 def test_400_splits_the_window_down_to_what_amplitude_accepts(
@@ -204,11 +229,19 @@ class CrashingStage(LocalStage):
         super().__init__(root)
         self.crash_after = crash_after
 
-    def create(self, key: str):  # type: ignore[no-untyped-def]
-        if key.startswith("events/") and self.crash_after == 0:
-            raise SystemExit("simulated crash")
-        self.crash_after -= key.startswith("events/")
-        return super().create(key)
+    def create(self):  # type: ignore[no-untyped-def]
+        stage = self
+        part = super().create()
+        commit = part.commit
+
+        def crash_or_commit(key: str) -> None:
+            if key.startswith("events/") and stage.crash_after == 0:
+                raise SystemExit("simulated crash")
+            stage.crash_after -= key.startswith("events/")
+            commit(key)
+
+        part.commit = crash_or_commit  # type: ignore[method-assign]
+        return part
 
     def delete(self, keys):  # type: ignore[no-untyped-def]
         if self.crash_after > 0:

@@ -38,10 +38,8 @@ def snowflake_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "_snowflake", stand_in)
 
 
-@pytest.fixture
-def session(
-    snowflake_secrets: None, amplitude: Callable[..., LocalAmplitude]
-) -> Iterator[tuple[object, LocalAmplitude]]:
+def start_session(server: LocalAmplitude, **extra_settings: str) -> object:
+    """A local-testing session with the settings and ledger tables and the procedure."""
     from snowflake.snowpark import Session
     from snowflake.snowpark.types import (
         BooleanType,
@@ -53,7 +51,6 @@ def session(
         VariantType,
     )
 
-    server = amplitude(FaultPlan(responses={"20260126T04": ["503"]}))
     snowpark = Session.builder.config("local_testing", True).create()
     settings = {
         "stage": STAGE,
@@ -64,6 +61,7 @@ def session(
         # could never upload: windows run inline on the calling thread here.
         "concurrency": "1",
         "lag_hours": "3",
+        **extra_settings,
     }
     snowpark.create_dataframe(
         list(settings.items()),
@@ -91,8 +89,17 @@ def session(
         input_types=[StringType(), StringType(), BooleanType()],
         replace=True,
     )
+    return snowpark
+
+
+@pytest.fixture
+def session(
+    snowflake_secrets: None, amplitude: Callable[..., LocalAmplitude]
+) -> Iterator[tuple[object, LocalAmplitude]]:
+    server = amplitude(FaultPlan(responses={"20260126T04": ["503"]}))
+    snowpark = start_session(server)
     yield snowpark, server
-    snowpark.close()
+    snowpark.close()  # type: ignore[attr-defined]
 
 
 def staged_rows(snowpark: object, tmp_path: Path) -> list[dict[str, object]]:
@@ -137,3 +144,29 @@ def test_call_backfills_a_range_and_returns_its_summary(
     again = json.loads(again) if isinstance(again, str) else again
     assert (again["hours_done"], again["hours_skipped"]) == (0, 3)
     assert len(snowpark.table(LEDGER).collect()) == 3  # type: ignore[attr-defined]
+
+
+def test_tmp_holds_at_most_the_bound_however_large_the_hour(
+    snowflake_secrets: None, amplitude: Callable[..., LocalAmplitude], tmp_path: Path
+) -> None:
+    """Inside a procedure /tmp is memory: parts are spooled there one at a time per window,
+    each at most max_part_bytes (plus one line), whatever the size of the hour."""
+    server = amplitude(FaultPlan(zip_layout="streamed"), sessions_per_hour=900)  # ~15 MB JSON
+    part_limit = 1 << 20
+    snowpark = start_session(server, max_part_bytes=str(part_limit))
+    try:
+        result = snowpark.call(  # type: ignore[attr-defined]
+            "INGEST_AMPLITUDE", "2026-01-26T03", "2026-01-26T03", False
+        )
+        result = json.loads(result) if isinstance(result, str) else result
+        rows = staged_rows(snowpark, tmp_path)
+    finally:
+        snowpark.close()  # type: ignore[attr-defined]
+    planted = server.manifest(
+        datetime(2026, 1, 26, 3, tzinfo=UTC), datetime(2026, 1, 26, 3, tzinfo=UTC)
+    )
+    assert result["bytes"] > 12 * part_limit
+    assert result["files"] >= 12
+    assert len(rows) == result["events"] == planted.rows
+    assert 0 < result["peak_tmp_bytes"] <= part_limit + 20_000
+    assert result["tmp_bound_bytes"] == 2 * part_limit

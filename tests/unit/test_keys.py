@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.hours import HourWindow
 from amplitude_ingest.stage_keys import (
-    member_fingerprint,
+    content_fingerprint,
     member_hour,
     normalize_prefix,
     part_key,
@@ -20,36 +20,21 @@ WINDOW = HourWindow(HOUR, HOUR + timedelta(hours=5))
 
 
 def test_part_key_layout() -> None:
-    key = part_key("web", HOUR, 3, "0123456789abcdef", ".json")
-    assert key == "events/web/2026/01/26/05/web_20260126T05_0003_0123456789abcdef.json"
+    key = part_key("web", HOUR, 3, 1, "0123456789abcdef", ".json")
+    assert key == "events/web/2026/01/26/05/web_20260126T05_0003_001_0123456789abcdef.json"
 
 
 def test_quarantine_is_outside_the_events_folder() -> None:
-    key = quarantine_key("web", HOUR, 0, "0123456789abcdef")
+    key = quarantine_key("web", HOUR, 0, 0, "0123456789abcdef")
     assert key.startswith("_quarantine/web/2026/01/26/05/")
     assert not key.startswith("events/")
 
 
 def test_fingerprint_changes_with_content_and_format_only() -> None:
-    base = member_fingerprint(1234, 10, 20, ".json")
-    assert base == member_fingerprint(1234, 10, 20, ".json")
-    assert (
-        len(
-            {
-                base,
-                *(
-                    member_fingerprint(*a)
-                    for a in [
-                        (1235, 10, 20, ".json"),
-                        (1234, 11, 20, ".json"),
-                        (1234, 10, 21, ".json"),
-                        (1234, 10, 20, ".json.gz"),
-                    ]
-                ),
-            }
-        )
-        == 5
-    )
+    base = content_fingerprint(1234, 10, ".json")
+    assert base == content_fingerprint(1234, 10, ".json")
+    others = [(1235, 10, ".json"), (1234, 11, ".json"), (1234, 10, ".json.gz")]
+    assert len({base, *(content_fingerprint(*a) for a in others)}) == 4
 
 
 @pytest.mark.parametrize(
@@ -57,7 +42,11 @@ def test_fingerprint_changes_with_content_and_format_only() -> None:
     [
         ("100011471/100011471_2026-01-26_5#0.json.gz", HOUR),
         ("100011471_2026-01-26_07#12.json.gz", HOUR + timedelta(hours=2)),
-        ("x/y/42_2026-01-26_10.json", HOUR + timedelta(hours=5)),
+        ("42/42_2026-01-26_10.json", HOUR + timedelta(hours=5)),
+        ("x/y/42_2026-01-26_10.json", None),  # not Amplitude's folder
+        ("41/42_2026-01-26_10.json.gz", None),  # folder and file name disagree
+        ("../42_2026-01-26_10.json.gz", None),
+        ("42/42_2026-01-26_10.json.gz\n", None),
         ("100011471_2026-01-26_11#0.json.gz", None),  # outside the window
         ("../../evil.json.gz", None),
         ("100011471_2026-02-30_5#0.json.gz", None),
