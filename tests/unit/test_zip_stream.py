@@ -5,8 +5,8 @@ hypothesis blob to replay it."""
 from __future__ import annotations
 
 import gzip
-import itertools
 import io
+import itertools
 import zipfile
 from typing import Any
 
