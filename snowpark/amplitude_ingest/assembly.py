@@ -72,16 +72,18 @@ def extraction(
     spool_dir: Path | None = None,
     clock: Callable[[], datetime] = _utc_now,
     sleep: Callable[[float], None] = time.sleep,
+    owner: str | None = None,
 ) -> Iterator[Extractor]:
     """An :class:`Extractor` ready to ``plan`` and ``run``; its workers close on exit.
 
     ``stage`` opens the stage: called here once to name it in logs (and fail early on a bad
-    one), then by each exporter the workers build. ``clock`` and ``sleep`` are for tests.
+    one), then by each exporter the workers build. ``owner`` names the run in the leases it
+    takes on hours (a fresh id by default). ``clock`` and ``sleep`` are for tests.
     """
     destination = stage().describe()
     recipe = ExporterRecipe(config, credentials, stage, spool_dir, sleep)
     pool = workers(recipe)
     try:
-        yield Extractor(config, pool, ledger, destination=destination, clock=clock)
+        yield Extractor(config, pool, ledger, destination=destination, clock=clock, owner=owner)
     finally:
         pool.close()

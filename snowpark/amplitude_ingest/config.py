@@ -99,6 +99,11 @@ class ExtractConfig(BaseModel):
     time_budget_seconds: float | None = Field(
         None, gt=0, description="stop starting windows after this long (watermark saved)"
     )
+    # Longer than any run can last (a task times out after an hour): a lease left by a run
+    # that was killed lapses on its own, and no live run's lease ever does.
+    lease_seconds: float = Field(
+        65 * 60, gt=0, description="how long a run holds the hours it exports"
+    )
 
     @field_validator("project")
     @classmethod

@@ -77,6 +77,7 @@ class ExtractPlan:
 
     hours: list[datetime]
     already_done: int = 0
+    force: bool = False  # export hours the ledger holds as complete again
 
 
 @dataclass
@@ -88,6 +89,7 @@ class ExtractSummary:
     hours_empty: int = 0
     hours_failed: int = 0
     hours_skipped: int = 0
+    hours_held_elsewhere: int = 0  # another run holds their lease: it is exporting them
     files: int = 0
     events: int = 0
     bytes: int = 0
@@ -114,6 +116,8 @@ class ExtractSummary:
             f"({rate:.1f} MB/s), {self.rejected_lines} lines quarantined | "
             f"{self.duration_seconds:.1f} s"
         )
+        if self.hours_held_elsewhere:
+            line += f" | {self.hours_held_elsewhere} hour(s) left to another run holding them"
         if self.rejected_members:
             line += (
                 f" | {self.rejected_members} zip member(s) quarantined whole: "
@@ -135,6 +139,7 @@ class ExtractSummary:
             "hours_empty": self.hours_empty,
             "hours_failed": self.hours_failed,
             "hours_skipped": self.hours_skipped,
+            "hours_held_elsewhere": self.hours_held_elsewhere,
             "files": self.files,
             "events": self.events,
             "bytes": self.bytes,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from amplitude_ingest.config import ExtractConfig
 from amplitude_ingest.domain import (
@@ -49,12 +50,14 @@ class Extractor:
         *,
         destination: str = "the stage",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        owner: str | None = None,
     ) -> None:
         self.config = config
         self.workers = workers
         self.ledger = ledger
         self.destination = destination
         self._clock = clock
+        self.owner = owner or f"run-{uuid.uuid4().hex[:12]}"  # names this run's leases
 
     # -- planning ---------------------------------------------------------------------
 
@@ -82,7 +85,7 @@ class Extractor:
             validate_range(start, end, newest)
             hours = hour_range(start, end)
         if force:
-            return ExtractPlan(hours)
+            return ExtractPlan(hours, force=True)
         known = self.ledger.get(hours)
         todo = [h for h in hours if not (h in known and known[h].status.is_complete)]
         return ExtractPlan(todo, already_done=len(hours) - len(todo))
@@ -90,16 +93,45 @@ class Extractor:
     # -- running ----------------------------------------------------------------------
 
     def run(self, plan: ExtractPlan, on_progress: ProgressCallback | None = None) -> ExtractSummary:
-        """Export the plan's hours; a failed hour is recorded, an auth error stops the run."""
+        """Export the plan's hours; a failed hour is recorded, an auth error stops the run.
+
+        The hours are claimed first, under a lease: an hour another run is exporting right
+        now is left to it (``hours_held_elsewhere``), so two runs never export it at once.
+        """
         began = time.monotonic()
         summary = ExtractSummary(hours_planned=len(plan.hours), hours_skipped=plan.already_done)
-        queue = deque(plan_windows(plan.hours, self.config.window_hours))
+        tried = self.ledger.get(plan.hours)
+        now = self._clock()
+        until = now + timedelta(seconds=self.config.lease_seconds)
+        held = self.ledger.claim(plan.hours, self.owner, now, until, plan.force)
+        summary.hours_held_elsewhere = len(plan.hours) - len(held)
+        if summary.hours_held_elsewhere:
+            logger.warning(
+                "%d hour(s) are being exported by another run; leaving them to it",
+                summary.hours_held_elsewhere,
+            )
+        try:
+            self._run(plan_windows(held, self.config.window_hours), tried, summary, on_progress)
+        finally:
+            self.ledger.release(self.owner)
+        summary.duration_seconds = time.monotonic() - began
+        return summary
+
+    def _run(
+        self,
+        windows: list[HourWindow],
+        tried: dict[datetime, HourRecord],
+        summary: ExtractSummary,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        began = time.monotonic()
+        queue = deque(windows)
         budget = self.config.time_budget_seconds
         deadline = None if budget is None else began + budget
         auth_error: AmplitudeAuthError | None = None
         logger.info(
             "exporting %d hours in %d windows to %s",
-            len(plan.hours),
+            sum(w.size for w in windows),
             len(queue),
             self.destination,
         )
@@ -111,7 +143,7 @@ class Extractor:
                     queue.clear()
                     break
                 window = queue.popleft()
-                tried_before = self._mark_pending(window)
+                tried_before = any(h in tried for h in window.hours)
                 in_flight[self.workers.submit(window, tried_before)] = window
             if not in_flight:
                 break
@@ -139,21 +171,8 @@ class Extractor:
                 status = self._record(result, summary)
                 if on_progress is not None:
                     on_progress(window, status)
-        summary.duration_seconds = time.monotonic() - began
         if auth_error is not None:
             raise auth_error
-        return summary
-
-    def _mark_pending(self, window: HourWindow) -> bool:
-        """Record the window's hours as in flight; True if any was attempted before."""
-        known = self.ledger.get(window.hours)
-        self.ledger.save(
-            known[h].with_status(HourStatus.PENDING, error=None)
-            if h in known
-            else HourRecord(h, HourStatus.PENDING)
-            for h in window.hours
-        )
-        return bool(known)
 
     def _record(self, result: WindowResult, summary: ExtractSummary) -> HourStatus:
         known = self.ledger.get(result.window.hours)

@@ -47,7 +47,21 @@ class Ledger(Protocol):
 
     def get(self, hours: Sequence[datetime]) -> dict[datetime, HourRecord]: ...
 
-    def save(self, records: Iterable[HourRecord]) -> None: ...
+    def save(self, records: Iterable[HourRecord]) -> None:
+        """Write final records; an hour saved this way holds no lease any more."""
+        ...
+
+    def claim(
+        self, hours: Sequence[datetime], owner: str, now: datetime, until: datetime, force: bool
+    ) -> set[datetime]:
+        """Mark ``hours`` pending under a lease for ``owner`` until ``until`` and return the
+        ones ``owner`` now holds, atomically. An hour another owner holds stays with it while
+        its lease lasts (past ``now``); a complete hour is taken only with ``force``."""
+        ...
+
+    def release(self, owner: str) -> None:
+        """Drop what is left of ``owner``'s leases (hours it did not get to stay pending)."""
+        ...
 
     def watermark(self) -> datetime | None:
         """The latest hour that is done or empty."""

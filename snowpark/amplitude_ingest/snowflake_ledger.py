@@ -37,6 +37,29 @@ def _naive_utc(moment: datetime) -> datetime:
     return floor_hour(moment).replace(tzinfo=None)
 
 
+def _naive_utc_moment(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _record_schema() -> Any:
+    from snowflake.snowpark.types import (
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+        TimestampType,
+    )
+
+    types = {"HOUR": TimestampType(), "UPDATED_AT": TimestampType()}
+    text = {"STATUS", "ERROR", "STAGE_KEYS"}
+    return StructType(
+        [
+            StructField(name, types.get(name, StringType() if name in text else LongType()))
+            for name in COLUMNS
+        ]
+    )
+
+
 def _to_row(record: HourRecord, now: datetime) -> list[Any]:
     return [
         _naive_utc(record.hour),
@@ -91,7 +114,7 @@ class SnowflakeLedger:
         return {r.hour: r for r in records}
 
     def save(self, records: Iterable[HourRecord]) -> None:
-        from snowflake.snowpark.functions import when_matched, when_not_matched
+        from snowflake.snowpark.functions import lit, when_matched, when_not_matched
 
         now = datetime.now(UTC).replace(tzinfo=None)
         rows = [_to_row(r, now) for r in records]
@@ -99,12 +122,75 @@ class SnowflakeLedger:
             return
         with self._gate() as session:
             target = self._table(session)
-            source = session.create_dataframe(rows, schema=target.schema)
+            source = session.create_dataframe(rows, schema=_record_schema())
             values = {name: source[name] for name in COLUMNS}
+            values |= {"LEASE_OWNER": lit(None), "LEASE_EXPIRES_AT": lit(None)}  # done with it
             target.merge(
                 source,
                 target["HOUR"] == source["HOUR"],
                 [when_matched().update(values), when_not_matched().insert(values)],
+            )
+
+    def claim(
+        self, hours: Sequence[datetime], owner: str, now: datetime, until: datetime, force: bool
+    ) -> set[datetime]:
+        """One MERGE: Snowflake runs concurrent DML on a table one statement at a time
+        ("Transactions", Snowflake docs: DML locks the table), so of two runs claiming the
+        same hour, the second sees the first's lease and leaves the hour alone."""
+        from snowflake.snowpark.functions import col, lit, when_matched, when_not_matched
+        from snowflake.snowpark.types import StructField, StructType, TimestampType
+
+        if not hours:
+            return set()
+        stamp, expires = _naive_utc_moment(now), _naive_utc_moment(until)
+        wanted = [_naive_utc(h) for h in hours]
+        with self._gate() as session:
+            target = self._table(session)
+            schema = StructType([StructField("HOUR", TimestampType())])
+            source = session.create_dataframe([[hour] for hour in wanted], schema=schema)
+            free = (
+                target["LEASE_OWNER"].is_null()
+                | (target["LEASE_OWNER"] == lit(owner))
+                | (target["LEASE_EXPIRES_AT"] <= lit(stamp))
+            )
+            takeable = free if force else free & ~target["STATUS"].isin(["done", "empty"])
+            lease = {
+                "STATUS": lit(HourStatus.PENDING.value),
+                "ERROR": lit(None),
+                "UPDATED_AT": lit(stamp),
+                "LEASE_OWNER": lit(owner),
+                "LEASE_EXPIRES_AT": lit(expires),
+            }
+            new = {
+                **lease,
+                "HOUR": source["HOUR"],
+                "FILES": lit(0),
+                "EVENTS": lit(0),
+                "BYTES": lit(0),
+                "REJECTED_LINES": lit(0),
+                "ATTEMPTS": lit(0),
+                "STAGE_KEYS": lit("[]"),
+            }
+            target.merge(
+                source,
+                target["HOUR"] == source["HOUR"],
+                [when_matched(takeable).update(lease), when_not_matched().insert(new)],
+            )
+            rows = (
+                self._table(session)
+                .filter(col("HOUR").isin(wanted) & (col("LEASE_OWNER") == lit(owner)))
+                .select("HOUR")
+                .collect()
+            )
+        return {row[0].replace(tzinfo=UTC) for row in rows}
+
+    def release(self, owner: str) -> None:
+        from snowflake.snowpark.functions import col, lit
+
+        with self._gate() as session:
+            self._table(session).update(
+                {"LEASE_OWNER": lit(None), "LEASE_EXPIRES_AT": lit(None)},
+                col("LEASE_OWNER") == lit(owner),
             )
 
     def watermark(self) -> datetime | None:

@@ -17,6 +17,18 @@ from pathlib import Path
 from amplitude_ingest.domain import HourRecord, HourStatus
 from amplitude_ingest.hours import format_hour, parse_hour
 
+_COLUMNS = (
+    "hour",
+    "status",
+    "files",
+    "events",
+    "bytes",
+    "rejected_lines",
+    "attempts",
+    "error",
+    "keys",
+    "updated_at",
+)
 _SCHEMA = """
 create table if not exists hours (
     hour text primary key,
@@ -28,7 +40,9 @@ create table if not exists hours (
     attempts integer not null,
     error text,
     keys text not null,
-    updated_at text not null
+    updated_at text not null,
+    lease_owner text,
+    lease_expires_at text
 )
 """
 
@@ -45,6 +59,10 @@ class SqliteLedger:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("pragma journal_mode=wal")
         self._db.execute(_SCHEMA)
+        present = {row[1] for row in self._db.execute("pragma table_info(hours)")}
+        for column in ("lease_owner", "lease_expires_at"):  # ledgers from before leases
+            if column not in present:
+                self._db.execute(f"alter table hours add column {column} text")
 
     def close(self) -> None:
         self._db.close()
@@ -57,7 +75,7 @@ class SqliteLedger:
                 batch = wanted[offset : offset + 500]
                 marks = ",".join("?" * len(batch))
                 rows = self._db.execute(
-                    f"select * from hours where hour in ({marks})",
+                    f"select {_SELECT} from hours where hour in ({marks})",
                     batch,
                 ).fetchall()
                 for row in rows:
@@ -67,7 +85,7 @@ class SqliteLedger:
 
     def all(self) -> list[HourRecord]:
         with self._lock:
-            rows = self._db.execute("select * from hours order by hour").fetchall()
+            rows = self._db.execute(f"select {_SELECT} from hours order by hour").fetchall()
         return [_from_row(row) for row in rows]
 
     def save(self, records: Iterable[HourRecord]) -> None:
@@ -91,12 +109,62 @@ class SqliteLedger:
             self._db.execute("begin")
             try:
                 self._db.executemany(
-                    "insert or replace into hours values (?,?,?,?,?,?,?,?,?,?)", rows
+                    f"insert or replace into hours ({_SELECT}) values ({_MARKS})", rows
                 )
             except BaseException:
                 self._db.execute("rollback")
                 raise
             self._db.execute("commit")
+
+    def claim(
+        self, hours: Sequence[datetime], owner: str, now: datetime, until: datetime, force: bool
+    ) -> set[datetime]:
+        stamp = now.astimezone(UTC).isoformat(timespec="seconds")
+        expires = until.astimezone(UTC).isoformat(timespec="seconds")
+        held: set[datetime] = set()
+        with self._lock:
+            self._db.execute("begin immediate")  # the whole claim is one write transaction
+            try:
+                for hour in hours:
+                    key = format_hour(hour)
+                    row = self._db.execute(
+                        "select status, lease_owner, lease_expires_at from hours where hour = ?",
+                        [key],
+                    ).fetchone()
+                    if row is not None and not _claimable(row, owner, stamp, force):
+                        continue
+                    if row is None:
+                        self._db.execute(
+                            f"insert into hours ({_SELECT}, lease_owner, lease_expires_at) "
+                            "values (?, 'pending', 0, 0, 0, 0, 0, null, '[]', ?, ?, ?)",
+                            [key, stamp, owner, expires],
+                        )
+                    else:
+                        self._db.execute(
+                            "update hours set status = 'pending', error = null, updated_at = ?, "
+                            "lease_owner = ?, lease_expires_at = ? where hour = ?",
+                            [stamp, owner, expires, key],
+                        )
+                    held.add(hour)
+            except BaseException:
+                self._db.execute("rollback")
+                raise
+            self._db.execute("commit")
+        return held
+
+    def release(self, owner: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "update hours set lease_owner = null, lease_expires_at = null "
+                "where lease_owner = ?",
+                [owner],
+            )
+
+    def release_all(self) -> None:
+        """Drop every lease: for a caller that knows no other run can be active (it holds
+        the state folder's run lock), so leases left by a killed run do not hold it up."""
+        with self._lock:
+            self._db.execute("update hours set lease_owner = null, lease_expires_at = null")
 
     def watermark(self) -> datetime | None:
         with self._lock:
@@ -111,6 +179,18 @@ class SqliteLedger:
                 "select hour from hours where status in ('pending', 'failed') order by hour"
             ).fetchall()
         return [parse_hour(r[0]) for r in rows]
+
+
+_SELECT = ", ".join(_COLUMNS)
+_MARKS = ", ".join("?" * len(_COLUMNS))
+
+
+def _claimable(row: tuple[object, ...], owner: str, now: str, force: bool) -> bool:
+    status, lease_owner, lease_expires_at = row
+    if status in ("done", "empty") and not force:
+        return False
+    leased = lease_owner not in (None, owner) and str(lease_expires_at or "") > now
+    return not leased
 
 
 def _from_row(row: tuple[object, ...]) -> HourRecord:

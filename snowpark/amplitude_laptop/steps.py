@@ -3,12 +3,16 @@
 The CLI prints what they return; the demo calls them directly. Each checks what the user
 typed (hours, the stage location, the warehouse file) before what the environment holds
 (the keys), and fails with a :class:`~amplitude_ingest.errors.ConfigurationError` that names
-the problem before doing any work.
+the problem before doing any work. Each holds the state folder's run lock while it works:
+a second run on the same state stops at once (:mod:`amplitude_laptop.run_lock`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from amplitude_ingest.assembly import extraction
@@ -18,6 +22,7 @@ from amplitude_ingest.extractor import ProgressCallback
 from amplitude_ingest.hours import parse_bounds
 from amplitude_laptop.loader import Loader, LoadSummary, connect
 from amplitude_laptop.process_workers import WORKER_KINDS
+from amplitude_laptop.run_lock import run_lock
 from amplitude_laptop.settings import LaptopSettings
 from amplitude_laptop.sqlite_ledger import SqliteLedger
 from amplitude_laptop.stage_listing import open_stage_listing
@@ -45,8 +50,10 @@ def extract(
     spool = spool_dir(settings)
     stage = StageLocation.parse(settings.stage, spool_dir=spool, fsync=settings.fsync)
     credentials = settings.credentials()
-    ledger = SqliteLedger(settings.state_dir)
-    try:
+    with run_lock(settings.state_dir, "extract"), _ledger(settings) as ledger:
+        # No other run holds this state folder, so a lease still in the ledger was left by
+        # a run that was killed: it must not keep this one from those hours.
+        ledger.release_all()
         with extraction(
             settings.extract_config(),
             credentials,
@@ -54,13 +61,12 @@ def extract(
             ledger=ledger,
             workers=WORKER_KINDS[settings.workers],
             spool_dir=spool,
+            owner=f"amplitude-ingest:{socket.gethostname()}:{os.getpid()}",
         ) as extractor:
             plan = extractor.plan(start_hour, end_hour, force)
             if on_plan is not None:
                 on_plan(plan)
             return extractor.run(plan, on_progress)
-    finally:
-        ledger.close()
 
 
 def load(settings: LaptopSettings) -> LoadSummary:
@@ -71,7 +77,7 @@ def load(settings: LaptopSettings) -> LoadSummary:
             f"stage folder {location.folder} does not exist: run `amplitude-ingest extract` "
             "first, or point --stage (AMP_STAGE) at the folder it wrote"
         )
-    with connect(settings.warehouse) as connection:
+    with run_lock(settings.state_dir, "load"), connect(settings.warehouse) as connection:
         return Loader(connection).load(open_stage_listing(location))
 
 
@@ -84,11 +90,21 @@ def transform(
     on_node: Callable[[NodeResult], None] | None = None,
 ) -> TransformSummary:
     """``dbt build`` on the warehouse (or on Snowflake with ``target``)."""
-    return run_dbt(
-        ["build", *(["--full-refresh"] if full_refresh else [])],
-        warehouse=settings.warehouse,
-        target=target,
-        project_dir=project_dir or DEFAULT_DBT_PROJECT,
-        artifacts_dir=settings.state_dir / "dbt",
-        on_node=on_node,
-    )
+    with run_lock(settings.state_dir, "transform"):
+        return run_dbt(
+            ["build", *(["--full-refresh"] if full_refresh else [])],
+            warehouse=settings.warehouse,
+            target=target,
+            project_dir=project_dir or DEFAULT_DBT_PROJECT,
+            artifacts_dir=settings.state_dir / "dbt",
+            on_node=on_node,
+        )
+
+
+@contextmanager
+def _ledger(settings: LaptopSettings) -> Iterator[SqliteLedger]:
+    ledger = SqliteLedger(settings.state_dir)
+    try:
+        yield ledger
+    finally:
+        ledger.close()

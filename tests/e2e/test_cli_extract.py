@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -126,3 +127,30 @@ def test_an_error_is_printed_once(amplitude: Callable[..., LocalAmplitude], tmp_
     assert result.returncode == 2
     assert result.stderr.count("backwards") == 1
     assert "AMP_API_KEY" not in result.stderr  # what the user typed is checked first
+
+
+def test_a_second_run_on_the_same_state_says_who_holds_it_and_exits_2(
+    amplitude: Callable[..., LocalAmplitude], tmp_path: Path
+) -> None:
+    server = amplitude(FaultPlan(response_delay_seconds=0.5))
+    (tmp_path / ".env").write_text(f"AMP_API_KEY={API_KEY}\nAMP_SECRET_KEY={SECRET_KEY}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMP_")}
+    args = [sys.executable, "-m", "amplitude_laptop.cli", "extract", "--start", "2026-01-26T00",
+            "--end", "2026-01-26T07", "--api-url", server.url]  # fmt: skip
+    first = subprocess.Popen(args, cwd=tmp_path, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    lock = tmp_path / ".local/state/run.lock"
+    deadline = time.monotonic() + 30
+    while not (lock.exists() and lock.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = run_cli(tmp_path, "extract", "--start", "2026-01-26T00", "--end", "2026-01-26T07",
+                     "--api-url", server.url)  # fmt: skip
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert second.returncode == 2
+    assert f"pid {first.pid}" in second.stderr
+    assert "in use by another run" in second.stderr
+    assert second.stderr.count("in use by another run") == 1
+    assert len([r for r in server.requests if r.status == 200]) == 8  # each hour once
+    logs = list((tmp_path / ".local/state/logs").glob("extract_*.log"))
+    assert len(logs) == 2  # one file per run, even when started in the same second

@@ -79,6 +79,8 @@ def start_session(server: LocalAmplitude, **extra_settings: str) -> object:
             StructField("ERROR", StringType()),
             StructField("STAGE_KEYS", StringType()),
             StructField("UPDATED_AT", TimestampType()),
+            StructField("LEASE_OWNER", StringType()),
+            StructField("LEASE_EXPIRES_AT", TimestampType()),
         ]
     )
     snowpark.create_dataframe([], schema=ledger_schema).write.save_as_table(LEDGER)
