@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from amplitude_ingest.errors import StageWriteError
 from amplitude_ingest.ports import PendingPart
 
 try:
@@ -59,12 +60,20 @@ class SpooledPart:
         gauge: SpoolGauge | None = None,
     ) -> None:
         self._publish = publish
+        self._spool_dir = spool_dir
         self._gauge = gauge or SpoolGauge()
         self._size = 0
         self._file = tempfile.TemporaryFile(prefix="amplitude-part-", dir=spool_dir)  # noqa: SIM115 - closed by commit or abort
 
     def write(self, data: bytes | memoryview) -> None:
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            where = self._spool_dir or tempfile.gettempdir()
+            raise StageWriteError(
+                f"could not spool a part in {where}: {exc.strerror or exc}; free some space "
+                "(or point the spool elsewhere), then run again"
+            ) from exc
         self._size += len(data)
         self._gauge.add(len(data))
 

@@ -8,9 +8,11 @@ to the stage's root and always built by :mod:`amplitude_ingest.stage_keys`.
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -30,6 +32,32 @@ S3_MULTIPART_THRESHOLD = 1024 * 1024 * 1024
 S3_MULTIPART_CHUNK = 16 * 1024 * 1024
 
 
+@contextmanager
+def stage_errors(action: str, where: str) -> Iterator[None]:
+    """Disk and S3 failures as :class:`StageWriteError`, saying what failed where and what
+    to do; the window's hours are then recorded as failed and a re-run retries them."""
+    try:
+        yield
+    except StageWriteError:
+        raise
+    except OSError as exc:
+        hint = (
+            "the disk is full: free some space, then run again"
+            if exc.errno == errno.ENOSPC
+            else "check the folder's permissions and space, then run again"
+        )
+        raise StageWriteError(
+            f"could not {action} in {where}: {exc.strerror or exc}; {hint}"
+        ) from exc
+    except Exception as exc:  # botocore's errors; boto3 is imported lazily
+        if type(exc).__module__.split(".")[0] not in ("botocore", "boto3", "s3transfer"):
+            raise
+        raise StageWriteError(
+            f"could not {action} in {where}: {type(exc).__name__}: {exc}; check that the "
+            "bucket is reachable and the credentials allow it, then run again"
+        ) from exc
+
+
 class _LocalPart:
     """A file in the stage's ``.writing/`` folder, renamed to its key on commit (the same
     file system, so the rename is atomic)."""
@@ -38,14 +66,17 @@ class _LocalPart:
         self._stage = stage
         self._fsync = fsync
         self._temp = stage.partial_folder / f".{os.getpid()}-{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
-        self._file = self._temp.open("wb")
+        self._where = stage.describe()
+        with stage_errors("start a part", self._where):
+            self._file = self._temp.open("wb")
         self._unsynced = 0
 
     def write(self, data: bytes | memoryview) -> None:
-        self._file.write(data)
-        self._unsynced += len(data)
-        if self._unsynced >= WRITEBACK_EVERY:
-            self._start_writeback()
+        with stage_errors("write a part", self._where):
+            self._file.write(data)
+            self._unsynced += len(data)
+            if self._unsynced >= WRITEBACK_EVERY:
+                self._start_writeback()
 
     def _start_writeback(self) -> None:
         # Ask the kernel to start writing what we have so far, so that the fsync at commit
@@ -57,12 +88,13 @@ class _LocalPart:
 
     def commit(self, key: str) -> None:
         final = self._stage.path(key)
-        self._file.flush()
-        if self._fsync:
-            os.fsync(self._file.fileno())
-        self._file.close()
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self._temp.replace(final)
+        with stage_errors("publish a part", self._where):
+            self._file.flush()
+            if self._fsync:
+                os.fsync(self._file.fileno())
+            self._file.close()
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._temp.replace(final)
 
     def abort(self) -> None:
         self._file.close()
@@ -106,15 +138,17 @@ class LocalStage:
         folder = self.path(prefix) if prefix.strip("/") else self.root
         if not folder.is_dir():
             return []
-        return sorted(
-            p.relative_to(self.root).as_posix()
-            for p in folder.rglob("*")
-            if p.is_file() and not p.name.startswith(".") and self.PARTIAL_FOLDER not in p.parts
-        )
+        with stage_errors("list parts", str(folder)):
+            return sorted(
+                p.relative_to(self.root).as_posix()
+                for p in folder.rglob("*")
+                if p.is_file() and not p.name.startswith(".") and self.PARTIAL_FOLDER not in p.parts
+            )
 
     def delete(self, keys: Iterable[str]) -> None:
-        for key in keys:
-            self.path(key).unlink(missing_ok=True)
+        with stage_errors("remove parts", str(self.root)):
+            for key in keys:
+                self.path(key).unlink(missing_ok=True)
 
     def describe(self) -> str:
         return str(self.root)
@@ -160,29 +194,32 @@ class S3Stage:
     def _upload(self, spooled: IO[bytes], key: str) -> None:
         full_key = self._full(normalize_prefix(key))
         size = os.fstat(spooled.fileno()).st_size
-        if size >= self._multipart_threshold:
-            self._client.upload_fileobj(spooled, self.bucket, full_key, Config=self._transfer)
-            return
-        # One PUT of a seekable file: botocore sends its CRC-32 in a header. (upload_fileobj
-        # would stream it with an aws-chunked trailer instead, about a third slower.)
-        self._client.put_object(Bucket=self.bucket, Key=full_key, Body=spooled)
+        with stage_errors("upload a part", self.describe()):
+            if size >= self._multipart_threshold:
+                self._client.upload_fileobj(spooled, self.bucket, full_key, Config=self._transfer)
+                return
+            # One PUT of a seekable file: botocore sends its CRC-32 in a header.
+            # (upload_fileobj would stream it with an aws-chunked trailer, a third slower.)
+            self._client.put_object(Bucket=self.bucket, Key=full_key, Body=spooled)
 
     def list_keys(self, prefix: str) -> list[str]:
         full = self._full(prefix)
         cut = len(self.prefix) + 1 if self.prefix else 0
         keys: list[str] = []
-        paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
-            keys.extend(item["Key"][cut:] for item in page.get("Contents", []))
+        with stage_errors("list parts", self.describe()):
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                keys.extend(item["Key"][cut:] for item in page.get("Contents", []))
         return sorted(keys)
 
     def delete(self, keys: Iterable[str]) -> None:
         batch = [{"Key": self._full(k)} for k in keys]
-        for offset in range(0, len(batch), 1000):
-            self._client.delete_objects(
-                Bucket=self.bucket,
-                Delete={"Objects": batch[offset : offset + 1000], "Quiet": True},  # type: ignore[typeddict-item]
-            )
+        with stage_errors("remove parts", self.describe()):
+            for offset in range(0, len(batch), 1000):
+                self._client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": batch[offset : offset + 1000], "Quiet": True},  # type: ignore[typeddict-item]
+                )
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
