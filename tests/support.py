@@ -6,7 +6,7 @@ Imported by conftest.py and by test modules alike (tests never import conftest).
 from __future__ import annotations
 
 import threading
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,10 +115,8 @@ class TcpProxy:
         if listener is not None:
             listener.close()
         for connection in connections:
-            try:
+            with suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             connection.close()
 
     def _accept(self, listener: Any) -> None:
@@ -152,7 +150,5 @@ class TcpProxy:
             pass
         finally:
             for end in (source, sink):
-                try:
+                with suppress(OSError):
                     end.close()
-                except OSError:
-                    pass
