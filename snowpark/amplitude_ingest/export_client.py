@@ -31,11 +31,14 @@ DOWNLOAD_CHUNK_SIZE = 1 << 20
 MAX_ERROR_EXCERPT = 200
 
 
-def _excerpt(response: requests.Response) -> str:
+def _excerpt(response: requests.Response, secrets: list[str]) -> str:
+    """The start of an error body, for the message; a key it echoes back is masked."""
     try:
         text = response.text[:MAX_ERROR_EXCERPT]
     except (requests.RequestException, UnicodeDecodeError):
         return ""
+    for secret in secrets:
+        text = text.replace(secret, "***")
     return " ".join(text.split())
 
 
@@ -48,6 +51,7 @@ class ExportClient:
         self._region = config.region
         self._session = requests.Session()
         self._session.auth = credentials.as_basic_auth()
+        self._secrets = [value for value in credentials.values() if value]
         self._session.headers["User-Agent"] = f"amplitude-ingest/{__version__}"
         # No transport-level retries: a retry must restart the whole window (retry.py).
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
@@ -111,7 +115,7 @@ class ExportClient:
         if status == 400:
             raise ExportTooLargeError(
                 f"window {label}: Amplitude answered 400, which it uses for exports over "
-                f"4 GB: {_excerpt(response)}"
+                f"4 GB: {_excerpt(response, self._secrets)}"
             )
         if status == 504:
             raise ExportTimeoutError(f"window {label}: Amplitude timed out (504)")
@@ -126,5 +130,5 @@ class ExportClient:
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         raise AmplitudeRequestError(
-            f"window {label}: unexpected answer {status} from Amplitude: {_excerpt(response)}"
+            f"window {label}: unexpected answer {status} from Amplitude: {_excerpt(response, self._secrets)}"
         )

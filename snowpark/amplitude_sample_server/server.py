@@ -67,8 +67,8 @@ class FaultPlan:
     ``responses`` are consumed one per request whose window contains the hour, in order:
     ``"503"`` (any status), ``"429:2"`` (429 with Retry-After 2), ``"reset"`` (the body
     breaks off halfway), ``"truncate"`` (a zip cut short, with a matching Content-Length),
-    ``"badcrc"`` (a gzip member with a flipped byte). The other fields change an hour's
-    content for good.
+    ``"badcrc"`` (a gzip member with a flipped byte), ``"echo"`` (a 400 whose body repeats
+    the credentials). The other fields change an hour's content for good.
     """
 
     responses: dict[str, list[str]] = field(default_factory=dict)
@@ -369,6 +369,10 @@ class LocalAmplitude:
             record(504)
             return self._send(handler, 504, b"Gateway Timeout")
         fault = self.faults.next_response_fault(hours)
+        if fault == "echo":  # a careless server that repeats the credentials in an error
+            record(400)
+            decoded = base64.b64decode(supplied.removeprefix("Basic ")).decode()
+            return self._send(handler, 400, f"bad request from {decoded}".encode())
         if fault is not None and fault.split(":")[0].isdigit():
             status_text, _, retry_after = fault.partition(":")
             status = int(status_text)

@@ -280,11 +280,23 @@ def test_resume_after_a_crash_loses_nothing_and_duplicates_nothing(
 def test_secrets_never_reach_logs_or_files(
     harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    h = harness(FaultPlan(responses={"20260126T03": ["503"]}, corrupt_hours={"20260126T04"}))
+    h = harness(
+        FaultPlan(
+            responses={"20260126T03": ["503"], "20260126T05": ["echo"]},
+            corrupt_hours={"20260126T04"},
+            bad_lines={"20260126T03": 2},
+        ),
+        max_attempts=2,
+    )
     with caplog.at_level(logging.DEBUG):
-        h.run(START, START + 1 * H)
-    assert API_KEY not in caplog.text
-    assert SECRET_KEY not in caplog.text
+        summary = h.run(START, START + 2 * H)
+    assert "bad request from ***:***" in summary.failures["20260126T05"]  # echoed, masked
+    ledger_errors = " ".join(str(r.error) for r in h.ledger.get([START + 2 * H]).values())
+    assert "***" in ledger_errors
+    for text in (caplog.text, str(summary.as_dict()), ledger_errors):
+        assert API_KEY not in text
+        assert SECRET_KEY not in text
+    assert list((tmp_path / "stage/_quarantine").rglob("*.jsonl"))  # checked below too
     for path in tmp_path.rglob("*"):
         assert API_KEY not in path.name
         assert SECRET_KEY not in path.name

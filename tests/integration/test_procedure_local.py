@@ -8,6 +8,7 @@ the ledger table through Snowpark, the key pair through a stand-in ``_snowflake`
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -172,3 +173,35 @@ def test_tmp_holds_at_most_the_bound_however_large_the_hour(
     assert len(rows) == result["events"] == planted.rows
     assert 0 < result["peak_tmp_bytes"] <= part_limit + 20_000
     assert result["tmp_bound_bytes"] == 2 * part_limit
+
+
+def test_the_procedure_never_lets_a_key_out(
+    snowflake_secrets: None,
+    amplitude: Callable[..., LocalAmplitude],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not in its logs, its return value, the ledger table, or any staged or quarantined
+    file, even when Amplitude echoes the key pair back in an error."""
+    server = amplitude(FaultPlan(responses={"20260126T04": ["echo"]}, bad_lines={"20260126T03": 2}))
+    snowpark = start_session(server, max_attempts="1")
+    try:
+        with caplog.at_level(logging.DEBUG):
+            result = snowpark.call(  # type: ignore[attr-defined]
+                "INGEST_AMPLITUDE", "2026-01-26T03", "2026-01-26T04", False
+            )
+        ledger = str(snowpark.table(LEDGER).collect())  # type: ignore[attr-defined]
+        target = tmp_path / "everything"
+        for folder in ("events", "_quarantine"):
+            snowpark.file.get(f"@{STAGE}/{folder}/", str(target / folder))  # type: ignore[attr-defined]
+    finally:
+        snowpark.close()  # type: ignore[attr-defined]
+    text = result if isinstance(result, str) else json.dumps(result)
+    assert json.loads(text)["hours_failed"] == 1
+    assert "***" in ledger  # the echoed pair, masked
+    files = [p for p in target.rglob("*") if p.is_file()]
+    assert any("_quarantine" in str(p) for p in files)
+    for haystack in [text, ledger, caplog.text, *(p.read_text() for p in files)]:
+        assert API_KEY not in haystack
+        assert SECRET_KEY not in haystack
+    assert not any(API_KEY in str(p) or SECRET_KEY in str(p) for p in files)
