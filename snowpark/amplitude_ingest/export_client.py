@@ -129,6 +129,7 @@ class ExportClient:
                 f"window {label}: Amplitude server error {status}",
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
+        excerpt = _excerpt(response, self._secrets)
         raise AmplitudeRequestError(
-            f"window {label}: unexpected answer {status} from Amplitude: {_excerpt(response, self._secrets)}"
+            f"window {label}: unexpected answer {status} from Amplitude: {excerpt}"
         )
