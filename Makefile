@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint typecheck test test-fast demo bench bench-dbt deploy clean
+.PHONY: help venv lint typecheck test test-fast crash-trials demo bench bench-dbt deploy clean
 
 help:
 	@echo "make demo   run the whole pipeline on sample data, nothing but this machine"
@@ -48,6 +48,10 @@ typecheck: $(STAMP)
 
 test: lint typecheck $(SNOW_STAMP)
 	$(BIN)/pytest
+
+# The full crash trials: 20 kills on the local stage and 10 on S3 (moto), seeds printed.
+crash-trials: $(STAMP)
+	CRASH_TRIALS=20 CRASH_TRIALS_S3=10 $(BIN)/pytest -p no:randomly -s tests/e2e/test_crash_trials.py
 
 test-fast: $(STAMP)
 	$(BIN)/pytest tests/unit

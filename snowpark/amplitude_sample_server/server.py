@@ -313,6 +313,8 @@ class LocalAmplitude:
                     server.max_in_flight = max(server.max_in_flight, server._in_flight)
                 try:
                     server._answer(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    logger.debug("the client went away mid-answer")  # killed, or gave up
                 finally:
                     with server._lock:
                         server._in_flight -= 1
