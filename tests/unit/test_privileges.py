@@ -1,28 +1,94 @@
 """The privilege replay: every statement of the deploy, in deploy order, run by a role
-that holds what sql/privileges.yml says it needs. See tests/privilege_replay.py.
-
-This first version replays the scripts as they are (kept in tests/fixtures/sql_first_draft)
-and pins what it finds there: the blockers of issue #10."""
+that holds what sql/privileges.yml says it needs; and what runs later (task bodies, the
+procedures' queries, dbt, readers) too. See tests/privilege_replay.py."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
+
+from amplitude_ingest import doctor, reconcile
 from tests.privilege_replay import (
     Account,
     Statement,
     deploy_statements,
     load_rules,
+    normalize,
     replay,
+    runtime_statements,
     task_runtime,
     unused_grants,
 )
-from tests.sql_scripts import VARIABLES
+from tests.sql_scripts import SQL_DIR, VARIABLES, render
 
 FIRST_DRAFT = Path(__file__).resolve().parents[1] / "fixtures" / "sql_first_draft"
 RULES = load_rules()
 PIPELINE = VARIABLES["pipeline_role"]
 CONTEXT = (VARIABLES["database"], "INGEST")
+
+
+def settings_rows() -> dict[str, str]:
+    """The settings table as sql/50 writes it, read back from the script."""
+    text = render((SQL_DIR / "50_ledger_and_settings.sql").read_text())
+    return dict(re.findall(r"\('(\w+)', '([^']*)'\)", text))
+
+
+def module_statements() -> list[Statement]:
+    """The wait step's and the doctor's queries, as the procedures (pipeline role) run them."""
+    rows = settings_rows()
+    names = reconcile.Names.from_settings(rows)
+    settings_table = f"{VARIABLES['database']}.INGEST.AMPLITUDE_INGEST_SETTINGS"
+    out = [
+        Statement("amplitude_wait_for_loads()", normalize(q), PIPELINE, CONTEXT)
+        for q in reconcile.queries(names, settings_table)
+    ]
+    out += [
+        Statement("amplitude_doctor()", normalize(q), PIPELINE, CONTEXT)
+        for q in doctor.queries(doctor.DoctorSettings.from_rows(rows))
+    ]
+    return out
+
+
+def full_replay(sql_dir: Path = SQL_DIR, text_overrides: dict[str, str] | None = None) -> Account:
+    if text_overrides:
+        sql_dir = _copy_with(sql_dir, text_overrides)
+    doctor_at_deploy = module_statements()
+    account = replay(deploy_statements(VARIABLES, sql_dir, doctor=doctor_at_deploy))
+    for statement in task_runtime(account) + runtime_statements(RULES, VARIABLES):
+        account.run(statement)
+    return account
+
+
+def _copy_with(sql_dir: Path, overrides: dict[str, str]) -> Path:
+    import tempfile
+
+    target = Path(tempfile.mkdtemp(prefix="sql-"))
+    for path in sql_dir.glob("*.sql"):
+        (target / path.name).write_text(overrides.get(path.name, path.read_text()))
+    return target
+
+
+def test_the_deploy_and_what_runs_after_it_replay_without_a_finding() -> None:
+    account = full_replay()
+    assert account.findings == [], "\n".join(map(str, account.findings))
+    # The replay really ran: the objects of every script exist, owned as designed.
+    owner = {(o.kind, o.name.split(".")[-1]): o.owner for o in account.objects.values()}
+    assert owner[("pipe", "AMPLITUDE_EVENTS_PIPE")] == "AMPLITUDE_ADMIN"
+    assert owner[("task", "AMPLITUDE_PIPELINE_ROOT")] == PIPELINE
+    assert owner[("procedure", "AMPLITUDE_DOCTOR")] == PIPELINE
+    assert owner[("view", "AMPLITUDE_PIPELINE_HEALTH")] == "AMPLITUDE_ADMIN"
+    assert owner[("integration", "AMPLITUDE_EXPORT_ACCESS")] == "ACCOUNTADMIN"
+    # dbt's mart, created at run time, got the readers' future grant.
+    mart = account.get("table", "AMPLITUDE.ANALYTICS.AMPLITUDE__REPEAT_CLICKS")
+    assert mart is not None
+    assert mart.grants == {"AMPLITUDE_READER": {"SELECT"}}
+
+
+def test_every_grant_to_the_pipeline_and_reader_roles_is_used() -> None:
+    account = full_replay()
+    assert unused_grants(account, [PIPELINE, VARIABLES["reader_role"]]) == []
 
 
 def test_the_first_draft_is_caught() -> None:
@@ -91,6 +157,72 @@ def test_the_first_draft_is_caught() -> None:
         "INSERT on table AMPLITUDE.RAW.AMPLITUDE_EVENTS_RAW to AMPLITUDE_PIPELINE",
     ):
         assert excess in unused
+
+
+# Each mutation removes or moves one statement the deploy depends on; the replay must
+# name the statement that then cannot run.
+MUTATIONS = [
+    pytest.param(
+        "10_warehouse_database.sql",
+        "grant execute task on account to role <% pipeline_role %>;",
+        "",
+        "resume task: AMPLITUDE_PIPELINE lacks EXECUTE TASK on the account",
+        id="no-execute-task",
+    ),
+    pytest.param(
+        "10_warehouse_database.sql",
+        "use role securityadmin;\ngrant select on future",
+        "grant select on future",
+        "grant future: AMPLITUDE_ADMIN lacks MANAGE GRANTS",
+        id="future-grants-as-admin",
+    ),
+    pytest.param(
+        "20_external_access.sql",
+        "grant read on secret <% database %>.ingest.amplitude_api_credentials to role <% pipeline_role %>;",  # noqa: E501
+        "",
+        "create python procedure: AMPLITUDE_PIPELINE lacks READ on secret",
+        id="no-read-on-secret",
+    ),
+    pytest.param(
+        "40_raw_table_and_pipe.sql",
+        "grant monitor on pipe ingest.amplitude_events_pipe to role <% pipeline_role %>;",
+        "",
+        "system$pipe_status(): AMPLITUDE_PIPELINE lacks OWNERSHIP or MONITOR on pipe",
+        id="no-monitor-on-pipe",
+    ),
+    pytest.param(
+        "30_storage.sql",
+        "grant usage on stage amplitude_stage to role <% pipeline_role %>;",
+        "grant usage, read, write on stage amplitude_stage to role <% pipeline_role %>;",
+        "READ cannot be granted on external stage",
+        id="read-write-on-external-stage",
+    ),
+    pytest.param(
+        "10_warehouse_database.sql",
+        "grant usage on schema ingest to role <% reader_role %>;",
+        "",
+        "AMPLITUDE_READER lacks USAGE on schema AMPLITUDE.INGEST",
+        id="reader-without-ingest",
+    ),
+    pytest.param(
+        "50_ledger_and_settings.sql",
+        "grant select, insert, update on table amplitude_pipeline_runs to role <% pipeline_role %>;",  # noqa: E501
+        "grant select, insert on table amplitude_pipeline_runs to role <% pipeline_role %>;",
+        "merge: AMPLITUDE_PIPELINE lacks UPDATE on table AMPLITUDE.INGEST.AMPLITUDE_PIPELINE_RUNS",
+        id="finalizer-merge-without-update",
+    ),
+]
+
+
+@pytest.mark.parametrize(("script", "old", "new", "expected"), MUTATIONS)
+def test_the_replay_names_what_a_missing_grant_breaks(
+    script: str, old: str, new: str, expected: str
+) -> None:
+    text = (SQL_DIR / script).read_text()
+    assert old in text
+    account = full_replay(text_overrides={script: text.replace(old, new)})
+    problems = [f.problem for f in account.findings]
+    assert any(expected in p for p in problems), "\n".join(problems)
 
 
 def test_an_unknown_statement_is_a_finding() -> None:
