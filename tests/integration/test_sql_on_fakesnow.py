@@ -14,8 +14,8 @@ from amplitude_ingest.snowflake_ledger import COLUMNS
 from tests.sql_scripts import SQL_DIR, statements
 
 RUNNABLE = (exp.Create, exp.Merge, exp.Alter)
-# The ledger's columns, as the contract with ingest_amplitude() states them (README,
-# "Deploy to Snowflake"): RUN_ID is what lets the wait step find the files of one run.
+# The ledger's columns: the ledger code's, plus RUN_ID, which ingest_amplitude() writes so
+# the wait step can find the files of one run (amplitude_ingest/reconcile.py).
 LEDGER_COLUMNS = (*COLUMNS, "RUN_ID") if "RUN_ID" not in COLUMNS else COLUMNS
 
 
