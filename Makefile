@@ -68,9 +68,13 @@ bench-dbt: $(STAMP)
 	$(BIN)/python bench/bench_dbt.py --million $(BENCH_MILLION)
 
 # ---- deploy to Snowflake -----------------------------------------------------------
-# Everything in order, idempotently: SQL set-up, the procedure, the dbt project, the
-# tasks. Needs a Snowflake CLI connection (SNOWFLAKE_CONNECTION, see README) and, for the
-# secret, AMP_API_KEY and AMP_SECRET_KEY in the environment.
+# `make deploy` sets Snowflake up in order and idempotently (SQL set-up, the procedures,
+# the dbt project, the task graph, the health views), then runs `make doctor` and resumes
+# the schedule only when every check passes; FORCE_RESUME=1 resumes it anyway. README,
+# "Deploy to Snowflake", is the checklist. Needs a Snowflake CLI connection
+# (SNOWFLAKE_CONNECTION) whose user has ACCOUNTADMIN, and AMP_API_KEY / AMP_SECRET_KEY in
+# the environment (they become the secret the first time: sql/20_external_access.sql).
+# tests/unit/test_privileges.py replays the SQL in exactly this order.
 SNOWFLAKE_CONNECTION ?= default
 AMPLITUDE_DATABASE ?= AMPLITUDE
 AMPLITUDE_WAREHOUSE ?= AMPLITUDE_WH
@@ -78,32 +82,83 @@ AMPLITUDE_REGION ?= us
 AMPLITUDE_HOST ?= $(if $(filter eu,$(AMPLITUDE_REGION)),analytics.eu.amplitude.com,amplitude.com)
 AMPLITUDE_PROJECT ?= default
 SCHEDULE_CRON ?= 15 * * * *
+# Without --dbt-version the project object gets dbt Core 1.9.4 and EXECUTE DBT PROJECT
+# runs that; dbt/dbt_project.yml requires >= 1.10 (snow dbt deploy; dbt Projects on
+# Snowflake: supported dbt Core versions).
+DBT_VERSION ?= 1.10.15
+# 1: resume the schedule even when `make doctor` fails (you know why, and accept it).
+FORCE_RESUME ?= 0
 S3_URL ?= $(error set S3_URL, e.g. s3://my-bucket/amplitude/)
 S3_ROLE_ARN ?= $(error set S3_ROLE_ARN, the IAM role Snowflake assumes for the bucket)
+ADMIN_ROLE := AMPLITUDE_ADMIN
+PIPELINE_ROLE := AMPLITUDE_PIPELINE
+READER_ROLE := AMPLITUDE_READER
 SNOW_CONN := -c $(SNOWFLAKE_CONNECTION)
-SQL_VARS = -D admin_role=AMPLITUDE_ADMIN -D pipeline_role=AMPLITUDE_PIPELINE \
-	-D reader_role=AMPLITUDE_READER -D database=$(AMPLITUDE_DATABASE) \
-	-D warehouse=$(AMPLITUDE_WAREHOUSE) -D amplitude_host=$(AMPLITUDE_HOST) \
+BASE_VARS = -D admin_role=$(ADMIN_ROLE) -D pipeline_role=$(PIPELINE_ROLE) \
+	-D reader_role=$(READER_ROLE) -D database=$(AMPLITUDE_DATABASE) \
+	-D warehouse=$(AMPLITUDE_WAREHOUSE) -D "schedule_cron=$(SCHEDULE_CRON)"
+SETUP_VARS = $(BASE_VARS) -D amplitude_host=$(AMPLITUDE_HOST) \
 	-D amplitude_region=$(AMPLITUDE_REGION) -D amplitude_project=$(AMPLITUDE_PROJECT) \
-	-D s3_url=$(S3_URL) -D s3_role_arn=$(S3_ROLE_ARN) -D "schedule_cron=$(SCHEDULE_CRON)"
+	-D s3_url=$(S3_URL) -D s3_role_arn=$(S3_ROLE_ARN) -D dbt_version=$(DBT_VERSION)
+# The deploy order: SETUP_SQL, then the procedures and the dbt project, then GRAPH_SQL,
+# then the doctor, then RESUME_SQL.
 SETUP_SQL := 00_roles 10_warehouse_database 20_external_access 30_storage \
-	40_raw_table_and_pipe 50_ledger_and_settings 60_pipe_wait
+	40_raw_table_and_pipe 50_ledger_and_settings 60_retired_objects
+GRAPH_SQL := 70_tasks 85_health_views
+RESUME_SQL := 80_resume_tasks
 DBT_PROFILES := .local/snowflake-dbt
+# `snow snowpark build` looks packages up in Snowflake's Anaconda channel with a query,
+# which needs a warehouse: give it one, and the role that may use it.
+SNOW_AS_PIPELINE = $(SNOW_CONN) --role $(PIPELINE_ROLE) --warehouse $(AMPLITUDE_WAREHOUSE)
 
-deploy: $(SNOW_STAMP)
+.PHONY: deploy deploy-setup deploy-code deploy-graph doctor resume teardown
+
+deploy: deploy-setup deploy-code deploy-graph
+	@if $(MAKE) --no-print-directory doctor; then \
+		$(MAKE) --no-print-directory resume; \
+	elif [ "$(FORCE_RESUME)" = 1 ]; then \
+		echo "make doctor failed; FORCE_RESUME=1, so the schedule is resumed anyway."; \
+		$(MAKE) --no-print-directory resume; \
+	else \
+		echo "make doctor failed: the schedule stays suspended. Fix what it printed, then"; \
+		echo "run 'make doctor' and 'make resume' (or 'make deploy FORCE_RESUME=1')."; \
+		exit 1; \
+	fi
+
+deploy-setup: $(SNOW_STAMP)
 	@test -n "$$AMP_API_KEY" -a -n "$$AMP_SECRET_KEY" || \
 		(echo "AMP_API_KEY and AMP_SECRET_KEY must be set (the secret is created from them)"; exit 2)
-	for f in $(SETUP_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(SQL_VARS) || exit 1; done
-	$(SNOW) snowpark build $(SNOW_CONN)
-	$(SNOW) snowpark deploy --replace $(SNOW_CONN) --role AMPLITUDE_PIPELINE \
+	for f in $(SETUP_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(SETUP_VARS) || exit 1; done
+
+deploy-code: $(SNOW_STAMP)
+	$(SNOW) snowpark build $(SNOW_AS_PIPELINE) --env AMPLITUDE_DATABASE=$(AMPLITUDE_DATABASE)
+	$(SNOW) snowpark deploy --replace $(SNOW_AS_PIPELINE) \
 		--env AMPLITUDE_DATABASE=$(AMPLITUDE_DATABASE)
 	mkdir -p $(DBT_PROFILES)
-	printf 'amplitude:\n  target: prod\n  outputs:\n    prod:\n      type: snowflake\n      account: unused\n      user: unused\n      role: AMPLITUDE_PIPELINE\n      warehouse: %s\n      database: %s\n      schema: ANALYTICS\n      threads: 4\n' \
-		$(AMPLITUDE_WAREHOUSE) $(AMPLITUDE_DATABASE) > $(DBT_PROFILES)/profiles.yml
-	$(SNOW) dbt deploy amplitude_dbt --source dbt --profiles-dir $(DBT_PROFILES) $(SNOW_CONN) \
-		--role AMPLITUDE_PIPELINE --database $(AMPLITUDE_DATABASE) --schema INGEST
-	for f in 70_tasks 85_health_view 80_resume_tasks; do \
-		$(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(SQL_VARS) || exit 1; done
+	printf 'amplitude:\n  target: prod\n  outputs:\n    prod:\n      type: snowflake\n      account: unused\n      user: unused\n      role: %s\n      warehouse: %s\n      database: %s\n      schema: ANALYTICS\n      threads: 4\n' \
+		$(PIPELINE_ROLE) $(AMPLITUDE_WAREHOUSE) $(AMPLITUDE_DATABASE) > $(DBT_PROFILES)/profiles.yml
+	$(SNOW) dbt deploy amplitude_dbt --source dbt --profiles-dir $(DBT_PROFILES) \
+		--dbt-version $(DBT_VERSION) $(SNOW_AS_PIPELINE) \
+		--database $(AMPLITUDE_DATABASE) --schema INGEST
+
+deploy-graph: $(SNOW_STAMP)
+	for f in $(GRAPH_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(BASE_VARS) || exit 1; done
+
+# Every check of amplitude_doctor() (amplitude_ingest/doctor.py): what is wrong and the
+# command that fixes it. Exits non-zero when a check fails. From a worksheet:
+#   call amplitude.ingest.amplitude_doctor();
+doctor: $(SNOW_STAMP)
+	$(SNOW) sql $(SNOW_AS_PIPELINE) \
+		-q "call $(AMPLITUDE_DATABASE).ingest.amplitude_doctor(true)"
+
+resume: $(SNOW_STAMP)
+	for f in $(RESUME_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(BASE_VARS) || exit 1; done
+
+# Drops the database (raw events, ledger, marts), the warehouse, integrations and roles.
+teardown: $(SNOW_STAMP)
+	@test "$(CONFIRM)" = "$(AMPLITUDE_DATABASE)" || \
+		(echo "teardown drops database $(AMPLITUDE_DATABASE) and its data: run it with CONFIRM=$(AMPLITUDE_DATABASE)"; exit 2)
+	$(SNOW) sql $(SNOW_CONN) -f sql/99_teardown.sql $(BASE_VARS)
 
 clean:
 	rm -rf .local bench/out output

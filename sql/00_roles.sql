@@ -1,9 +1,13 @@
 -- =============================================================================
 -- 00  Roles
--- Creates: AMPLITUDE_ADMIN (owns the set-up), AMPLITUDE_PIPELINE (runs the procedure,
---          the pipe's table, the tasks and dbt), AMPLITUDE_READER (reads the marts).
--- Run as:  USERADMIN (roles) and SECURITYADMIN (grants).
+-- Creates: AMPLITUDE_ADMIN (owns the set-up), AMPLITUDE_PIPELINE (owns and runs the
+--          procedures, tasks and the dbt project), AMPLITUDE_READER (reads the marts and
+--          the health views).
+-- Run as:  USERADMIN (CREATE ROLE) and SECURITYADMIN (MANAGE GRANTS, for GRANT ROLE).
 -- Idempotent: `if not exists` everywhere; grants are repeatable.
+-- Docs:    CREATE ROLE; GRANT ROLE ("OWNERSHIP on the role, or a role with the global
+--          MANAGE GRANTS privilege. Only the SECURITYADMIN role, or a higher role, has
+--          this privilege by default"). sql/privileges.yml has one row per statement kind.
 -- =============================================================================
 
 use role useradmin;
@@ -11,13 +15,15 @@ use role useradmin;
 create role if not exists <% admin_role %>
     comment = 'Amplitude pipeline: set-up and ownership';
 create role if not exists <% pipeline_role %>
-    comment = 'Amplitude pipeline: runs ingest, loads, tasks and dbt';
+    comment = 'Amplitude pipeline: runs ingest, the wait step, tasks and dbt';
 create role if not exists <% reader_role %>
-    comment = 'Amplitude pipeline: reads the marts';
+    comment = 'Amplitude pipeline: reads the marts and the health views';
 
 use role securityadmin;
 
--- reader < pipeline < admin < sysadmin: each role can do what the one below it can.
+-- reader < pipeline < admin < sysadmin: each role can do what the one below it can, and
+-- SYSADMIN (hence ACCOUNTADMIN) inherits the whole tree, so the deploying user can USE
+-- every one of them.
 grant role <% reader_role %> to role <% pipeline_role %>;
 grant role <% pipeline_role %> to role <% admin_role %>;
 grant role <% admin_role %> to role sysadmin;

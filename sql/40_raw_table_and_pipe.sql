@@ -1,12 +1,16 @@
 -- =============================================================================
--- 40  Raw table and auto-ingest pipe
--- Creates: RAW.AMPLITUDE_EVENTS_RAW and the pipe that copies every new events/ file
---          into it, with the file name, row number and load time of each row.
--- Run as:  the admin role; the pipeline role may insert and read.
--- Idempotent: both `if not exists`. Never `create or replace pipe`: a new pipe forgets
---          its load history and would load every file on the stage a second time.
--- After:   wire the bucket's event notifications to the pipe's notification_channel
---          (`show pipes` / `desc pipe`): see README, "Wiring S3 to the pipe".
+-- 40  Raw table, auto-ingest pipe, and the doctor's clean-up procedure
+-- Creates: RAW.AMPLITUDE_EVENTS_RAW and the pipe that copies every new events/ file into
+--          it with the file name, row number and load time of each row; and
+--          INGEST.AMPLITUDE_REMOVE_DOCTOR_MARKERS(), which deletes the rows of the
+--          doctor's marker files (and nothing else) so the pipeline role needs no DELETE.
+-- Run as:  the admin role, which owns all three; the pipeline role may read the table,
+--          see the pipe's status and call the clean-up.
+-- Idempotent: table and pipe `if not exists`. Never `create or replace pipe`: a new pipe
+--          forgets its load history and would load every file on the stage a second time.
+--          The procedure is pure definition (`or replace`).
+-- After:   wire the bucket's event notifications to the pipe's notification channel
+--          (`make doctor` prints the exact step): README, "The AWS side".
 -- =============================================================================
 
 use role <% admin_role %>;
@@ -36,5 +40,27 @@ from (
 pattern = '.*events/.*[.]json([.]gz)?'
 file_format = (format_name = 'ingest.amplitude_json');
 
-grant select, insert on table raw.amplitude_events_raw to role <% pipeline_role %>;
-grant operate, monitor on pipe ingest.amplitude_events_pipe to role <% pipeline_role %>;
+-- dbt and the wait step read the table; the pipe loads it with its owner's privileges,
+-- so the pipeline role needs no INSERT.
+grant select on table raw.amplitude_events_raw to role <% pipeline_role %>;
+-- SYSTEM$PIPE_STATUS returns results only to the pipe's owner or a role with MONITOR on
+-- it (its reference page); the doctor reads the state and the notification channel.
+grant monitor on pipe ingest.amplitude_events_pipe to role <% pipeline_role %>;
+
+-- The doctor's round trip puts a marker file under events/_doctor/ through the real pipe.
+-- Its rows are removed by this owner's-rights procedure, limited to marker files.
+create or replace procedure ingest.amplitude_remove_doctor_markers()
+returns number
+language sql
+execute as owner
+comment = 'Deletes the raw rows of amplitude_doctor() marker files (events/_doctor/), only those'
+as
+$$
+begin
+    delete from <% database %>.raw.amplitude_events_raw
+    where contains(file_name, 'events/_doctor/');
+    return sqlrowcount;
+end;
+$$;
+
+grant usage on procedure ingest.amplitude_remove_doctor_markers() to role <% pipeline_role %>;

@@ -1,13 +1,16 @@
 -- =============================================================================
 -- 70  The task graph
---   amplitude_pipeline_root      cron    CALL ingest_amplitude()  (exports new hours)
---   amplitude_wait_for_pipe      after   waits for the pipe to drain
---   amplitude_dbt_build          after   EXECUTE DBT PROJECT ... build
+--   amplitude_pipeline_root      cron      CALL ingest_amplitude()    exports new hours
+--   amplitude_wait_for_loads     after     CALL amplitude_wait_for_loads()
+--                                          every file the run wrote is in the raw table
+--   amplitude_dbt_build          after     EXECUTE DBT PROJECT ... build
 --   amplitude_pipeline_finalizer finalize  records the run in amplitude_pipeline_runs
--- Run as:  the pipeline role (tasks run as their owner).
--- Idempotent: pure definition (`or replace`); the root is suspended first because a
---          task graph cannot change while it is running, and every task is created
---          suspended: 80_resume_tasks.sql starts the graph.
+-- Run as:  the pipeline role (tasks run as their owner; CREATE TASK needs CREATE TASK on
+--          the schema and USAGE on the warehouse).
+-- Idempotent: tasks are pure definition (`or replace`); the root is suspended first
+--          because a task graph cannot change while it is scheduled, and every task is
+--          created suspended. 80_resume_tasks.sql starts the graph, and `make deploy` runs
+--          it only when `make doctor` passes.
 -- =============================================================================
 
 use role <% pipeline_role %>;
@@ -15,6 +18,8 @@ use database <% database %>;
 use schema ingest;
 
 alter task if exists amplitude_pipeline_root suspend;
+-- The first version's wait task had another name: remove it so it cannot hang off the root.
+drop task if exists amplitude_wait_for_pipe;
 
 create or replace task amplitude_pipeline_root
     warehouse = <% warehouse %>
@@ -24,48 +29,81 @@ create or replace task amplitude_pipeline_root
     user_task_timeout_ms = 3600000
     comment = 'Exports the hours Amplitude has ready since the last run'
 as
-    call ingest_amplitude();
+    call <% database %>.ingest.ingest_amplitude();
 
-create or replace task amplitude_wait_for_pipe
+-- Reads the root's return value (SYSTEM$GET_PREDECESSOR_RETURN_VALUE) for the run id,
+-- then waits up to wait_timeout_seconds (settings) for every file of that run to reach
+-- the raw table; fails, naming the missing files, when any are still missing. The task
+-- timeout leaves room above the default 900 s.
+create or replace task amplitude_wait_for_loads
     warehouse = <% warehouse %>
     user_task_timeout_ms = 1200000
-    comment = 'Waits until Snowpipe has loaded what the export wrote'
+    comment = 'Fails unless every file the export wrote has been loaded by Snowpipe'
     after amplitude_pipeline_root
 as
-    call wait_for_pipe('<% database %>.ingest.amplitude_events_pipe', 60, 900);
+    call <% database %>.ingest.amplitude_wait_for_loads();
 
+-- The project object runs the dbt version it was deployed with (`make deploy` passes
+-- --dbt-version; EXECUTE DBT PROJECT).
 create or replace task amplitude_dbt_build
     warehouse = <% warehouse %>
     user_task_timeout_ms = 3600000
     comment = 'Builds and tests the dbt models on the newly loaded events'
-    after amplitude_wait_for_pipe
+    after amplitude_wait_for_loads
 as
     execute dbt project <% database %>.ingest.amplitude_dbt args = 'build --target prod';
 
+-- One row per graph run. A retried task appears in TASK_HISTORY once per attempt
+-- (ATTEMPT_NUMBER), so only each task's last attempt counts: a retry that succeeded is a
+-- success. The finalizer may run again when the graph is retried, hence MERGE.
+-- GRAPH_RUN_GROUP_ID is compared as text: SYSTEM$TASK_RUNTIME_INFO returns it as a string.
 create or replace task amplitude_pipeline_finalizer
     warehouse = <% warehouse %>
     comment = 'Records how every task of the run ended, success or not'
     finalize = amplitude_pipeline_root
 as
-    insert into amplitude_pipeline_runs (run_group_id, finished_at, succeeded, tasks)
-    select
-        system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID'),
-        current_timestamp()::timestamp_ntz,
-        count_if(state <> 'SUCCEEDED') = 0,
-        array_agg(
-            object_construct(
-                'task', name,
-                'state', state,
-                'error', error_message,
-                'return_value', return_value
-            )
-        )
-    from table(
-        information_schema.task_history(
-            scheduled_time_range_start => dateadd(day, -1, current_timestamp()),
-            result_limit => 1000
-        )
-    )
-    where
-        graph_run_group_id = system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID')
-        and name <> 'AMPLITUDE_PIPELINE_FINALIZER';
+    merge into <% database %>.ingest.amplitude_pipeline_runs as target
+    using (
+        select
+            system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID') as run_group_id,
+            sysdate() as finished_at,
+            count_if(last_attempt.state <> 'SUCCEEDED') = 0 as succeeded,
+            array_agg(
+                object_construct(
+                    'task', last_attempt.name,
+                    'state', last_attempt.state,
+                    'attempt', last_attempt.attempt_number,
+                    'error', last_attempt.error_message,
+                    'return_value', last_attempt.return_value
+                )
+            ) as tasks
+        from (
+            select
+                history.name,
+                history.state,
+                history.attempt_number,
+                history.error_message,
+                history.return_value
+            from table(
+                information_schema.task_history(
+                    scheduled_time_range_start => dateadd(day, -1, current_timestamp()),
+                    result_limit => 1000
+                )
+            ) as history
+            where
+                to_varchar(history.graph_run_group_id)
+                = system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID')
+                and history.name <> 'AMPLITUDE_PIPELINE_FINALIZER'
+            qualify row_number() over (
+                partition by history.name
+                order by history.attempt_number desc, history.scheduled_time desc
+            ) = 1
+        ) as last_attempt
+    ) as source
+    on target.run_group_id = source.run_group_id
+    when matched then update set
+        target.finished_at = source.finished_at,
+        target.succeeded = source.succeeded,
+        target.tasks = source.tasks
+    when not matched then insert (run_group_id, finished_at, succeeded, tasks)
+        values (source.run_group_id, source.finished_at, source.succeeded, source.tasks);

@@ -9,16 +9,16 @@ task of the graph.
 
 from __future__ import annotations
 
-import json
 import logging
+import uuid
 from typing import Any, Optional
 
 from pydantic import Field
 from snowflake.snowpark import Session
 
+from amplitude_ingest import reconcile
 from amplitude_ingest.assembly import extraction, inline_workers, thread_workers
 from amplitude_ingest.config import Credentials, ExtractConfig, validated
-from amplitude_ingest.domain import ExtractSummary
 from amplitude_ingest.hours import parse_bounds
 from amplitude_ingest.redact import redacting
 from amplitude_ingest.snowflake_ledger import SnowflakeLedger
@@ -27,13 +27,30 @@ from amplitude_ingest.snowflake_stage import SnowflakeStage
 
 logger = logging.getLogger("amplitude_ingest")
 
-SETTINGS_TABLE = "AMPLITUDE_INGEST_SETTINGS"
+SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"  # snowflake.yml passes the real one
 SECRET_ALIAS = "amplitude_credentials"  # noqa: S105 - a name in the SECRETS clause, not a secret
-# SYSTEM$SET_RETURN_VALUE takes a string of limited size: the next task gets counts and
-# the first few failures, never one message per hour.
-RETURN_VALUE_MAX_BYTES = 4000
-RETURN_VALUE_MAX_FAILURES = 5
-FAILURE_MESSAGE_MAX_CHARS = 300
+# Names in the settings table that other procedures read (the doctor, the wait step):
+# known here so that a misspelt name is still an error, not a silent no-op.
+OTHER_PROCEDURES_SETTINGS = frozenset(
+    {
+        "raw_table",
+        "pipe",
+        "storage_integration",
+        "external_access_integration",
+        "secret",
+        "ingest_procedure",
+        "marker_cleanup_procedure",
+        "dbt_project",
+        "dbt_version",
+        "task_schema",
+        "root_task",
+        "s3_url",
+        "export_host",
+        "wait_timeout_seconds",
+        "wait_poll_seconds",
+        "doctor_round_trip_seconds",
+    }
+)
 
 
 class ProcedureConfig(ExtractConfig):
@@ -49,10 +66,12 @@ class ProcedureConfig(ExtractConfig):
     )
 
     @classmethod
-    def from_rows(cls, rows: dict[str, str | None]) -> ProcedureConfig:
-        """Names are case-insensitive; an empty value means the default."""
+    def from_rows(cls, rows: dict[str, str | None], table: str = SETTINGS_TABLE) -> ProcedureConfig:
+        """Names are case-insensitive; an empty value means the default; a name no procedure
+        reads is an error that names it."""
         values = {name.strip().lower(): value for name, value in rows.items() if value}
-        return validated(cls, values, f"settings table {SETTINGS_TABLE}")
+        mine = {k: v for k, v in values.items() if k not in OTHER_PROCEDURES_SETTINGS}
+        return validated(cls, mine, f"settings table {table}")
 
 
 def read_credentials() -> Credentials:
@@ -63,37 +82,24 @@ def read_credentials() -> Credentials:
     return Credentials.of(secret.username, secret.password)
 
 
-def read_config(gate: SessionGate) -> ProcedureConfig:
+def read_config(gate: SessionGate, table: str) -> ProcedureConfig:
     with gate() as session:
-        rows = session.table(SETTINGS_TABLE).select("NAME", "VALUE").collect()
-    return ProcedureConfig.from_rows({str(r[0]): None if r[1] is None else str(r[1]) for r in rows})
+        rows = session.table(table).select("NAME", "VALUE").collect()
+    values = {str(r[0]): None if r[1] is None else str(r[1]) for r in rows}
+    return ProcedureConfig.from_rows(values, table)
 
 
-def task_return_value(summary: ExtractSummary, max_bytes: int = RETURN_VALUE_MAX_BYTES) -> str:
-    """The summary as JSON within ``max_bytes``: counts always, failures while they fit."""
-    for kept in range(RETURN_VALUE_MAX_FAILURES, -1, -1):
-        value = summary.as_dict(max_failures=kept)
-        value["failures"] = {
-            hour: message[:FAILURE_MESSAGE_MAX_CHARS]
-            for hour, message in dict(value["failures"]).items()  # type: ignore[call-overload]
-        }
-        text = json.dumps(value, separators=(",", ":"))
-        if len(text.encode()) <= max_bytes:
-            return text
-    raise ValueError(f"a summary without failures does not fit in {max_bytes} bytes")
-
-
-def _set_task_return_value(gate: SessionGate, summary: ExtractSummary) -> None:
-    """Pass the summary to the next task of the graph, when a task is running this call."""
+def _set_task_return_value(gate: SessionGate, result: dict[str, Any]) -> None:
+    """Pass a bounded summary, with the run id, to the next task of the graph (the wait
+    step reads it), when a task is running this call."""
     with gate() as session:
         try:
             task = session.sql("select system$current_user_task_name()").collect()[0][0]
         except NotImplementedError:  # Snowpark local testing runs no SQL, and no task either
             return
         if task:
-            session.sql(
-                "call system$set_return_value(?)", params=[task_return_value(summary)]
-            ).collect()
+            text = reconcile.return_value_text(reconcile.bound_summary(result))
+            session.sql("call system$set_return_value(?)", params=[text]).collect()
 
 
 def ingest_amplitude(
@@ -102,15 +108,17 @@ def ingest_amplitude(
     start_hour: Optional[str] = None,  # noqa: UP045
     end_hour: Optional[str] = None,  # noqa: UP045
     force: bool = False,
+    settings_table: str = SETTINGS_TABLE,
 ) -> dict:  # type: ignore[type-arg]  # Snowpark maps plain `dict` to the VARIANT it returns
     """Export hours from Amplitude to the external stage; see the module docstring."""
     logging.getLogger("amplitude_ingest").setLevel(logging.INFO)
     start, end = parse_bounds(start_hour, end_hour)  # what the caller typed comes first
+    run_id = uuid.uuid4().hex  # names this call in the ledger, its leases and its summary
     gate = SessionGate(session)
-    config = read_config(gate)
+    config = read_config(gate, gate.qualify(settings_table, "settings table"))
     credentials = read_credentials()
     stage_name = gate.qualify(config.stage, "stage")
-    ledger = SnowflakeLedger(gate, gate.qualify(config.ledger_table, "ledger table"))
+    ledger = SnowflakeLedger(gate, gate.qualify(config.ledger_table, "ledger table"), run_id)
     # Snowpark local testing holds its session for the whole call, so a worker thread could
     # never upload there: with concurrency 1 windows run on the calling thread.
     workers = inline_workers if config.concurrency == 1 else thread_workers
@@ -123,14 +131,15 @@ def ingest_amplitude(
             stage=lambda: stage,
             ledger=ledger,
             workers=workers,
+            owner=run_id,
         ) as extractor,
     ):
         summary = extractor.run(extractor.plan(start, end, bool(force)))
         logger.info("ingest_amplitude: %s", summary.one_line())
-    _set_task_return_value(gate, summary)
-    result: dict[str, Any] = summary.as_dict()
+    result: dict[str, Any] = {"run_id": run_id, **summary.as_dict()}
     # Parts are spooled to /tmp, which is memory here: what it held at most, against its
     # bound of one data part and one quarantine part per window in flight.
     result["peak_tmp_bytes"] = stage.gauge.peak
     result["tmp_bound_bytes"] = 2 * config.concurrency * config.max_part_bytes
+    _set_task_return_value(gate, result)
     return result

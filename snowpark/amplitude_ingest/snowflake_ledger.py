@@ -30,6 +30,7 @@ COLUMNS = (
     "ERROR",
     "STAGE_KEYS",
     "UPDATED_AT",
+    "RUN_ID",
 )
 
 
@@ -51,7 +52,7 @@ def _record_schema() -> Any:
     )
 
     types = {"HOUR": TimestampType(), "UPDATED_AT": TimestampType()}
-    text = {"STATUS", "ERROR", "STAGE_KEYS"}
+    text = {"STATUS", "ERROR", "STAGE_KEYS", "RUN_ID"}
     return StructType(
         [
             StructField(name, types.get(name, StringType() if name in text else LongType()))
@@ -60,7 +61,7 @@ def _record_schema() -> Any:
     )
 
 
-def _to_row(record: HourRecord, now: datetime) -> list[Any]:
+def _to_row(record: HourRecord, now: datetime, run_id: str) -> list[Any]:
     return [
         _naive_utc(record.hour),
         record.status.value,
@@ -72,6 +73,7 @@ def _to_row(record: HourRecord, now: datetime) -> list[Any]:
         record.error,
         json.dumps(list(record.keys)),
         now,
+        run_id,
     ]
 
 
@@ -93,11 +95,16 @@ def _from_row(row: Any) -> HourRecord:
 
 
 class SnowflakeLedger:
-    """Every call holds the session gate: worker threads upload through the same session."""
+    """Every call holds the session gate: worker threads upload through the same session.
 
-    def __init__(self, gate: SessionGate, table_name: str) -> None:
+    Each row written carries ``run_id``, the call that wrote it: the wait step lists the
+    keys a run wrote by it (``amplitude_ingest.reconcile``).
+    """
+
+    def __init__(self, gate: SessionGate, table_name: str, run_id: str) -> None:
         self._gate = gate
         self._table_name = table_name
+        self._run_id = run_id
 
     def _table(self, session: Session) -> Table:
         return session.table(self._table_name)
@@ -117,7 +124,7 @@ class SnowflakeLedger:
         from snowflake.snowpark.functions import lit, when_matched, when_not_matched
 
         now = datetime.now(UTC).replace(tzinfo=None)
-        rows = [_to_row(r, now) for r in records]
+        rows = [_to_row(r, now, self._run_id) for r in records]
         if not rows:
             return
         with self._gate() as session:
@@ -160,6 +167,7 @@ class SnowflakeLedger:
                 "UPDATED_AT": lit(stamp),
                 "LEASE_OWNER": lit(owner),
                 "LEASE_EXPIRES_AT": lit(expires),
+                "RUN_ID": lit(self._run_id),
             }
             new = {
                 **lease,

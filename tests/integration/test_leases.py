@@ -123,7 +123,8 @@ def fresh_ledger_table(snowpark: Any, name: str) -> None:
     fields = [("HOUR", TimestampType()), ("STATUS", StringType())]
     fields += [(n, LongType()) for n in ("FILES", "EVENTS", "BYTES", "REJECTED_LINES", "ATTEMPTS")]
     fields += [("ERROR", StringType()), ("STAGE_KEYS", StringType())]
-    fields += [("UPDATED_AT", TimestampType()), ("LEASE_OWNER", StringType())]
+    fields += [("UPDATED_AT", TimestampType()), ("RUN_ID", StringType())]
+    fields += [("LEASE_OWNER", StringType())]
     fields += [("LEASE_EXPIRES_AT", TimestampType())]
     schema = StructType([StructField(n, t) for n, t in fields])
     snowpark.create_dataframe([], schema=schema).write.save_as_table(name, mode="overwrite")
@@ -135,7 +136,8 @@ def test_snowflake_table_leases_follow_the_same_model(
     steps: list[tuple[Any, ...]], snowpark: Any
 ) -> None:
     fresh_ledger_table(snowpark, "LEDGER_UNDER_TEST")
-    replay(SnowflakeLedger(SessionGate(snowpark), "LEDGER_UNDER_TEST"), Model(), steps)
+    ledger = SnowflakeLedger(SessionGate(snowpark), "LEDGER_UNDER_TEST", run_id="a-run")
+    replay(ledger, Model(), steps)
 
 
 def test_two_runs_at_once_never_export_the_same_hour(

@@ -80,6 +80,7 @@ def start_session(server: LocalAmplitude, **extra_settings: str) -> object:
             StructField("ERROR", StringType()),
             StructField("STAGE_KEYS", StringType()),
             StructField("UPDATED_AT", TimestampType()),
+            StructField("RUN_ID", StringType()),
             StructField("LEASE_OWNER", StringType()),
             StructField("LEASE_EXPIRES_AT", TimestampType()),
         ]

@@ -1,6 +1,6 @@
 """The data-holding objects of sql/ created on fakesnow, twice: idempotent, and shaped as
-the procedure and dbt expect. (Pipes, tasks, integrations and grants do not run on
-fakesnow; tests/unit/test_sql_scripts.py parses and checks them.)"""
+the procedures and dbt expect. (Pipes, tasks, integrations, procedures and grants do not
+run on fakesnow; tests/unit/test_sql_scripts.py and test_privileges.py check them.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,11 @@ from sqlglot import exp
 from amplitude_ingest.snowflake_ledger import COLUMNS
 from tests.sql_scripts import SQL_DIR, statements
 
-RUNNABLE = (exp.Create, exp.Merge)
+RUNNABLE = (exp.Create, exp.Merge, exp.Alter)
+# The ledger's columns: the ledger code's, plus RUN_ID, which ingest_amplitude() writes so
+# the wait step can find the files of one run (amplitude_ingest/reconcile.py).
+# What the procedure writes, then the lease it holds while an hour is in flight.
+LEDGER_COLUMNS = (*COLUMNS, "LEASE_OWNER", "LEASE_EXPIRES_AT")
 
 
 def run_scripts(cursor: object, names: list[str]) -> int:
@@ -23,9 +27,12 @@ def run_scripts(cursor: object, names: list[str]) -> int:
             if isinstance(statement, exp.Use) and statement.args.get("kind") is None:
                 continue  # `use role`: fakesnow has no roles
             if isinstance(statement, (exp.Use, RUNNABLE)):
-                if isinstance(statement, exp.Create) and statement.kind == "WAREHOUSE":
+                if isinstance(statement, exp.Create) and statement.kind in (
+                    "WAREHOUSE",
+                    "PROCEDURE",
+                ):
                     continue
-                cursor.execute(statement.sql(dialect="snowflake"))  # type: ignore[attr-defined]
+                cursor.execute(statement.sql(dialect="snowflake", comments=False))  # type: ignore[attr-defined]
                 ran += 1
     return ran
 
@@ -37,17 +44,23 @@ def test_tables_and_settings_are_created_idempotently(tmp_path: Path) -> None:
         cursor = connection.cursor()
         cursor.execute("create schema if not exists amplitude.raw")
         first = run_scripts(cursor, scripts)
+        cursor.execute(
+            "update amplitude.ingest.amplitude_ingest_settings set value = '8' where name = 'concurrency'"  # noqa: E501
+        )
         second = run_scripts(cursor, scripts)
-        assert first == second >= 6
+        assert first == second >= 8
 
         cursor.execute("select name, value from amplitude.ingest.amplitude_ingest_settings")
         settings = dict(cursor.fetchall())
-        assert len(settings) == 8
+        assert len(settings) == 24
         assert settings["region"] == "us"
-        assert settings["stage"] == "AMPLITUDE_STAGE"
+        assert settings["stage"] == "AMPLITUDE.INGEST.AMPLITUDE_STAGE"
+        assert settings["ledger_table"] == "AMPLITUDE.INGEST.AMPLITUDE_INGEST_LEDGER"
+        # A value a user tuned survives the re-deploy.
+        assert settings["concurrency"] == "8"
 
         cursor.execute("describe table amplitude.ingest.amplitude_ingest_ledger")
-        assert tuple(row[0] for row in cursor.fetchall()) == COLUMNS
+        assert tuple(row[0] for row in cursor.fetchall()) == LEDGER_COLUMNS
 
         cursor.execute("describe table amplitude.raw.amplitude_events_raw")
         assert [row[0] for row in cursor.fetchall()] == [
@@ -56,3 +69,17 @@ def test_tables_and_settings_are_created_idempotently(tmp_path: Path) -> None:
             "FILE_ROW_NUMBER",
             "LOADED_AT",
         ]
+
+
+def test_a_ledger_from_before_run_id_and_leases_gets_the_columns(tmp_path: Path) -> None:
+    with fakesnow.patch(db_path=str(tmp_path)):
+        cursor = snowflake.connector.connect(database="AMPLITUDE", schema="INGEST").cursor()
+        cursor.execute("create schema if not exists amplitude.raw")
+        cursor.execute(
+            "create table amplitude.ingest.amplitude_ingest_ledger (hour timestamp_ntz, status varchar, "  # noqa: E501
+            "files number, events number, bytes number, rejected_lines number, attempts number, "
+            "error varchar, stage_keys varchar, updated_at timestamp_ntz)"
+        )
+        run_scripts(cursor, ["50_ledger_and_settings.sql"])
+        cursor.execute("describe table amplitude.ingest.amplitude_ingest_ledger")
+        assert tuple(row[0] for row in cursor.fetchall()) == LEDGER_COLUMNS

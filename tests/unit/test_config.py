@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from amplitude_ingest.config import Compression, Credentials, ExtractConfig, Region
-from amplitude_ingest.domain import ExtractSummary
 from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.procedure import ProcedureConfig, task_return_value
+from amplitude_ingest.procedure import ProcedureConfig
 from amplitude_laptop.settings import LaptopSettings, read_env_file, unknown_setting_warnings
 
 
@@ -150,16 +147,20 @@ def test_a_settings_value_of_the_wrong_type_names_the_setting() -> None:
         ProcedureConfig.from_rows({"window_hours": "two"})
 
 
-# -- the task return value stays within its size limit --------------------------------
+# -- every name the deploy writes is one some procedure reads ---------------------------
 
 
-@given(
-    failures=st.dictionaries(
-        st.from_regex(r"2026\d{4}T\d{2}", fullmatch=True), st.text(max_size=5000), max_size=400
-    )
-)
-def test_task_return_value_is_bounded_whatever_fails(failures: dict[str, str]) -> None:
-    summary = ExtractSummary(hours_failed=len(failures), failures=failures)
-    text = task_return_value(summary, max_bytes=4000)
-    assert len(text.encode()) <= 4000
-    assert f'"hours_failed":{len(failures)}' in text
+def test_every_setting_the_deploy_writes_is_known() -> None:
+    """The settings table is shared by the procedures: each name sql/50 writes is either the
+    ingest procedure's own setting or one the doctor or the wait step reads, so the ingest
+    procedure can reject every other name as a typo."""
+    import re
+
+    from amplitude_ingest.procedure import OTHER_PROCEDURES_SETTINGS
+
+    script = (Path(__file__).resolve().parents[2] / "sql/50_ledger_and_settings.sql").read_text()
+    written = set(re.findall(r"^\s+\('(\w+)', '", script, flags=re.MULTILINE))
+    assert "concurrency" in written
+    assert written <= set(ProcedureConfig.model_fields) | OTHER_PROCEDURES_SETTINGS
+    config = ProcedureConfig.from_rows(dict.fromkeys(OTHER_PROCEDURES_SETTINGS, "x"))
+    assert config == ProcedureConfig.from_rows({})

@@ -1,5 +1,6 @@
 """Every statement in sql/ parses as Snowflake SQL; what sqlglot only keeps as an opaque
-command gets a stricter check here; and the task graph has the shape the pipeline needs."""
+command gets a stricter check here; the task graph has the shape the pipeline needs; the
+deploy (Makefile) runs things in the order that makes the schedule start last."""
 
 from __future__ import annotations
 
@@ -8,29 +9,45 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+import yaml
 from sqlglot import exp
 
-from tests.sql_scripts import SQL_DIR, render, scripts, statements
+from tests.privilege_replay import makefile_list, normalize
+from tests.sql_scripts import (
+    ROOT,
+    SQL_DIR,
+    VARIABLES,
+    render,
+    scripts,
+    split_statements,
+    statements,
+)
 
 # Statement shapes sqlglot keeps as an opaque Command; each must match one of these.
 COMMAND_SHAPES = [
     r"create role if not exists \w+\s+comment = '[^']+'",
     r"grant role \w+ to role \w+",
     r"grant ownership on (database|warehouse) \w+ to role \w+ copy current grants",
-    r"grant select on future (tables|views) in schema \w+ to role \w+",
-    r"grant (read on secret|usage on network rule) [\w.]+ to role \w+",
-    r"grant operate, monitor on pipe [\w.]+ to role \w+",
-    r"create or replace network rule \w+\s+mode = egress\s+type = host_port\s+"
+    r"grant select on (future|all) (tables|views) in schema [\w.]+ to role \w+",
+    r"grant (read on secret|monitor on pipe|usage on procedure) [\w.()]+ to role \w+",
+    r"create or alter network rule \w+\s+mode = egress\s+type = host_port\s+"
     r"value_list = \('[\w.-]+:443'\)\s+comment = '(?:[^']|'')+'",
-    r"create secret if not exists \w+\s+type = password\s+username = '[^']*'\s+"
-    r"password = '[^']*'\s+comment = '[^']+'",
-    r"create or replace external access integration \w+\s+allowed_network_rules = \([\w.]+\)\s+"
+    r"create secret if not exists \w+\s+type = password\s+username = '(?:[^'\\]|\\.)*'\s+"
+    r"password = '(?:[^'\\]|\\.)*'\s+comment = '[^']+'",
+    r"execute immediate \$\$ declare existing integer default 0; begin "
+    r"show integrations like 'AMPLITUDE_EXPORT_ACCESS'; .* "
+    r"create external access integration amplitude_export_access "
+    r"allowed_network_rules = \([\w.]+\) allowed_authentication_secrets = \([\w.]+\) "
+    r"enabled = true; end if; return existing; end; \$\$",
+    r"alter external access integration \w+ set allowed_network_rules = \([\w.]+\)\s+"
     r"allowed_authentication_secrets = \([\w.]+\)\s+enabled = true\s+comment = '[^']+'",
+    r"alter file format \w+ set compression = auto strip_outer_array = false comment = '[^']+'",
     r"create pipe if not exists [\w.]+\s+auto_ingest = true\s+comment = '[^']+'\s+as\s+"
     r"copy into .+",
-    r"alter task if exists [\w.]+ suspend",
-    r"drop (task|pipe) if exists [\w.]+",
+    r"alter task (if exists )?[\w.]+ (suspend|resume)",
+    r"drop (task|pipe|procedure) if exists [\w.]+(\((\w+(, )?)*\))?",
     r"create or replace task \w+\s+warehouse = \w+\s+.*\bas\s+.+",
+    r"show tasks like 'AMPLITUDE_%' in schema [\w.]+",
 ]
 
 
@@ -46,22 +63,50 @@ def test_every_statement_parses_or_matches_a_known_shape(path: Path) -> None:
 def test_scripts_are_lowercase_with_a_banner_and_choose_idempotence(path: Path) -> None:
     text = path.read_text()
     assert text.startswith("-- ====="), "every script opens with a banner"
-    assert "Idempotent" in text.split("\n\n")[0] or "Idempotent" in text[:1500]
+    assert "Idempotent" in text[:2500]
+    assert re.search(r"^-- Run as:", text, re.M), "the banner says which role runs it"
     code = _code(text)
     assert code == code.lower(), "keywords and identifiers are lowercase"
     for create in re.findall(r"^\s*create\s[^\n]*", code, re.M):
-        if "or replace" not in create and "if not exists" not in create:
-            pytest.fail(f"create without `or replace` or `if not exists`: {create}")
+        if not re.search(r"or replace|if not exists|or alter", create):
+            pytest.fail(f"create without `or replace`, `or alter` or `if not exists`: {create}")
 
 
 def _code(text: str) -> str:
     """The SQL without comments, string literals and $$ bodies."""
-    return re.sub(r"--[^\n]*|'(?:[^']|'')*'|\$\$.*?\$\$", "", text, flags=re.S)
+    return re.sub(r"--[^\n]*|'(?:[^'\\]|''|\\.)*'|\$\$.*?\$\$", "", text, flags=re.S)
+
+
+# What holds data or carries identity is never replaced: a replaced pipe reloads every file
+# it already loaded, a replaced file format stops the pipe, a replaced integration changes
+# the external id (storage) or unbinds the procedures (external access), a replaced secret
+# loses a rotated key, replaced tables lose data.
+NEVER_REPLACED = (
+    "pipe",
+    "file format",
+    "stage",
+    "storage integration",
+    "external access integration",
+    "network rule",
+    "secret",
+    "table",
+    "schema",
+    "database",
+    "warehouse",
+    "role",
+)
+
+
+@pytest.mark.parametrize("path", scripts(), ids=lambda p: p.name)
+def test_what_holds_data_or_identity_is_never_replaced(path: Path) -> None:
+    code = _code(path.read_text())
+    for kind in NEVER_REPLACED:
+        assert not re.search(rf"create or replace {kind}\b", code), f"{path.name}: {kind}"
 
 
 def test_the_pipe_loads_events_with_file_metadata_and_never_the_quarantine() -> None:
     (pipe,) = [
-        s.sql(dialect="snowflake")
+        s.sql(dialect="snowflake", comments=False)
         for s in statements(SQL_DIR / "40_raw_table_and_pipe.sql")
         if isinstance(s, exp.Command) and "pipe if not exists" in s.sql().lower()
     ]
@@ -74,17 +119,16 @@ def test_the_pipe_loads_events_with_file_metadata_and_never_the_quarantine() -> 
     pattern = re.search(r"pattern = '([^']+)'", copy_sql).group(1)  # type: ignore[union-attr]
     assert re.fullmatch(pattern, "events/web/2026/01/26/05/web_20260126T05_0000_ab.json")
     assert re.fullmatch(pattern, "events/web/2026/01/26/05/web_20260126T05_0000_ab.json.gz")
+    # The doctor's marker goes through the same pipe, under events/_doctor/.
+    assert re.fullmatch(pattern, "events/_doctor/amplitude_doctor_20260126T050000_ab12.json")
     assert not re.fullmatch(pattern, "_quarantine/web/2026/01/26/05/web_0000_ab.rejected.jsonl")
-    assert "create or replace pipe" not in _code(
-        (SQL_DIR / "40_raw_table_and_pipe.sql").read_text()
-    )
 
 
-def _tasks() -> dict[str, dict[str, str | None]]:
+def _tasks(path: Path = SQL_DIR / "70_tasks.sql") -> dict[str, dict[str, str | None]]:
     tasks: dict[str, dict[str, str | None]] = {}
-    for statement in statements(SQL_DIR / "70_tasks.sql"):
-        text = " ".join(statement.sql(dialect="snowflake").split())
-        match = re.match(r"create or replace task (\w+) (.*?) as (.+)$", text, re.I)
+    for raw in split_statements(render(path.read_text())):
+        text = normalize(raw)
+        match = re.match(r"create or replace task (\w+) (.*?) as (.+)$", text, re.I | re.S)
         if not match:
             continue
         name, options, body = match.groups()
@@ -106,7 +150,7 @@ def test_the_task_graph_has_one_scheduled_root_and_everything_hangs_off_it() -> 
     roots = [n for n, t in tasks.items() if t["schedule"]]
     assert roots == ["amplitude_pipeline_root"]
     assert tasks["amplitude_pipeline_root"]["schedule"].startswith("USING CRON ")  # type: ignore[union-attr]
-    assert "ingest_amplitude()" in tasks["amplitude_pipeline_root"]["body"]  # type: ignore[operator]
+    assert "ingest.ingest_amplitude()" in tasks["amplitude_pipeline_root"]["body"]  # type: ignore[operator]
 
     def reachable(name: str) -> bool:
         task = tasks[name]
@@ -119,13 +163,113 @@ def test_the_task_graph_has_one_scheduled_root_and_everything_hangs_off_it() -> 
     finalizers = [n for n, t in tasks.items() if t["finalize"]]
     assert finalizers == ["amplitude_pipeline_finalizer"]
     assert tasks["amplitude_pipeline_finalizer"]["finalize"] == "amplitude_pipeline_root"
-    # dbt runs only after the pipe has drained, which runs after the export.
-    assert tasks["amplitude_wait_for_pipe"]["after"] == "amplitude_pipeline_root"
-    assert tasks["amplitude_dbt_build"]["after"] == "amplitude_wait_for_pipe"
+    # dbt runs only after every file of the run is loaded, which runs after the export.
+    assert tasks["amplitude_wait_for_loads"]["after"] == "amplitude_pipeline_root"
+    assert tasks["amplitude_dbt_build"]["after"] == "amplitude_wait_for_loads"
     assert "execute dbt project" in tasks["amplitude_dbt_build"]["body"].lower()  # type: ignore[union-attr]
-    assert "wait_for_pipe" in tasks["amplitude_wait_for_pipe"]["body"]  # type: ignore[operator]
+    assert "amplitude_wait_for_loads()" in tasks["amplitude_wait_for_loads"]["body"]  # type: ignore[operator]
+    # Every procedure a task calls is one snowflake.yml deploys.
+    entities = yaml.safe_load((ROOT / "snowflake.yml").read_text())["entities"]
+    for task in tasks.values():
+        call = re.search(r"call [\w.]+\.(\w+)\(", task["body"] or "")
+        if call:
+            assert call.group(1) in entities
+
+
+def test_the_finalizer_merges_each_tasks_last_attempt() -> None:
+    body = _tasks()["amplitude_pipeline_finalizer"]["body"] or ""
+    assert body.lower().startswith("merge into ")
+    assert re.search(
+        r"partition by history\.name order by history\.attempt_number desc", body, re.I
+    )
+    assert "to_varchar(history.graph_run_group_id)" in body.lower()
+
+
+def test_the_resume_script_resumes_the_finalizer_then_the_graph_and_lists_them() -> None:
+    texts = [
+        normalize(s)
+        for s in split_statements(render((SQL_DIR / "80_resume_tasks.sql").read_text()))
+    ]
+    order = [t for t in texts if not t.startswith("use ")]
+    assert order == [
+        "alter task if exists amplitude_pipeline_root suspend",
+        "alter task amplitude_pipeline_finalizer resume",
+        "select system$task_dependents_enable('AMPLITUDE.ingest.amplitude_pipeline_root')",
+        "show tasks like 'AMPLITUDE_%' in schema AMPLITUDE.ingest",
+    ]
+
+
+def test_settings_a_user_tunes_are_never_overwritten_by_a_deploy() -> None:
+    merges = [
+        normalize(s)
+        for s in split_statements(render((SQL_DIR / "50_ledger_and_settings.sql").read_text()))
+        if normalize(s).startswith("merge into amplitude_ingest_settings")
+    ]
+    assert len(merges) == 2
+    deployment, tunables = merges
+    assert "when matched then update" in deployment
+    assert "when matched" not in tunables
+    for name in ("concurrency", "lag_hours", "time_budget_seconds", "wait_timeout_seconds"):
+        assert f"('{name}'," in tunables
+        assert f"('{name}'," not in deployment
+    for name in ("stage", "ledger_table", "raw_table", "region", "s3_url", "dbt_version"):
+        assert f"('{name}'," in deployment
+    # Names are fully qualified: no procedure depends on the caller's current schema.
+    assert "('stage', 'AMPLITUDE.INGEST.AMPLITUDE_STAGE')" in deployment
 
 
 def test_rendering_refuses_a_missing_variable() -> None:
     with pytest.raises(KeyError, match="warehouse"):
         render("use warehouse <% warehouse %>;", {})
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain0123abcdef",
+        "it's",
+        "back\\slash",
+        "\\'; drop database amplitude; --",
+        "ünïcødé $$ <% x %>",
+    ],
+)
+def test_secret_values_are_escaped_into_their_string_literal(value: str) -> None:
+    """The literal in sql/20 decodes back to exactly the value, whatever it holds."""
+    variables = {**VARIABLES, "ctx.env.AMP_API_KEY": value, "ctx.env.AMP_SECRET_KEY": value}
+    rendered = render((SQL_DIR / "20_external_access.sql").read_text(), variables)
+    (secret,) = [s for s in split_statements(rendered) if "create secret" in s]
+    literals = re.findall(r"(username|password) = '((?:[^'\\]|\\.)*)'", secret)
+    assert [name for name, _ in literals] == ["username", "password"]
+    for _, literal in literals:
+        assert re.sub(r"\\(.)", r"\1", literal) == value
+
+
+def test_the_deploy_order_resumes_the_schedule_last() -> None:
+    setup, graph, resume = (makefile_list(n) for n in ("SETUP_SQL", "GRAPH_SQL", "RESUME_SQL"))
+    assert resume == ["80_resume_tasks"]
+    assert "85_health_views" in graph
+    assert "70_tasks" in graph
+    assert {f"{n}.sql" for n in setup + graph + resume} | {"99_teardown.sql"} == {
+        p.name for p in scripts()
+    }
+    makefile = (ROOT / "Makefile").read_text()
+    deploy = makefile[makefile.index("\ndeploy:") :]
+    deploy = deploy[: deploy.index("\n\n")]
+    assert deploy.index("doctor") < deploy.index("resume")
+    assert "FORCE_RESUME" in deploy
+
+
+def test_the_dbt_project_gets_the_dbt_version_the_project_requires() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    version = re.search(r"^DBT_VERSION \?= ([\d.]+)$", makefile, re.M).group(1)  # type: ignore[union-attr]
+    assert "--dbt-version $(DBT_VERSION)" in makefile
+    required = yaml.safe_load((ROOT / "dbt" / "dbt_project.yml").read_text())["require-dbt-version"]
+    numbers = tuple(int(p) for p in version.split("."))
+    for bound in required:
+        op, target = re.match(r"([<>=]+)\s*([\d.]+)", bound).groups()  # type: ignore[union-attr]
+        target_numbers = tuple(int(p) for p in target.split("."))
+        assert {">=": numbers >= target_numbers, "<": numbers < target_numbers}[op], bound
+    assert VARIABLES["dbt_version"] == version
+    # snow snowpark build queries Snowflake's Anaconda channel: it needs a warehouse.
+    assert re.search(r"snowpark build \$\(SNOW_AS_PIPELINE\)", makefile)
+    assert "--warehouse $(AMPLITUDE_WAREHOUSE)" in makefile

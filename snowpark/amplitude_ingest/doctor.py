@@ -1,0 +1,801 @@
+"""`CALL amplitude_doctor()`: is this deployment wired end to end? What to do if not.
+
+`make deploy` runs it before it resumes the schedule, `make doctor` runs it any time, and
+a worksheet can call it. One row per check: its status (ok, warn, fail), what it found,
+and the command that fixes it. With `strict => true` the call fails when a check fails,
+so `make` stops.
+
+Checks, in order:
+  storage_integration  SYSTEM$VALIDATE_STORAGE_INTEGRATION on the stage's S3 prefix (the
+                       IAM trust: DESC INTEGRATION gives the values the trust policy needs)
+  pipe                 SYSTEM$PIPE_STATUS: running, and its notification channel (the SQS
+                       queue the bucket's event notification must send to)
+  export_api           a request to the Export API through the external access integration,
+                       with the bound secret (an hour long before any project: 404 is good)
+  secret               the secret is readable and not empty, and ingest_amplitude() is bound
+                       to the integration and the secret (DESCRIBE PROCEDURE)
+  dbt_project          the dbt project object exists and runs dbt >= the version required
+  tasks                each task of the graph exists; its state; the last error of each
+  round_trip           a marker file written to events/_doctor/ through the stage arrives in
+                       the raw table through the pipe (then its rows and file are removed)
+
+Each verdict is a plain function of the answers Snowflake (or AWS, or Amplitude) gave,
+so tests feed it recorded answers. `Probe` is the only I/O: SQL, the secret, one HTTP
+status, one stage write. This module imports nothing from amplitude_ingest but its errors.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+import uuid
+from base64 import b64encode
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlparse
+
+from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
+
+if TYPE_CHECKING:
+    from snowflake.snowpark import DataFrame, Session
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+SECRET_ALIAS = "amplitude_credentials"  # noqa: S105 - the alias in the SECRETS clause
+MARKER_FOLDER = "events/_doctor"
+# An hour long before any Amplitude project existed: the request proves the host is
+# reachable and the key pair accepted (404: no data) without exporting anything.
+PROBE_HOUR = "20100101T00"
+TASKS = (
+    "AMPLITUDE_PIPELINE_ROOT",
+    "AMPLITUDE_WAIT_FOR_LOADS",
+    "AMPLITUDE_DBT_BUILD",
+    "AMPLITUDE_PIPELINE_FINALIZER",
+)
+DOC_S3 = "https://docs.snowflake.com/en/user-guide/data-load-s3-config-storage-integration"
+DOC_SNOWPIPE_S3 = "https://docs.snowflake.com/en/user-guide/data-load-snowpipe-auto-s3"
+
+_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"[^"]+")'
+_QUALIFIED = re.compile(rf"^{_PART}\.{_PART}\.{_PART}$")
+_SCHEMA = re.compile(rf"^{_PART}\.{_PART}$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+_SIGNATURE = re.compile(rf"^{_PART}\.{_PART}\.{_PART}\((?:[A-Za-z ,_0-9]*)\)$")
+_S3_URL = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.=/-]*)?$")
+_HOST = re.compile(r"^[a-z0-9.-]+(:[0-9]{1,5})?$")
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+class DoctorFailedError(AmplitudeIngestError):
+    """A check failed (strict mode): the message is the report."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check_name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        fix = f"\n    fix: {self.fix}" if self.fix else ""
+        return f"[{self.status.upper()}] {self.check_name}: {self.detail}{fix}"
+
+
+# ---- settings ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DoctorSettings:
+    """The rows of the settings table the doctor needs, validated before any SQL uses them."""
+
+    stage: str
+    raw_table: str
+    pipe: str
+    storage_integration: str
+    external_access_integration: str
+    secret: str
+    ingest_procedure: str
+    marker_cleanup_procedure: str
+    dbt_project: str
+    dbt_version: str
+    task_schema: str
+    s3_url: str
+    export_host: str
+    round_trip_seconds: float = 240.0
+
+    @classmethod
+    def from_rows(cls, rows: Mapping[str, str]) -> DoctorSettings:
+        known = {k.lower(): v for k, v in rows.items() if v not in (None, "")}
+        missing = [
+            name
+            for name in (
+                "stage",
+                "raw_table",
+                "pipe",
+                "storage_integration",
+                "external_access_integration",
+                "secret",
+                "ingest_procedure",
+                "marker_cleanup_procedure",
+                "dbt_project",
+                "dbt_version",
+                "task_schema",
+                "s3_url",
+                "export_host",
+            )
+            if name not in known
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"the settings table has no {', '.join(missing)}: run `make deploy` "
+                "(sql/50_ledger_and_settings.sql writes them)"
+            )
+        checks = {
+            "stage": _QUALIFIED,
+            "raw_table": _QUALIFIED,
+            "pipe": _QUALIFIED,
+            "secret": _QUALIFIED,
+            "marker_cleanup_procedure": _QUALIFIED,
+            "dbt_project": _QUALIFIED,
+            "storage_integration": _NAME,
+            "external_access_integration": _NAME,
+            "task_schema": _SCHEMA,
+            "ingest_procedure": _SIGNATURE,
+            "s3_url": _S3_URL,
+            "export_host": _HOST,
+        }
+        for name, pattern in checks.items():
+            if not pattern.match(known[name]):
+                raise ConfigurationError(f"setting {name} = {known[name]!r} is not valid")
+        return cls(
+            **{name: known[name] for name in checks},
+            dbt_version=known["dbt_version"],
+            round_trip_seconds=float(known.get("doctor_round_trip_seconds", 240)),
+        )
+
+    @property
+    def database(self) -> str:
+        return self.task_schema.split(".")[0]
+
+
+# ---- the verdicts, from recorded answers --------------------------------------------------------
+
+
+def check_storage_integration(
+    answer: str | Exception, integration_rows: Sequence[Mapping[str, Any]], settings: DoctorSettings
+) -> CheckResult:
+    """SYSTEM$VALIDATE_STORAGE_INTEGRATION's JSON (or the error), and DESC INTEGRATION rows."""
+    trust = {
+        str(r.get("property", "")).upper(): str(r.get("property_value", ""))
+        for r in integration_rows
+    }
+    role_arn = trust.get("STORAGE_AWS_ROLE_ARN", "<the role in S3_ROLE_ARN>")
+    user_arn = trust.get("STORAGE_AWS_IAM_USER_ARN", "<STORAGE_AWS_IAM_USER_ARN>")
+    external_id = trust.get("STORAGE_AWS_EXTERNAL_ID", "<STORAGE_AWS_EXTERNAL_ID>")
+    bucket, prefix = _bucket_and_prefix(settings.s3_url)
+    fix = (
+        f"In AWS IAM, give role {role_arn} a trust policy that lets principal {user_arn} "
+        f"call sts:AssumeRole with condition sts:ExternalId = {external_id}, and a policy "
+        f"allowing s3:GetObject, s3:GetObjectVersion, s3:PutObject, s3:DeleteObject, "
+        f"s3:DeleteObjectVersion on arn:aws:s3:::{bucket}/{prefix}* and s3:ListBucket, "
+        f"s3:GetBucketLocation on arn:aws:s3:::{bucket} ({DOC_S3}). "
+        f"The values: DESC INTEGRATION {settings.storage_integration};"
+    )
+    if isinstance(answer, Exception):
+        if (
+            "insufficient privileges" in str(answer).lower()
+            or "not authorized" in str(answer).lower()
+        ):
+            return CheckResult(
+                "storage_integration",
+                FAIL,
+                f"could not validate {settings.storage_integration}: {_cut(str(answer))}",
+                f"As ACCOUNTADMIN: GRANT USAGE ON INTEGRATION {settings.storage_integration} "
+                "TO ROLE AMPLITUDE_PIPELINE; (sql/30_storage.sql does)",
+            )
+        return CheckResult(
+            "storage_integration",
+            FAIL,
+            f"SYSTEM$VALIDATE_STORAGE_INTEGRATION failed: {_cut(str(answer))}",
+            fix,
+        )
+    try:
+        result = json.loads(answer)
+    except json.JSONDecodeError:
+        return CheckResult("storage_integration", FAIL, f"unexpected answer: {_cut(answer)}", fix)
+    if str(result.get("status", "")).lower() == "success":
+        return CheckResult(
+            "storage_integration",
+            OK,
+            f"{settings.storage_integration} can read, write, list and delete under "
+            f"{settings.s3_url}",
+        )
+    actions = result.get("actions") or {}
+    failed = [
+        f"{name} ({_cut(str(detail.get('message', '')), 120)})"
+        for name, detail in actions.items()
+        if isinstance(detail, Mapping) and str(detail.get("status", "")).lower() != "success"
+    ]
+    return CheckResult(
+        "storage_integration",
+        FAIL,
+        f"Snowflake cannot use {settings.s3_url} through {settings.storage_integration}: "
+        f"{', '.join(failed) or _cut(answer)}",
+        fix,
+    )
+
+
+def notification_step(channel: str, s3_url: str) -> str:
+    """The exact bucket-notification step for the pipe's SQS queue."""
+    bucket, prefix = _bucket_and_prefix(s3_url)
+    configuration = json.dumps(
+        {
+            "QueueConfigurations": [
+                {
+                    "Id": "snowflake-amplitude-events",
+                    "QueueArn": channel,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {"FilterRules": [{"Name": "prefix", "Value": f"{prefix}events/"}]}
+                    },
+                }
+            ]
+        },
+        separators=(",", ":"),
+    )
+    return (
+        f"In S3, bucket {bucket} > Properties > Event notifications > Create event "
+        f"notification: prefix '{prefix}events/', event types 'All object create events', "
+        f"destination 'SQS queue', ARN {channel}. Or, if the bucket has no other "
+        f"notifications (this call replaces them all): aws s3api "
+        f"put-bucket-notification-configuration --bucket {bucket} "
+        f"--notification-configuration '{configuration}' ({DOC_SNOWPIPE_S3})"
+    )
+
+
+def check_pipe(answer: str | Exception, settings: DoctorSettings) -> CheckResult:
+    """SYSTEM$PIPE_STATUS's JSON (or the error)."""
+    if isinstance(answer, Exception):
+        return CheckResult(
+            "pipe",
+            FAIL,
+            f"SYSTEM$PIPE_STATUS('{settings.pipe}') failed: {_cut(str(answer))}",
+            f"As the admin role: GRANT MONITOR ON PIPE {settings.pipe} TO ROLE AMPLITUDE_PIPELINE; "
+            "(sql/40_raw_table_and_pipe.sql does), or create the pipe with `make deploy`",
+        )
+    try:
+        status = json.loads(answer)
+    except json.JSONDecodeError:
+        return CheckResult("pipe", FAIL, f"unexpected answer: {_cut(answer)}")
+    state = str(status.get("executionState", "UNKNOWN"))
+    channel = str(status.get("notificationChannelName") or "")
+    pending = status.get("pendingFileCount", 0)
+    received = status.get("lastReceivedMessageTimestamp")
+    detail = f"{state}, {pending} file(s) pending, notification channel {channel or 'none'}"
+    if state == "PAUSED":
+        return CheckResult(
+            "pipe",
+            FAIL,
+            detail,
+            f"ALTER PIPE {settings.pipe} SET PIPE_EXECUTION_PAUSED = FALSE;",
+        )
+    if state != "RUNNING":
+        return CheckResult(
+            "pipe",
+            FAIL,
+            detail + f"; error: {_cut(str(status.get('error', '')))}",
+            "A STOPPED_* state means what the pipe reads or writes was dropped or replaced "
+            "(stage, file format, table): `make deploy` restores them, then, as the admin "
+            f"role, ALTER PIPE {settings.pipe} REFRESH; queues the files of the last 7 days",
+        )
+    if not channel:
+        return CheckResult(
+            "pipe",
+            FAIL,
+            detail,
+            "The pipe has no notification channel: it must be created with AUTO_INGEST = TRUE "
+            "(sql/40_raw_table_and_pipe.sql)",
+        )
+    if not received:
+        return CheckResult(
+            "pipe",
+            WARN,
+            detail + "; no S3 event has reached it yet (expected before the first export)",
+            notification_step(channel, settings.s3_url),
+        )
+    return CheckResult("pipe", OK, detail + f"; last S3 event at {received}")
+
+
+def check_export_api(status: int | Exception, settings: DoctorSettings, url: str) -> CheckResult:
+    """The HTTP status of one Export API request made through the integration."""
+    if isinstance(status, Exception):
+        return CheckResult(
+            "export_api",
+            FAIL,
+            f"no answer from {url}: {_cut(str(status))}",
+            f"The external access integration must allow {settings.export_host}:443: "
+            f"ALTER NETWORK RULE {settings.database}.INGEST.AMPLITUDE_EXPORT_API SET VALUE_LIST "
+            f"= ('{settings.export_host}:443'); ALTER EXTERNAL ACCESS INTEGRATION "
+            f"{settings.external_access_integration} SET ENABLED = TRUE; (or `make deploy "
+            "AMPLITUDE_REGION=...`)",
+        )
+    if status in (200, 404):
+        return CheckResult(
+            "export_api",
+            OK,
+            f"{settings.export_host} answered {status} to the key pair (404: no data that hour)",
+        )
+    if status in (401, 403):
+        return CheckResult(
+            "export_api",
+            FAIL,
+            f"{settings.export_host} refused the key pair ({status}): wrong keys, or the project "
+            "lives in the other data region",
+            f"ALTER SECRET {settings.secret} SET USERNAME = '<api key>' PASSWORD = '<secret key>'; "
+            "or redeploy with AMPLITUDE_REGION=eu (or us)",
+        )
+    if status == 429:
+        return CheckResult(
+            "export_api",
+            WARN,
+            f"{settings.export_host} answered 429: reachable, rate-limited now",
+        )
+    return CheckResult(
+        "export_api",
+        WARN,
+        f"{settings.export_host} is reachable but answered {status} to the probe request",
+    )
+
+
+def check_secret(
+    credentials: tuple[str, str] | Exception,
+    description: Sequence[Mapping[str, Any]] | Exception,
+    settings: DoctorSettings,
+) -> CheckResult:
+    """The secret as the doctor reads it, and DESCRIBE PROCEDURE of ingest_amplitude()."""
+    redeploy = "Run `make deploy`: snow snowpark deploy --replace binds them as snowflake.yml says"
+    if isinstance(credentials, Exception):
+        return CheckResult(
+            "secret", FAIL, f"the secret is not readable here: {_cut(str(credentials))}", redeploy
+        )
+    username, password = credentials
+    if not username.strip() or not password.strip():
+        return CheckResult(
+            "secret",
+            FAIL,
+            f"{settings.secret} has an empty username or password",
+            f"ALTER SECRET {settings.secret} SET USERNAME = '<api key>' PASSWORD = '<secret key>';",
+        )
+    if isinstance(description, Exception):
+        return CheckResult(
+            "secret",
+            FAIL,
+            f"DESCRIBE PROCEDURE {settings.ingest_procedure} failed: {_cut(str(description))}",
+            redeploy,
+        )
+    properties = {str(r.get("property", "")).lower(): str(r.get("value", "")) for r in description}
+    bound_eai = (
+        settings.external_access_integration.lower()
+        in properties.get("external_access_integrations", "").lower()
+    )
+    secret_name = settings.secret.split(".")[-1].lower()
+    bound_secret = secret_name in properties.get("secrets", "").lower()
+    if not (bound_eai and bound_secret):
+        missing = [
+            label
+            for label, ok in (
+                (f"integration {settings.external_access_integration}", bound_eai),
+                (f"secret {settings.secret}", bound_secret),
+            )
+            if not ok
+        ]
+        return CheckResult(
+            "secret",
+            FAIL,
+            f"{settings.ingest_procedure} is not bound to {' and '.join(missing)}",
+            redeploy,
+        )
+    return CheckResult(
+        "secret",
+        OK,
+        f"{settings.secret} is set and bound to {settings.ingest_procedure} with "
+        f"{settings.external_access_integration}",
+    )
+
+
+def check_dbt_project(
+    rows: Sequence[Mapping[str, Any]] | Exception, settings: DoctorSettings
+) -> CheckResult:
+    """SHOW DBT PROJECTS LIKE ... rows (DESCRIBE/SHOW DBT PROJECT return dbt_version)."""
+    redeploy = (
+        f"make deploy-code DBT_VERSION={settings.dbt_version} (snow dbt deploy --dbt-version)"
+    )
+    if isinstance(rows, Exception):
+        return CheckResult(
+            "dbt_project", FAIL, f"SHOW DBT PROJECTS failed: {_cut(str(rows))}", redeploy
+        )
+    if not rows:
+        return CheckResult("dbt_project", FAIL, f"{settings.dbt_project} does not exist", redeploy)
+    row = {str(k).lower(): v for k, v in rows[0].items()}
+    version = str(row.get("dbt_version") or "")
+    if not version:
+        return CheckResult(
+            "dbt_project",
+            WARN,
+            f"{settings.dbt_project} exists, but SHOW DBT PROJECTS gave no dbt_version",
+            redeploy,
+        )
+    if _version(version) < _version(settings.dbt_version)[:2]:
+        return CheckResult(
+            "dbt_project",
+            FAIL,
+            f"{settings.dbt_project} runs dbt {version}; the project requires "
+            f">= {'.'.join(map(str, _version(settings.dbt_version)[:2]))} "
+            "(dbt/dbt_project.yml), so every EXECUTE DBT PROJECT fails",
+            redeploy,
+        )
+    return CheckResult("dbt_project", OK, f"{settings.dbt_project} runs dbt {version}")
+
+
+def check_tasks(
+    shown: Sequence[Mapping[str, Any]] | Exception,
+    last_runs: Mapping[str, Mapping[str, Any]],
+    settings: DoctorSettings,
+) -> CheckResult:
+    """SHOW TASKS rows, and each task's latest completed run from TASK_HISTORY."""
+    if isinstance(shown, Exception):
+        return CheckResult("tasks", FAIL, f"SHOW TASKS failed: {_cut(str(shown))}", "make deploy")
+    states = {str(r.get("name", "")).upper(): str(r.get("state", "")).lower() for r in shown}
+    missing = [t for t in TASKS if t not in states]
+    if missing:
+        return CheckResult(
+            "tasks", FAIL, f"missing: {', '.join(missing)}", "make deploy-graph (sql/70_tasks.sql)"
+        )
+    parts = [f"{t.removeprefix('AMPLITUDE_').lower()} {states[t]}" for t in TASKS]
+    errors = []
+    for task in TASKS:
+        run = last_runs.get(task) or {}
+        if str(run.get("state", "")).upper().startswith("FAILED"):
+            errors.append(f"{task} last failed: {_cut(str(run.get('error_message', '')), 160)}")
+    root, finalizer = states["AMPLITUDE_PIPELINE_ROOT"], states["AMPLITUDE_PIPELINE_FINALIZER"]
+    if root == "started" and finalizer != "started":
+        return CheckResult(
+            "tasks",
+            FAIL,
+            "; ".join(parts) + ": the finalizer is not running, runs go unrecorded",
+            "make resume (sql/80_resume_tasks.sql resumes the finalizer, then the graph)",
+        )
+    if errors:
+        return CheckResult(
+            "tasks",
+            WARN,
+            "; ".join(parts) + ". " + " | ".join(errors),
+            "Fix the cause above, then EXECUTE TASK "
+            f"{settings.task_schema}.AMPLITUDE_PIPELINE_ROOT; "
+            "(a root suspended after repeated failures needs `make resume`)",
+        )
+    return CheckResult("tasks", OK, "; ".join(parts))
+
+
+@dataclass(frozen=True)
+class RoundTrip:
+    """What became of the marker file."""
+
+    marker: str
+    written: bool
+    rows_loaded: int
+    waited_seconds: float
+    write_error: str = ""
+    load_error: str = ""
+
+
+def check_round_trip(
+    trip: RoundTrip, pipe_answer: str | Exception, settings: DoctorSettings
+) -> CheckResult:
+    if not trip.written:
+        return CheckResult(
+            "round_trip",
+            FAIL,
+            f"could not write {trip.marker} to @{settings.stage}: {_cut(trip.write_error)}",
+            "Fix storage_integration above first (the stage writes through it)",
+        )
+    if trip.rows_loaded > 0:
+        return CheckResult(
+            "round_trip",
+            OK,
+            f"{trip.marker} went stage -> S3 -> SQS -> pipe -> {settings.raw_table} in "
+            f"{trip.waited_seconds:.0f} s (marker rows and file removed)",
+        )
+    if trip.load_error:
+        return CheckResult(
+            "round_trip",
+            FAIL,
+            f"the pipe saw {trip.marker} but failed to load it: {_cut(trip.load_error)}",
+            f"See COPY_HISTORY on {settings.raw_table}; the pipe's file format and the raw "
+            "table must match sql/30 and sql/40",
+        )
+    channel = ""
+    if not isinstance(pipe_answer, Exception):
+        try:
+            channel = str(json.loads(pipe_answer).get("notificationChannelName") or "")
+        except json.JSONDecodeError:
+            channel = ""
+    fix = (
+        notification_step(channel, settings.s3_url)
+        if channel
+        else ("Fix the pipe check above first")
+    )
+    return CheckResult(
+        "round_trip",
+        FAIL,
+        f"{trip.marker} was written to the stage but not loaded within "
+        f"{trip.waited_seconds:.0f} s: S3 is not telling the pipe about new files",
+        fix + f". Then ALTER PIPE {settings.pipe} REFRESH PREFIX = 'events/'; queues what "
+        "was staged in the last 7 days.",
+    )
+
+
+# ---- gathering the answers ------------------------------------------------------------------
+
+
+class Probe(Protocol):
+    """The doctor's only I/O."""
+
+    def sql(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    def secret(self) -> tuple[str, str]: ...
+
+    def http_status(self, url: str, username: str, password: str) -> int: ...
+
+    def put(self, location: str, name: str, data: bytes) -> None: ...
+
+
+def queries(settings: DoctorSettings, marker: str = "amplitude_doctor_marker.json") -> list[str]:
+    """Every statement the doctor runs (tests replay them against sql/privileges.yml)."""
+    return [
+        "select system$validate_storage_integration(?, ?, ?, 'all')",
+        f"describe integration {settings.storage_integration}",
+        f"select system$pipe_status('{settings.pipe}')",
+        f"describe procedure {settings.ingest_procedure}",
+        f"show dbt projects like '{settings.dbt_project.split('.')[-1]}' in schema "
+        f"{settings.dbt_project.rsplit('.', 1)[0]}",
+        f"show tasks like 'AMPLITUDE_%' in schema {settings.task_schema}",
+        _task_history_query(settings),
+        f"put file:///tmp/{marker} @{settings.stage}/{MARKER_FOLDER}/",
+        _marker_rows_query(settings),
+        _marker_errors_query(settings),
+        f"call {settings.marker_cleanup_procedure}()",
+        f"remove @{settings.stage}/{MARKER_FOLDER}/{marker}",
+    ]
+
+
+def _task_history_query(settings: DoctorSettings) -> str:
+    return (
+        "select name, state, error_message, completed_time from table("
+        f"{settings.database}.information_schema.task_history("
+        "scheduled_time_range_start => dateadd(day, -7, current_timestamp()), "
+        "result_limit => 1000)) "
+        "where schema_name = ? and completed_time is not null "
+        "qualify row_number() over (partition by name order by completed_time desc) = 1"
+    )
+
+
+def _marker_rows_query(settings: DoctorSettings) -> str:
+    return (
+        f"select count(*) as n from {settings.raw_table} "
+        "where loaded_at >= dateadd(hour, -2, sysdate()) and endswith(file_name, ?)"
+    )
+
+
+def _marker_errors_query(settings: DoctorSettings) -> str:
+    return (
+        "select file_name, status, first_error_message from table("
+        f"{settings.database}.information_schema.copy_history("
+        f"table_name => '{settings.raw_table}', "
+        "start_time => dateadd(hour, -2, current_timestamp()))) "
+        "where endswith(file_name, ?)"
+    )
+
+
+def _attempt(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding, reported, not raised
+        return exc
+
+
+def round_trip(
+    probe: Probe,
+    settings: DoctorSettings,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    poll_seconds: float = 10.0,
+    marker_id: str | None = None,
+) -> RoundTrip:
+    """Write a marker file through the stage; wait for the pipe to load it; clean up."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    name = f"amplitude_doctor_{stamp}_{marker_id or uuid.uuid4().hex[:12]}.json"
+    key = f"{MARKER_FOLDER}/{name}"
+    line = json.dumps({"amplitude_doctor_marker": name, "written_at": stamp}) + "\n"
+    try:
+        probe.put(f"@{settings.stage}/{MARKER_FOLDER}/", name, line.encode())
+    except Exception as exc:  # noqa: BLE001 - reported as the finding
+        return RoundTrip(key, written=False, rows_loaded=0, waited_seconds=0, write_error=str(exc))
+    started = clock()
+    rows, error = 0, ""
+    try:
+        while True:
+            found = probe.sql(_marker_rows_query(settings), [key])
+            rows = int(found[0]["n"]) if found else 0
+            if rows:
+                break
+            failed = probe.sql(_marker_errors_query(settings), [key])
+            failed = [r for r in failed if str(r.get("status", "")).lower() not in ("loaded", "")]
+            if failed:
+                error = f"{failed[0].get('status')}: {failed[0].get('first_error_message')}"
+                break
+            if clock() - started >= settings.round_trip_seconds:
+                break
+            sleep(poll_seconds)
+    finally:
+        _attempt(lambda: probe.sql(f"call {settings.marker_cleanup_procedure}()"))
+        _attempt(lambda: probe.sql(f"remove @{settings.stage}/{key}"))
+    return RoundTrip(key, True, rows, clock() - started, load_error=error)
+
+
+def export_url(settings: DoctorSettings) -> str:
+    return f"https://{settings.export_host}/api/2/export?start={PROBE_HOUR}&end={PROBE_HOUR}"
+
+
+def run_checks(
+    probe: Probe,
+    settings: DoctorSettings,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[CheckResult]:
+    validation_file = f"amplitude_doctor_validate_{uuid.uuid4().hex[:12]}.txt"
+    validated = _attempt(
+        lambda: str(
+            _first(
+                probe.sql(
+                    "select system$validate_storage_integration(?, ?, ?, 'all') as v",
+                    [settings.storage_integration, settings.s3_url, validation_file],
+                )
+            )
+        )
+    )
+    described = _attempt(lambda: probe.sql(f"describe integration {settings.storage_integration}"))
+    pipe_answer = _attempt(
+        lambda: str(_first(probe.sql(f"select system$pipe_status('{settings.pipe}') as v")))
+    )
+    credentials = _attempt(probe.secret)
+    url = export_url(settings)
+    status = (
+        credentials
+        if isinstance(credentials, Exception)
+        else _attempt(lambda: probe.http_status(url, *credentials))
+    )
+    description = _attempt(lambda: probe.sql(f"describe procedure {settings.ingest_procedure}"))
+    projects = _attempt(
+        lambda: probe.sql(
+            f"show dbt projects like '{settings.dbt_project.split('.')[-1]}' "
+            f"in schema {settings.dbt_project.rsplit('.', 1)[0]}"
+        )
+    )
+    shown = _attempt(
+        lambda: probe.sql(f"show tasks like 'AMPLITUDE_%' in schema {settings.task_schema}")
+    )
+    history = _attempt(
+        lambda: probe.sql(_task_history_query(settings), [settings.task_schema.split(".")[1]])
+    )
+    last_runs = (
+        {}
+        if isinstance(history, Exception)
+        else {str(r.get("name", "")).upper(): r for r in history}
+    )
+    trip = round_trip(probe, settings, clock, sleep)
+    return [
+        check_storage_integration(
+            validated, [] if isinstance(described, Exception) else described, settings
+        ),
+        check_pipe(pipe_answer, settings),
+        check_export_api(status, settings, url),
+        check_secret(credentials, description, settings),
+        check_dbt_project(projects, settings),
+        check_tasks(shown, last_runs, settings),
+        check_round_trip(trip, pipe_answer, settings),
+    ]
+
+
+def report(results: Sequence[CheckResult]) -> str:
+    failed = sum(r.status == FAIL for r in results)
+    head = (
+        f"amplitude_doctor: {failed} of {len(results)} checks failed"
+        if failed
+        else (f"amplitude_doctor: all {len(results)} checks passed")
+    )
+    return "\n".join([head, *(r.line() for r in results)])
+
+
+def _first(rows: Sequence[Mapping[str, Any]]) -> Any:
+    if not rows:
+        raise AmplitudeIngestError("the query returned no row")
+    return next(iter(rows[0].values()))
+
+
+def _version(text: str) -> tuple[int, ...]:
+    match = _VERSION.search(text)
+    if not match:
+        return (0, 0)
+    return tuple(int(g) for g in match.groups() if g is not None)
+
+
+def _bucket_and_prefix(s3_url: str) -> tuple[str, str]:
+    parsed = urlparse(s3_url)
+    prefix = parsed.path.lstrip("/")
+    if prefix and not prefix.endswith("/"):
+        prefix += "/"
+    return parsed.netloc, prefix
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---- in Snowflake ---------------------------------------------------------------------------
+
+
+class SessionProbe:
+    """The Probe over a Snowpark session, inside the procedure."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def sql(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        rows = self._session.sql(query, params=list(params) or None).collect()
+        return [{k.lower(): v for k, v in row.as_dict().items()} for row in rows]
+
+    def secret(self) -> tuple[str, str]:
+        import _snowflake  # exists inside Snowflake only (ignored by mypy config)
+
+        credentials = _snowflake.get_username_password(SECRET_ALIAS)
+        return str(credentials.username), str(credentials.password)
+
+    def http_status(self, url: str, username: str, password: str) -> int:
+        token = b64encode(f"{username}:{password}".encode()).decode()
+        request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})  # noqa: S310 - https only, host from settings
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return int(response.status)  # the body (an export) is never read
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+
+    def put(self, location: str, name: str, data: bytes) -> None:
+        self._session.file.put_stream(
+            io.BytesIO(data), f"{location}{name}", auto_compress=False, overwrite=True
+        )
+
+
+def amplitude_doctor(
+    session: Session,
+    strict: bool = False,
+    settings_table: str = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS",
+) -> DataFrame:
+    """CALL amplitude_doctor([strict [, settings_table]]): one row per check."""
+    if not _QUALIFIED.match(settings_table):
+        raise ConfigurationError(f"{settings_table!r} is not a fully qualified table name")
+    rows = session.sql(f"select name, value from {settings_table}").collect()
+    settings = DoctorSettings.from_rows({str(r[0]): str(r[1]) for r in rows})
+    results = run_checks(SessionProbe(session), settings)
+    if strict and any(r.status == FAIL for r in results):
+        raise DoctorFailedError(report(results))
+    return session.create_dataframe(
+        [[r.check_name, r.status, r.detail, r.fix] for r in results],
+        schema=["CHECK_NAME", "STATUS", "DETAIL", "FIX"],
+    )

@@ -1,0 +1,473 @@
+"""The doctor's checks against recorded answers: each verdict, what it says is wrong, and
+the command it gives; and the whole run over a recorded probe, including the marker's
+round trip and its clean-up."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from amplitude_ingest.doctor import (
+    FAIL,
+    OK,
+    WARN,
+    CheckResult,
+    DoctorSettings,
+    RoundTrip,
+    check_dbt_project,
+    check_export_api,
+    check_pipe,
+    check_round_trip,
+    check_secret,
+    check_storage_integration,
+    check_tasks,
+    notification_step,
+    report,
+    run_checks,
+)
+from amplitude_ingest.errors import ConfigurationError
+from tests.sql_scripts import SQL_DIR, render
+
+CHANNEL = "arn:aws:sqs:us-east-1:123456789012:sf-snowpipe-AIDAEXAMPLE-abcdefgh"
+
+
+def deployed_settings() -> dict[str, str]:
+    """The settings rows exactly as sql/50 writes them (with the test deploy's variables)."""
+    text = render((SQL_DIR / "50_ledger_and_settings.sql").read_text())
+    return dict(re.findall(r"\('(\w+)', '([^']*)'\)", text))
+
+
+SETTINGS = DoctorSettings.from_rows(deployed_settings())
+
+
+def test_the_settings_sql_50_writes_are_all_the_doctor_needs() -> None:
+    assert SETTINGS.stage == "AMPLITUDE.INGEST.AMPLITUDE_STAGE"
+    assert SETTINGS.s3_url == "s3://example-bucket/amplitude/"
+    assert SETTINGS.round_trip_seconds == 240
+    assert SETTINGS.database == "AMPLITUDE"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("pipe", "AMPLITUDE.INGEST.P; drop table x"),
+        ("s3_url", "https://bucket/x"),
+        ("export_host", "amplitude.com/evil?x="),
+        ("storage_integration", "a.b"),
+    ],
+)
+def test_settings_are_validated_before_sql_uses_them(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=name):
+        DoctorSettings.from_rows({**deployed_settings(), name: value})
+
+
+def test_missing_settings_point_at_the_deploy() -> None:
+    rows = deployed_settings()
+    del rows["pipe"]
+    with pytest.raises(ConfigurationError, match="no pipe: run `make deploy`"):
+        DoctorSettings.from_rows(rows)
+
+
+# ---- storage integration ---------------------------------------------------------------------
+
+DESC_INTEGRATION = [
+    {
+        "property": "STORAGE_AWS_ROLE_ARN",
+        "property_value": "arn:aws:iam::123456789012:role/snowflake-amplitude",
+    },
+    {
+        "property": "STORAGE_AWS_IAM_USER_ARN",
+        "property_value": "arn:aws:iam::999999999999:user/abc-s-p2ss",
+    },
+    {"property": "STORAGE_AWS_EXTERNAL_ID", "property_value": "AB12345_SFCRole=2_abcdefg="},
+]
+
+
+def test_a_validated_integration_passes() -> None:
+    answer = json.dumps({"status": "success", "actions": {"READ": {"status": "success"}}})
+    result = check_storage_integration(answer, DESC_INTEGRATION, SETTINGS)
+    assert result.status == OK
+
+
+def test_a_broken_trust_names_the_failed_actions_and_gives_the_trust_policy_values() -> None:
+    answer = json.dumps(
+        {
+            "status": "failure",
+            "actions": {
+                "READ": {"status": "failure", "message": "Access Denied (Status Code: 403)"},
+                "WRITE": {"status": "failure", "message": "Access Denied (Status Code: 403)"},
+                "LIST": {"status": "success"},
+            },
+        }
+    )
+    result = check_storage_integration(answer, DESC_INTEGRATION, SETTINGS)
+    assert result.status == FAIL
+    assert "READ (Access Denied (Status Code: 403)), WRITE" in result.detail
+    assert "LIST" not in result.detail
+    for value in (
+        "arn:aws:iam::999999999999:user/abc-s-p2ss",
+        "AB12345_SFCRole=2_abcdefg=",
+        "arn:aws:iam::123456789012:role/snowflake-amplitude",
+        "arn:aws:s3:::example-bucket/amplitude/*",
+        "s3:ListBucket",
+    ):
+        assert value in result.fix
+
+
+def test_a_refused_validation_says_which_grant_is_missing() -> None:
+    error = RuntimeError(
+        "SQL access control error: Insufficient privileges to operate on integration 'AMPLITUDE_S3'"
+    )
+    result = check_storage_integration(error, [], SETTINGS)
+    assert result.status == FAIL
+    assert result.fix.startswith(
+        "As ACCOUNTADMIN: GRANT USAGE ON INTEGRATION AMPLITUDE_S3 TO ROLE AMPLITUDE_PIPELINE"
+    )
+
+
+# ---- pipe -----------------------------------------------------------------------------------
+
+
+def pipe_status(**fields: Any) -> str:
+    return json.dumps(
+        {
+            "executionState": "RUNNING",
+            "pendingFileCount": 0,
+            "notificationChannelName": CHANNEL,
+            **fields,
+        }
+    )
+
+
+def test_a_running_pipe_that_receives_events_passes() -> None:
+    result = check_pipe(
+        pipe_status(lastReceivedMessageTimestamp="2026-01-26T05:01:02.123Z"), SETTINGS
+    )
+    assert result.status == OK
+    assert CHANNEL in result.detail
+
+
+def test_a_pipe_no_event_has_reached_gets_the_exact_notification_step() -> None:
+    result = check_pipe(pipe_status(), SETTINGS)
+    assert result.status == WARN
+    assert "no S3 event has reached it yet" in result.detail
+    assert "bucket example-bucket > Properties > Event notifications" in result.fix
+    assert "prefix 'amplitude/events/'" in result.fix
+    assert f"ARN {CHANNEL}" in result.fix
+    configuration = json.loads(
+        re.search(r"--notification-configuration '([^']+)'", result.fix).group(1)
+    )  # type: ignore[union-attr]
+    assert configuration == {
+        "QueueConfigurations": [
+            {
+                "Id": "snowflake-amplitude-events",
+                "QueueArn": CHANNEL,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {
+                    "Key": {"FilterRules": [{"Name": "prefix", "Value": "amplitude/events/"}]}
+                },
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("state", "fix"),
+    [
+        ("PAUSED", "SET PIPE_EXECUTION_PAUSED = FALSE"),
+        ("STOPPED_FILE_FORMAT_DROPPED", "make deploy"),
+    ],
+)
+def test_a_pipe_that_is_not_running_fails(state: str, fix: str) -> None:
+    result = check_pipe(pipe_status(executionState=state), SETTINGS)
+    assert result.status == FAIL
+    assert state in result.detail
+    assert fix in result.fix
+
+
+def test_pipe_status_without_monitor_says_what_to_grant() -> None:
+    result = check_pipe(RuntimeError("does not exist or not authorized"), SETTINGS)
+    assert result.status == FAIL
+    assert (
+        "GRANT MONITOR ON PIPE AMPLITUDE.INGEST.AMPLITUDE_EVENTS_PIPE TO ROLE AMPLITUDE_PIPELINE"
+        in result.fix
+    )
+
+
+# ---- the Export API, the secret ---------------------------------------------------------------
+
+URL = "https://amplitude.com/api/2/export?start=20100101T00&end=20100101T00"
+
+
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [(404, OK), (200, OK), (429, WARN), (400, WARN), (401, FAIL), (403, FAIL)],
+)
+def test_the_export_api_answer(status: int, verdict: str) -> None:
+    result = check_export_api(status, SETTINGS, URL)
+    assert result.status == verdict
+    if status in (401, 403):
+        assert "ALTER SECRET AMPLITUDE.INGEST.AMPLITUDE_API_CREDENTIALS" in result.fix
+        assert "other data region" in result.detail
+
+
+def test_an_unreachable_export_host_points_at_the_network_rule() -> None:
+    error = OSError("[Errno -3] Temporary failure in name resolution")
+    result = check_export_api(error, SETTINGS, URL)
+    assert result.status == FAIL
+    assert (
+        "ALTER NETWORK RULE AMPLITUDE.INGEST.AMPLITUDE_EXPORT_API SET VALUE_LIST = ('amplitude.com:443')"  # noqa: E501
+        in result.fix
+    )
+
+
+DESCRIBED = [
+    {"property": "signature", "value": "(START_HOUR VARCHAR, END_HOUR VARCHAR, FORCE BOOLEAN)"},
+    {"property": "external_access_integrations", "value": "[AMPLITUDE_EXPORT_ACCESS]"},
+    {
+        "property": "secrets",
+        "value": '{"amplitude_credentials":"\\"AMPLITUDE\\".\\"INGEST\\".\\"AMPLITUDE_API_CREDENTIALS\\""}',  # noqa: E501
+    },
+]
+
+
+def test_a_set_and_bound_secret_passes() -> None:
+    assert check_secret(("k" * 32, "s" * 32), DESCRIBED, SETTINGS).status == OK
+
+
+def test_an_empty_secret_fails_with_the_alter_secret_command() -> None:
+    result = check_secret(("", "s"), DESCRIBED, SETTINGS)
+    assert result.status == FAIL
+    assert result.fix.startswith("ALTER SECRET")
+
+
+def test_a_procedure_without_its_secret_binding_fails() -> None:
+    unbound = [r for r in DESCRIBED if r["property"] != "secrets"]
+    result = check_secret(("k", "s"), unbound, SETTINGS)
+    assert result.status == FAIL
+    assert "is not bound to secret AMPLITUDE.INGEST.AMPLITUDE_API_CREDENTIALS" in result.detail
+    assert "make deploy" in result.fix
+
+
+# ---- dbt project, tasks --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "verdict"),
+    [("1.10.15", OK), ("1.11.0", OK), ("1.9.4", FAIL), (None, WARN)],
+)
+def test_the_dbt_project_runs_a_version_the_models_accept(
+    version: str | None, verdict: str
+) -> None:
+    rows = [{"name": "AMPLITUDE_DBT", "dbt_version": version}]
+    result = check_dbt_project(rows, SETTINGS)
+    assert result.status == verdict
+    if verdict == FAIL:
+        assert "runs dbt 1.9.4; the project requires >= 1.10" in result.detail
+        assert result.fix == "make deploy-code DBT_VERSION=1.10.15 (snow dbt deploy --dbt-version)"
+
+
+def test_a_missing_dbt_project_fails() -> None:
+    assert check_dbt_project([], SETTINGS).status == FAIL
+
+
+def shown(**states: str) -> list[dict[str, str]]:
+    names = [
+        "AMPLITUDE_PIPELINE_ROOT",
+        "AMPLITUDE_WAIT_FOR_LOADS",
+        "AMPLITUDE_DBT_BUILD",
+        "AMPLITUDE_PIPELINE_FINALIZER",
+    ]
+    return [{"name": n, "state": states.get(n, "suspended")} for n in names]
+
+
+def test_suspended_tasks_before_the_first_resume_are_fine() -> None:
+    result = check_tasks(shown(), {}, SETTINGS)
+    assert result.status == OK
+    assert (
+        result.detail
+        == "pipeline_root suspended; wait_for_loads suspended; dbt_build suspended; pipeline_finalizer suspended"  # noqa: E501
+    )
+
+
+def test_a_missing_task_fails() -> None:
+    result = check_tasks(shown()[:2], {}, SETTINGS)
+    assert result.status == FAIL
+    assert "AMPLITUDE_DBT_BUILD" in result.detail
+
+
+def test_a_running_graph_without_its_finalizer_fails() -> None:
+    result = check_tasks(
+        shown(
+            AMPLITUDE_PIPELINE_ROOT="started",
+            AMPLITUDE_WAIT_FOR_LOADS="started",
+            AMPLITUDE_DBT_BUILD="started",
+        ),
+        {},
+        SETTINGS,
+    )
+    assert result.status == FAIL
+    assert result.fix.startswith("make resume")
+
+
+def test_each_tasks_last_error_is_shown() -> None:
+    last = {
+        "AMPLITUDE_WAIT_FOR_LOADS": {
+            "state": "FAILED",
+            "error_message": "run r1: after 900 s, 3 of the 3 files ...",
+        }
+    }
+    result = check_tasks(shown(), last, SETTINGS)
+    assert result.status == WARN
+    assert "AMPLITUDE_WAIT_FOR_LOADS last failed: run r1: after 900 s" in result.detail
+
+
+# ---- the round trip -----------------------------------------------------------------------------
+
+
+def test_a_marker_that_arrives_passes() -> None:
+    trip = RoundTrip("events/_doctor/m.json", True, 1, 42.0)
+    assert check_round_trip(trip, pipe_status(), SETTINGS).status == OK
+
+
+def test_a_marker_that_never_arrives_means_the_notification_is_missing() -> None:
+    trip = RoundTrip("events/_doctor/m.json", True, 0, 240.0)
+    result = check_round_trip(trip, pipe_status(), SETTINGS)
+    assert result.status == FAIL
+    assert "S3 is not telling the pipe about new files" in result.detail
+    assert result.fix.startswith(notification_step(CHANNEL, SETTINGS.s3_url))
+    assert (
+        "ALTER PIPE AMPLITUDE.INGEST.AMPLITUDE_EVENTS_PIPE REFRESH PREFIX = 'events/'" in result.fix
+    )
+
+
+def test_a_marker_that_cannot_be_written_points_at_the_integration() -> None:
+    trip = RoundTrip("events/_doctor/m.json", False, 0, 0, write_error="Access Denied")
+    result = check_round_trip(trip, pipe_status(), SETTINGS)
+    assert result.status == FAIL
+    assert "storage_integration" in result.fix
+
+
+# ---- the whole run over a recorded probe ------------------------------------------------------
+
+
+class RecordedProbe:
+    """Answers recorded per query, as the Snowpark probe would return them."""
+
+    def __init__(self, marker_after_polls: int | None = 2) -> None:
+        self.marker_after_polls = marker_after_polls
+        self.polls = 0
+        self.sql_log: list[tuple[str, list[Any]]] = []
+        self.puts: list[tuple[str, str, bytes]] = []
+
+    def sql(self, query: str, params: Any = ()) -> list[dict[str, Any]]:
+        self.sql_log.append((query, list(params)))
+        if "validate_storage_integration" in query:
+            return [{"v": json.dumps({"status": "success", "actions": {}})}]
+        if query.startswith("describe integration"):
+            return DESC_INTEGRATION
+        if "pipe_status" in query:
+            return [{"v": pipe_status(lastReceivedMessageTimestamp="2026-01-26T05:01:02Z")}]
+        if query.startswith("describe procedure"):
+            return DESCRIBED
+        if query.startswith("show dbt projects"):
+            return [{"name": "AMPLITUDE_DBT", "dbt_version": "1.10.15"}]
+        if query.startswith("show tasks"):
+            return shown()
+        if "task_history" in query:
+            return []
+        if query.startswith("select count(*) as n"):
+            self.polls += 1
+            arrived = self.marker_after_polls is not None and self.polls >= self.marker_after_polls
+            return [{"n": 1 if arrived else 0}]
+        if "copy_history" in query:
+            return []
+        if query.startswith(("call ", "remove @")):
+            return []
+        raise AssertionError(query)
+
+    def secret(self) -> tuple[str, str]:
+        return ("a" * 32, "b" * 32)
+
+    def http_status(self, url: str, username: str, password: str) -> int:
+        assert url == URL
+        assert username == "a" * 32
+        return 404
+
+    def put(self, location: str, name: str, data: bytes) -> None:
+        self.puts.append((location, name, data))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_healthy_deployment_passes_every_check_and_cleans_up_its_marker() -> None:
+    probe, clock = RecordedProbe(marker_after_polls=3), Clock()
+    results = run_checks(probe, SETTINGS, clock, clock.sleep)
+    assert [(r.check_name, r.status) for r in results] == [
+        ("storage_integration", OK),
+        ("pipe", OK),
+        ("export_api", OK),
+        ("secret", OK),
+        ("dbt_project", OK),
+        ("tasks", OK),
+        ("round_trip", OK),
+    ]
+    ((location, name, data),) = probe.puts
+    assert location == "@AMPLITUDE.INGEST.AMPLITUDE_STAGE/events/_doctor/"
+    assert re.fullmatch(r"amplitude_doctor_\d{8}T\d{6}_[0-9a-f]{12}\.json", name)
+    assert json.loads(data)["amplitude_doctor_marker"] == name
+    assert clock.now == 20.0  # two polls of 10 s before the third found it
+    queries = [q for q, _ in probe.sql_log]
+    assert queries[-2:] == [
+        "call AMPLITUDE.INGEST.AMPLITUDE_REMOVE_DOCTOR_MARKERS()",
+        f"remove @AMPLITUDE.INGEST.AMPLITUDE_STAGE/events/_doctor/{name}",
+    ]
+    validate = next(p for q, p in probe.sql_log if "validate_storage_integration" in q)
+    assert validate[:2] == ["AMPLITUDE_S3", "s3://example-bucket/amplitude/"]
+    assert report(results).startswith("amplitude_doctor: all 7 checks passed")
+
+
+def test_an_unwired_bucket_fails_the_round_trip_after_its_timeout_and_still_cleans_up() -> None:
+    probe, clock = RecordedProbe(marker_after_polls=None), Clock()
+    results = run_checks(probe, SETTINGS, clock, clock.sleep)
+    trip = results[-1]
+    assert trip.status == FAIL
+    assert clock.now == 240.0
+    assert [q for q, _ in probe.sql_log][-2].startswith(
+        "call AMPLITUDE.INGEST.AMPLITUDE_REMOVE_DOCTOR_MARKERS"
+    )
+    text = report(results)
+    assert text.startswith("amplitude_doctor: 1 of 7 checks failed")
+    assert "[FAIL] round_trip:" in text
+    assert "fix: In S3, bucket example-bucket" in text
+
+
+def test_a_check_that_raises_is_a_finding_not_a_crash() -> None:
+    class Broken(RecordedProbe):
+        def secret(self) -> tuple[str, str]:
+            raise RuntimeError("secret not bound to this procedure")
+
+    probe, clock = Broken(), Clock()
+    results = {r.check_name: r for r in run_checks(probe, SETTINGS, clock, clock.sleep)}
+    assert results["secret"].status == FAIL
+    assert "secret not bound" in results["secret"].detail
+    assert results["export_api"].status == FAIL  # no credentials, no request
+
+
+def test_a_result_line_reads_as_what_and_how_to_fix() -> None:
+    line = CheckResult(
+        "pipe", FAIL, "PAUSED", "ALTER PIPE p SET PIPE_EXECUTION_PAUSED = FALSE;"
+    ).line()
+    assert line == "[FAIL] pipe: PAUSED\n    fix: ALTER PIPE p SET PIPE_EXECUTION_PAUSED = FALSE;"

@@ -1,0 +1,242 @@
+"""The privilege replay: every statement of the deploy, in deploy order, run by a role
+that holds what sql/privileges.yml says it needs; and what runs later (task bodies, the
+procedures' queries, dbt, readers) too. See tests/privilege_replay.py."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from amplitude_ingest import doctor, reconcile
+from tests.privilege_replay import (
+    Account,
+    Statement,
+    deploy_statements,
+    load_rules,
+    normalize,
+    replay,
+    runtime_statements,
+    task_runtime,
+    unused_grants,
+)
+from tests.sql_scripts import SQL_DIR, VARIABLES, render
+
+FIRST_DRAFT = Path(__file__).resolve().parents[1] / "fixtures" / "sql_first_draft"
+RULES = load_rules()
+PIPELINE = VARIABLES["pipeline_role"]
+CONTEXT = (VARIABLES["database"], "INGEST")
+
+
+def settings_rows() -> dict[str, str]:
+    """The settings table as sql/50 writes it, read back from the script."""
+    text = render((SQL_DIR / "50_ledger_and_settings.sql").read_text())
+    return dict(re.findall(r"\('(\w+)', '([^']*)'\)", text))
+
+
+def module_statements() -> list[Statement]:
+    """The wait step's and the doctor's queries, as the procedures (pipeline role) run them."""
+    rows = settings_rows()
+    names = reconcile.Names.from_settings(rows)
+    settings_table = f"{VARIABLES['database']}.INGEST.AMPLITUDE_INGEST_SETTINGS"
+    out = [
+        Statement("amplitude_wait_for_loads()", normalize(q), PIPELINE, CONTEXT)
+        for q in reconcile.queries(names, settings_table)
+    ]
+    out += [
+        Statement("amplitude_doctor()", normalize(q), PIPELINE, CONTEXT)
+        for q in doctor.queries(doctor.DoctorSettings.from_rows(rows))
+    ]
+    return out
+
+
+def full_replay(sql_dir: Path = SQL_DIR, text_overrides: dict[str, str] | None = None) -> Account:
+    if text_overrides:
+        sql_dir = _copy_with(sql_dir, text_overrides)
+    doctor_at_deploy = module_statements()
+    account = replay(deploy_statements(VARIABLES, sql_dir, doctor=doctor_at_deploy))
+    for statement in task_runtime(account) + runtime_statements(RULES, VARIABLES):
+        account.run(statement)
+    return account
+
+
+def _copy_with(sql_dir: Path, overrides: dict[str, str]) -> Path:
+    import tempfile
+
+    target = Path(tempfile.mkdtemp(prefix="sql-"))
+    for path in sql_dir.glob("*.sql"):
+        (target / path.name).write_text(overrides.get(path.name, path.read_text()))
+    return target
+
+
+def test_the_deploy_and_what_runs_after_it_replay_without_a_finding() -> None:
+    account = full_replay()
+    assert account.findings == [], "\n".join(map(str, account.findings))
+    # The replay really ran: the objects of every script exist, owned as designed.
+    owner = {(o.kind, o.name.split(".")[-1]): o.owner for o in account.objects.values()}
+    assert owner[("pipe", "AMPLITUDE_EVENTS_PIPE")] == "AMPLITUDE_ADMIN"
+    assert owner[("task", "AMPLITUDE_PIPELINE_ROOT")] == PIPELINE
+    assert owner[("procedure", "AMPLITUDE_DOCTOR")] == PIPELINE
+    assert owner[("view", "AMPLITUDE_PIPELINE_HEALTH")] == "AMPLITUDE_ADMIN"
+    assert owner[("integration", "AMPLITUDE_EXPORT_ACCESS")] == "ACCOUNTADMIN"
+    # dbt's mart, created at run time, got the readers' future grant.
+    mart = account.get("table", "AMPLITUDE.ANALYTICS.AMPLITUDE__REPEAT_CLICKS")
+    assert mart is not None
+    assert mart.grants == {"AMPLITUDE_READER": {"SELECT"}}
+
+
+def test_every_grant_to_the_pipeline_and_reader_roles_is_used() -> None:
+    account = full_replay()
+    assert unused_grants(account, [PIPELINE, VARIABLES["reader_role"]]) == []
+
+
+def test_the_first_draft_is_caught() -> None:
+    """The first version's scripts, in its deploy order: the blockers of issue #10."""
+    variables = {**VARIABLES}
+    statements = deploy_statements(
+        variables,
+        FIRST_DRAFT,
+        setup=[
+            "00_roles",
+            "10_warehouse_database",
+            "20_external_access",
+            "30_storage",
+            "40_raw_table_and_pipe",
+            "50_ledger_and_settings",
+            "60_pipe_wait",
+        ],
+        graph=["70_tasks", "85_health_view"],
+        resume=["80_resume_tasks"],
+        code=[
+            s
+            for s in deploy_statements(variables, setup=[], graph=[], resume=[])
+            if "procedure" not in s.text or "ingest_amplitude" in s.text
+        ],
+    )
+    account = replay(statements)
+    reader = Statement(
+        "a reader",
+        "select * from amplitude.ingest.amplitude_pipeline_health",
+        VARIABLES["reader_role"],
+        CONTEXT,
+    )
+    for statement in [*task_runtime(account), reader]:
+        account.run(statement)
+    found = sorted((f.source, f.problem.split(":")[0], f.statement[:40]) for f in account.findings)
+    assert found == [
+        ("10_warehouse_database.sql", "grant future", "grant select on future tables in schema "),
+        ("10_warehouse_database.sql", "grant future", "grant select on future views in schema a"),
+        (
+            "30_storage.sql",
+            "READ cannot be granted on external stage AMPLITUDE.INGEST.AMPLITUDE_STAGE (it takes USAGE)",  # noqa: E501
+            "grant usage, read, write on stage amplit",
+        ),
+        (
+            "30_storage.sql",
+            "WRITE cannot be granted on external stage AMPLITUDE.INGEST.AMPLITUDE_STAGE (it takes USAGE)",  # noqa: E501
+            "grant usage, read, write on stage amplit",
+        ),
+        ("85_health_view.sql", "create view", "create or replace view amplitude_pipelin"),
+        ("a reader", "select", "select * from amplitude.ingest.amplitude"),
+    ], "\n".join(map(str, account.findings))
+    problems = {f.problem for f in account.findings}
+    assert (
+        "grant future: AMPLITUDE_ADMIN lacks MANAGE GRANTS on the account and schema "
+        "AMPLITUDE.ANALYTICS is not a managed access schema" in problems
+    )
+    assert (
+        "create view: AMPLITUDE_PIPELINE lacks CREATE VIEW on schema AMPLITUDE.INGEST" in problems
+    )
+    assert any("lacks USAGE on schema AMPLITUDE.INGEST" in p for p in problems)
+    # And more than least privilege: the grants issue #10 named, never used by anything.
+    unused = unused_grants(account, [PIPELINE])
+    for excess in (
+        "USAGE on network rule AMPLITUDE.INGEST.AMPLITUDE_EXPORT_API to AMPLITUDE_PIPELINE",
+        "USAGE on file format AMPLITUDE.INGEST.AMPLITUDE_JSON to AMPLITUDE_PIPELINE",
+        "INSERT on table AMPLITUDE.RAW.AMPLITUDE_EVENTS_RAW to AMPLITUDE_PIPELINE",
+    ):
+        assert excess in unused
+
+
+# Each mutation removes or moves one statement the deploy depends on; the replay must
+# name the statement that then cannot run.
+MUTATIONS = [
+    pytest.param(
+        "10_warehouse_database.sql",
+        "grant execute task on account to role <% pipeline_role %>;",
+        "",
+        "resume task: AMPLITUDE_PIPELINE lacks EXECUTE TASK on the account",
+        id="no-execute-task",
+    ),
+    pytest.param(
+        "10_warehouse_database.sql",
+        "use role securityadmin;\ngrant select on future",
+        "grant select on future",
+        "grant future: AMPLITUDE_ADMIN lacks MANAGE GRANTS",
+        id="future-grants-as-admin",
+    ),
+    pytest.param(
+        "20_external_access.sql",
+        "grant read on secret <% database %>.ingest.amplitude_api_credentials to role <% pipeline_role %>;",  # noqa: E501
+        "",
+        "create python procedure: AMPLITUDE_PIPELINE lacks READ on secret",
+        id="no-read-on-secret",
+    ),
+    pytest.param(
+        "40_raw_table_and_pipe.sql",
+        "grant monitor on pipe ingest.amplitude_events_pipe to role <% pipeline_role %>;",
+        "",
+        "system$pipe_status(): AMPLITUDE_PIPELINE lacks OWNERSHIP or MONITOR on pipe",
+        id="no-monitor-on-pipe",
+    ),
+    pytest.param(
+        "30_storage.sql",
+        "grant usage on stage amplitude_stage to role <% pipeline_role %>;",
+        "grant usage, read, write on stage amplitude_stage to role <% pipeline_role %>;",
+        "READ cannot be granted on external stage",
+        id="read-write-on-external-stage",
+    ),
+    pytest.param(
+        "10_warehouse_database.sql",
+        "grant usage on schema ingest to role <% reader_role %>;",
+        "",
+        "AMPLITUDE_READER lacks USAGE on schema AMPLITUDE.INGEST",
+        id="reader-without-ingest",
+    ),
+    pytest.param(
+        "50_ledger_and_settings.sql",
+        "grant select, insert, update on table amplitude_pipeline_runs to role <% pipeline_role %>;",  # noqa: E501
+        "grant select, insert on table amplitude_pipeline_runs to role <% pipeline_role %>;",
+        "merge: AMPLITUDE_PIPELINE lacks UPDATE on table AMPLITUDE.INGEST.AMPLITUDE_PIPELINE_RUNS",
+        id="finalizer-merge-without-update",
+    ),
+]
+
+
+@pytest.mark.parametrize(("script", "old", "new", "expected"), MUTATIONS)
+def test_the_replay_names_what_a_missing_grant_breaks(
+    script: str, old: str, new: str, expected: str
+) -> None:
+    text = (SQL_DIR / script).read_text()
+    assert old in text
+    account = full_replay(text_overrides={script: text.replace(old, new)})
+    problems = [f.problem for f in account.findings]
+    assert any(expected in p for p in problems), "\n".join(problems)
+
+
+def test_an_unknown_statement_is_a_finding() -> None:
+    account = Account(RULES)
+    account.run(Statement("x.sql", "alter account set something = true"))
+    assert [f.problem for f in account.findings] == [
+        "no row of sql/privileges.yml covers this statement"
+    ]
+
+
+def test_every_row_names_a_snowflake_page_and_how_it_was_checked() -> None:
+    rows = [*RULES["statements"], *RULES["functions"], RULES["grantable"], RULES["system_roles"]]
+    for row in rows:
+        assert row["doc"].startswith("https://docs.snowflake.com/en/"), row
+        assert row["evidence"] in {"seen", "brief", "page"}, row
+    kinds = [row["kind"] for row in RULES["statements"]]
+    assert len(kinds) == len(set(kinds))
