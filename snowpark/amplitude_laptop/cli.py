@@ -159,17 +159,16 @@ def _session(
     except AmplitudeIngestError as exc:  # nothing to log to yet: the log folder is a setting
         click.echo(f"error: {exc}", err=True)
         return EXIT_USAGE
-    log_file = logs.configure(
-        settings.state_dir / "logs", command, settings.secret_values(), verbose
-    )
-    for warning in unknown_setting_warnings(os.environ, read_env_file(env_file), env_file):
-        logger.warning("%s", warning)
-    try:
-        status = body(settings, options)
-    except AmplitudeIngestError as exc:  # configuration, credentials, a bad range
-        logger.error("%s", exc, extra={"file_only": True})
-        click.echo(f"error: {exc}", err=True)
-        status = EXIT_USAGE
+    logs_dir = settings.state_dir / "logs"
+    with logs.run_log(logs_dir, command, settings.secret_values(), verbose) as log_file:
+        for warning in unknown_setting_warnings(os.environ, read_env_file(env_file), env_file):
+            logger.warning("%s", warning)
+        try:
+            status = body(settings, options)
+        except AmplitudeIngestError as exc:  # configuration, credentials, a bad range
+            logger.error("%s", exc, extra={"file_only": True})
+            click.echo(f"error: {exc}", err=True)
+            status = EXIT_USAGE
     if command != "status":
         click.echo(f"log: {log_file}", err=True)
     return status

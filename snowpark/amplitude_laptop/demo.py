@@ -61,13 +61,14 @@ def main(argv: list[str] | None = None) -> int:
             },
             env_file=None,  # the demo's settings are all here, whatever a .env says
         )
-        log_file = logs.configure(settings.state_dir / "logs", "demo", settings.secret_values())
-        extracted = steps.extract(settings, START, END)
-        print(f"extract    {extracted.one_line()}")
-    loaded = steps.load(settings)
-    print(f"load       {loaded.one_line()}")
-    transformed = steps.transform(settings, on_node=cli.print_node)
-    print(f"transform  {transformed.one_line()}")
+        logs_dir = settings.state_dir / "logs"
+        with logs.run_log(logs_dir, "demo", settings.secret_values()) as log_file:
+            extracted = steps.extract(settings, START, END)
+            print(f"extract    {extracted.one_line()}")
+            loaded = steps.load(settings)
+            print(f"load       {loaded.one_line()}")
+            transformed = steps.transform(settings, on_node=cli.print_node)
+            print(f"transform  {transformed.one_line()}")
     print(f"log        {log_file}")
     if not (extracted.ok and loaded.ok and transformed.ok):
         print("the pipeline reported a failure; see the lines above and the log", file=sys.stderr)
