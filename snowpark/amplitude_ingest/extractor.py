@@ -23,7 +23,7 @@ from amplitude_ingest.domain import (
     HourStatus,
     WindowResult,
 )
-from amplitude_ingest.errors import AmplitudeAuthError, InvalidWindowError
+from amplitude_ingest.errors import AmplitudeAuthError, AmplitudeIngestError, InvalidWindowError
 from amplitude_ingest.hours import (
     HourWindow,
     format_hour,
@@ -156,6 +156,12 @@ class Extractor:
                     auth_error = auth_error or exc
                     queue.clear()
                     continue
+                except Exception as exc:  # noqa: BLE001 - the worker itself failed (its process died)
+                    error = AmplitudeIngestError(
+                        f"window {window.label()}: the worker exporting it failed: "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+                    result = WindowResult(window, attempts=1, error=error)
                 if result.needs_split:
                     first, second = window.halves()
                     logger.warning(
