@@ -224,9 +224,24 @@ def _transform(settings: LaptopSettings, options: dict[str, Any]) -> int:
     return EXIT_OK if summary.ok else EXIT_FAILED
 
 
+def _freshness(settings: LaptopSettings, target: str, project_dir: Path | None) -> int:
+    """A line per source; exit 1 when dbt's error threshold is crossed (data too old)."""
+    results = steps.freshness(settings, target=target, project_dir=project_dir)
+    for result in results:
+        click.echo(f"freshness  {result.one_line()}")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+
+
 def _run(settings: LaptopSettings, options: dict[str, Any]) -> int:
-    """Extract, then load and transform what arrived, even when some hour failed."""
-    return max(_extract(settings, options), _load(settings, options), _transform(settings, options))
+    """Extract, then load and transform what arrived, even when some hour failed; then say
+    how fresh the raw data is."""
+    outcomes = [
+        _extract(settings, options),
+        _load(settings, options),
+        _transform(settings, options),
+    ]
+    outcomes.append(_freshness(settings, options["target"], options["dbt_project"]))
+    return max(outcomes)
 
 
 def _status(settings: LaptopSettings, options: dict[str, Any]) -> int:
@@ -241,7 +256,7 @@ def _status(settings: LaptopSettings, options: dict[str, Any]) -> int:
     click.echo(
         render(records, read_load_stats(settings.warehouse), ledger.path, settings.warehouse)
     )
-    return EXIT_OK
+    return _freshness(settings, "local", None)
 
 
 @click.group(help="Amplitude Export API to a stage, a warehouse and dbt marts.")

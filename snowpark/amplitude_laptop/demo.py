@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"load       {loaded.one_line()}")
             transformed = steps.transform(settings, on_node=cli.print_node)
             print(f"transform  {transformed.one_line()}")
+            for source in steps.freshness(settings):
+                print(f"freshness  {source.one_line()}")
     print(f"log        {log_file}")
     if not (extracted.ok and loaded.ok and transformed.ok):
         print("the pipeline reported a failure; see the lines above and the log", file=sys.stderr)

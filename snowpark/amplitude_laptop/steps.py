@@ -27,7 +27,14 @@ from amplitude_laptop.settings import LaptopSettings
 from amplitude_laptop.sqlite_ledger import SqliteLedger
 from amplitude_laptop.stage_listing import open_stage_listing
 from amplitude_laptop.stages import StageLocation
-from amplitude_laptop.transform import DEFAULT_DBT_PROJECT, NodeResult, TransformSummary, run_dbt
+from amplitude_laptop.transform import (
+    DEFAULT_DBT_PROJECT,
+    NodeResult,
+    SourceFreshness,
+    TransformSummary,
+    run_dbt,
+    source_freshness,
+)
 
 
 def spool_dir(settings: LaptopSettings) -> Path:
@@ -99,6 +106,20 @@ def transform(
             artifacts_dir=settings.state_dir / "dbt",
             on_node=on_node,
         )
+
+
+def freshness(
+    settings: LaptopSettings, *, target: str = "local", project_dir: Path | None = None
+) -> list[SourceFreshness]:
+    """How long ago the newest raw rows were loaded, against the sources' thresholds."""
+    if target == "local" and not settings.warehouse.exists():
+        return []
+    return source_freshness(
+        warehouse=settings.warehouse,
+        target=target,
+        project_dir=project_dir or DEFAULT_DBT_PROJECT,
+        artifacts_dir=settings.state_dir / "dbt-freshness",
+    )
 
 
 @contextmanager

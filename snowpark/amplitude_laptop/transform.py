@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +169,71 @@ def run_dbt(
         )
     summary.completed = bool(outcome.success) or bool(summary.failures)
     return summary
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """``dbt source freshness`` for one source table: when its newest row was loaded."""
+
+    source: str
+    status: str  # pass, warn, error (dbt's thresholds on load time), or runtime error
+    newest_load: datetime | None
+    age_seconds: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("pass", "warn")
+
+    def one_line(self) -> str:
+        if self.newest_load is None or self.age_seconds is None:
+            return f"{self.source}: {self.status} (nothing loaded yet)"
+        hours = self.age_seconds / 3600
+        return (
+            f"{self.source}: newest load {self.newest_load:%Y-%m-%d %H:%M} UTC, "
+            f"{hours:.1f} h ago ({self.status})"
+        )
+
+
+def source_freshness(
+    *,
+    warehouse: Path,
+    target: str = "local",
+    project_dir: Path = DEFAULT_DBT_PROJECT,
+    artifacts_dir: Path | None = None,
+) -> list[SourceFreshness]:
+    """Run ``dbt source freshness`` (thresholds in the sources' YAML, on load time)."""
+    from dbt.cli.main import dbtRunner
+
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise TransformError(f"no dbt project at {project_dir} (see --dbt-project)")
+    command = [
+        "source", "freshness",
+        "--project-dir", str(project_dir),
+        "--profiles-dir", str(project_dir),
+        "--target", target,
+        "--quiet",
+    ]  # fmt: skip
+    if artifacts_dir is not None:
+        command += [
+            "--target-path", str(artifacts_dir.resolve() / "target"),
+            "--log-path", str(artifacts_dir.resolve() / "logs"),
+        ]  # fmt: skip
+    environment = {"AMPLITUDE_WAREHOUSE": str(warehouse.resolve()), "DBT_TARGET": target}
+    with _environment(environment):
+        outcome = dbtRunner().invoke(command)
+    if outcome.exception is not None:
+        raise TransformError(f"dbt source freshness could not run: {outcome.exception}") from (
+            outcome.exception
+        )
+    found = []
+    for result in getattr(outcome.result, "results", None) or []:
+        loaded = getattr(result, "max_loaded_at", None)
+        found.append(
+            SourceFreshness(
+                source=f"{result.node.source_name}.{result.node.name}",
+                status=str(result.status),
+                newest_load=loaded,
+                age_seconds=getattr(result, "age", None),
+            )
+        )
+    return found

@@ -42,6 +42,8 @@ def test_demo_reports_the_planted_numbers_and_a_second_run_changes_nothing(
     out = capsys.readouterr().out
     assert "SAMPLE DATA" in out
     assert f"({expected.resent_rows} duplicates removed)" in out
+    assert "freshness  amplitude.events_raw: newest load" in out
+    assert "h ago (pass)" in out
 
     assert demo.main([*args, "--no-docs"]) == 0
     assert report.collect(root / "warehouse.duckdb") == first
