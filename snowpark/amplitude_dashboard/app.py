@@ -14,6 +14,7 @@ times: a new load shows at the next rerun).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,9 +25,11 @@ from typing import Any
 import streamlit as st
 
 from amplitude_dashboard import pages
-from amplitude_queries.backends import Backend, DataUnavailable, DuckDBBackend, SnowparkBackend
+from amplitude_queries.backends import Backend, DuckDBBackend, SnowparkBackend
 from amplitude_queries.backends import run as run_query
 from amplitude_queries.sql import Filters
+
+logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 300
 DEFAULT_WAREHOUSE = Path(".local/demo/warehouse.duckdb")
@@ -83,7 +86,8 @@ def _day_bounds(data: pages.Data, today: date) -> tuple[date, date]:
     for name in ("event_date_bounds", "ledger_bounds"):
         try:
             frame = data.get(name)
-        except DataUnavailable:
+        except Exception as exc:  # noqa: BLE001 - the page's sections say what failed
+            logger.debug("no day bounds from %s: %s", name, exc)
             continue
         first, last = frame["first_day"].iloc[0], frame["last_day"].iloc[0]
         if first is not None and last is not None and first == first:  # NaT != NaT
@@ -102,7 +106,7 @@ def _as_date(value: Any) -> date:
 def _options(data: pages.Data, name: str, column: str) -> list[str]:
     try:
         return [str(v) for v in data.get(name)[column].tolist()]
-    except DataUnavailable:
+    except Exception:  # noqa: BLE001 - the page's sections say what failed
         return []
 
 

@@ -42,15 +42,24 @@ class Data(Protocol):
     def get(self, name: str, params: Sequence[object] = ()) -> Any: ...
 
 
+class Outcome:
+    """Whether a section could read its data (the sections after it may need it)."""
+
+    failed = False
+
+
 @contextmanager
-def section(title: str) -> Iterator[None]:
+def section(title: str) -> Iterator[Outcome]:
     """A titled part of a page; a failure to read its data is shown in its place."""
     st.subheader(title)
+    outcome = Outcome()
     try:
-        yield
+        yield outcome
     except DataUnavailable as exc:
+        outcome.failed = True
         st.info(str(exc))
     except Exception as exc:  # an error is shown in its section, never as a traceback
+        outcome.failed = True
         logger.exception("section %s failed", title)
         st.error(f"Could not read {title.lower()}: {str(exc).strip().splitlines()[0]}")
 
@@ -72,8 +81,9 @@ def no_match(data: Data, filters: Filters) -> None:
         st.info(NO_EVENTS)
     else:
         st.info(
-            f"No events match these filters ({describe(filters)}). Events span {first} to "
-            f"{last}: widen the days, or set platform and country back to all."
+            f"No events match these filters ({describe(filters)}). Events span "
+            f"{pd.Timestamp(first).date()} to {pd.Timestamp(last).date()}: widen the days, "
+            "or set platform and country back to all."
         )
 
 
@@ -185,21 +195,21 @@ def health(data: Data, filters: Filters, now: datetime) -> None:
         if not_loaded.empty:
             st.success("Every file the export wrote is in the raw table.")
         else:
-            st.warning(f"{len(not_loaded)} file(s) written but not loaded (newest first):")
+            st.warning("Written but not loaded (newest first, at most 50):")
             st.dataframe(not_loaded, hide_index=True, width="stretch")
 
     with section("Freshness"):
+        a, b, c, d = st.columns(4)
+        if totals is not None:  # the ledger's, shown even when the marts are not built
+            watermark = _moment(totals["watermark_hour"])
+            last_export = _moment(totals["last_export_at"])
+            _metric(a, "Exported up to", units.utc(watermark), "the ledger's watermark hour")
+            _metric(b, "Last export", units.age(last_export, now), units.utc(last_export))
         fresh = data.get("freshness").iloc[0]
         newest_event = _moment(fresh["newest_event_at"])
         newest_load = _moment(fresh["newest_load_at"])
-        a, b, c, d = st.columns(4)
-        _metric(a, "Newest event", units.age(newest_event, now), units.utc(newest_event))
-        _metric(b, "Newest load", units.age(newest_load, now), units.utc(newest_load))
-        if totals is not None:
-            watermark = _moment(totals["watermark_hour"])
-            last_export = _moment(totals["last_export_at"])
-            _metric(c, "Exported up to", units.utc(watermark), "the ledger's watermark hour")
-            _metric(d, "Last export", units.age(last_export, now), units.utc(last_export))
+        _metric(c, "Newest event", units.age(newest_event, now), units.utc(newest_event))
+        _metric(d, "Newest load", units.age(newest_load, now), units.utc(newest_load))
 
     with section("Failed hours"):
         failed = data.get("failed_hours")
@@ -251,7 +261,7 @@ def repeat_clicks(data: Data, filters: Filters, now: datetime) -> None:
         "The same element clicked, or the same page viewed, more than twice in one session "
         f"on one page; groups that started {describe(filters)}."
     )
-    with section("Repeated interactions"):
+    with section("Repeated interactions") as first:
         totals = data.get("repeat_totals", filters.params()).iloc[0]
         if int(totals["repeat_groups"]) == 0:
             activity = data.get("activity_totals", filters.params()).iloc[0]
@@ -273,6 +283,8 @@ def repeat_clicks(data: Data, filters: Filters, now: datetime) -> None:
             units.seconds(totals["median_seconds_between_repeats"]),
             "median of each group's average gap",
         )
+    if first.failed:
+        return
 
     left, right = st.columns(2)
     with left, section("Elements clicked again and again"):
@@ -424,7 +436,7 @@ def repeat_clicks(data: Data, filters: Filters, now: datetime) -> None:
 def sessions_and_users(data: Data, filters: Filters, now: datetime) -> None:
     st.header("Sessions and users")
     st.caption(f"Sessions that started, and users active, {describe(filters)}.")
-    with section("Activity"):
+    with section("Activity") as first:
         activity = data.get("activity_totals", filters.params()).iloc[0]
         if int(activity["events"]) == 0:
             no_match(data, filters)
@@ -445,6 +457,8 @@ def sessions_and_users(data: Data, filters: Filters, now: datetime) -> None:
             f"average {units.seconds(sessions['avg_session_seconds'])}",
         )
         _metric(e, "New users", units.count(new_users["new_users"].sum()), "first event here")
+    if first.failed:
+        return
 
     left, right = st.columns(2)
     with left, section("Daily active users"):
