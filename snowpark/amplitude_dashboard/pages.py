@@ -203,7 +203,9 @@ def health(data: Data, filters: Filters, now: datetime) -> None:
         if totals is not None:  # the ledger's, shown even when the marts are not built
             watermark = _moment(totals["watermark_hour"])
             last_export = _moment(totals["last_export_at"])
-            _metric(a, "Exported up to", units.utc(watermark), "the ledger's watermark hour")
+            _metric(
+                a, "Exported up to", units.hour(watermark), f"watermark: {units.utc(watermark)}"
+            )
             _metric(b, "Last export", units.age(last_export, now), units.utc(last_export))
         fresh = data.get("freshness").iloc[0]
         newest_event = _moment(fresh["newest_event_at"])
@@ -302,7 +304,7 @@ def repeat_clicks(data: Data, filters: Filters, now: datetime) -> None:
                 .mark_bar()
                 .encode(
                     x=alt.X("repeat_groups:Q", title="repeat groups"),
-                    y=alt.Y("element:N", sort="-x", title=None),
+                    y=alt.Y("element:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
                     tooltip=["element", "repeat_groups", "clicks"],
                 ),
                 width="stretch",
@@ -327,7 +329,7 @@ def repeat_clicks(data: Data, filters: Filters, now: datetime) -> None:
                 .mark_bar(color="#0f9d58")
                 .encode(
                     x=alt.X("repeat_groups:Q", title="repeat groups"),
-                    y=alt.Y("page_title:N", sort="-x", title=None),
+                    y=alt.Y("page_title:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
                     tooltip=["page_title", "repeat_groups", "views"],
                 ),
                 width="stretch",
@@ -370,7 +372,7 @@ def repeat_clicks(data: Data, filters: Filters, now: datetime) -> None:
             alt.Chart(_long(frame, {n: n for n in names}, "repeat_groups"))
             .mark_line(point=True)
             .encode(
-                x=alt.X("yearmonthdate(day):T", title="day (UTC)"),
+                x=alt.X("yearmonthdate(day):O", title="day (UTC)"),
                 y=alt.Y("repeat_groups:Q", title="repeat groups"),
                 color=alt.Color("series:N", title=None),
                 tooltip=["yearmonthdate(day):T", "series:N", "repeat_groups:Q"],
@@ -408,7 +410,7 @@ def repeat_clicks(data: Data, filters: Filters, now: datetime) -> None:
             .mark_circle(size=120)
             .encode(
                 x=alt.X("seconds_since_session_start:Q", title="seconds since the session started"),
-                y=alt.Y("label:N", title=None, sort=None),
+                y=alt.Y("label:N", title=None, sort=None, axis=alt.Axis(labelLimit=320)),
                 color=alt.Color(
                     "in_group:N",
                     title="in the group",
@@ -466,7 +468,7 @@ def sessions_and_users(data: Data, filters: Filters, now: datetime) -> None:
             alt.Chart(daily)
             .mark_line(point=True)
             .encode(
-                x=alt.X("yearmonthdate(day):T", title="day (UTC)"),
+                x=alt.X("yearmonthdate(day):O", title="day (UTC)"),
                 y=alt.Y("users:Q", title="users"),
                 tooltip=["yearmonthdate(day):T", "users:Q", "events:Q"],
             ),
@@ -521,7 +523,13 @@ def sessions_and_users(data: Data, filters: Filters, now: datetime) -> None:
         )
     with section("Per day"):
         table = daily.merge(started[["day", "sessions", "first_sessions"]], on="day", how="left")
-        table = table.rename(columns={"sessions_x": "active sessions", "sessions_y": "sessions"})
-        table = table.merge(new_users, on="day", how="left")
+        table = table.merge(new_users, on="day", how="left").rename(
+            columns={
+                "sessions_x": "sessions active",
+                "sessions_y": "sessions started",
+                "first_sessions": "first sessions",
+                "new_users": "new users",
+            }
+        )
         table["day"] = table["day"].dt.date
         st.dataframe(table, hide_index=True, width="stretch")

@@ -53,3 +53,8 @@ def age(then: datetime | None, now: datetime) -> str:
 
 def utc(moment: datetime | None) -> str:
     return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def hour(moment: datetime | None) -> str:
+    """An hour, short enough for a metric: ``Jan 28, 23:00``."""
+    return "-" if moment is None else f"{moment:%b %d, %H:00}"

@@ -140,7 +140,7 @@ def test_the_health_page_shows_what_went_wrong(troubled: tuple[Path, Path]) -> N
     assert shown["Files written"] == "3"
     assert shown["Files loaded"] == "1"
     assert shown["Files not loaded"] == "2"
-    assert shown["Exported up to"] == "2026-01-26 07:00 UTC"  # the newest done or empty hour
+    assert shown["Exported up to"] == "Jan 26, 07:00"  # the newest done or empty hour
     not_loaded, failed, runs = (d.value for d in at.dataframe)
     assert sorted(not_loaded["load_status"]) == ["Load failed", "not seen by the loader"]
     assert list(failed["error"]) == ["HTTP 504 after 5 attempts: split down to one hour"]

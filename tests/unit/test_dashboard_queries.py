@@ -52,6 +52,7 @@ def test_counts_ages_and_times() -> None:
     assert units.age(datetime(2026, 1, 29, 7, 0), now) == "in the future (clock skew?)"
     assert units.age(None, now) == "never"
     assert units.utc(datetime(2026, 1, 28, 23, 0)) == "2026-01-28 23:00 UTC"
+    assert units.hour(datetime(2026, 1, 28, 23, 0)) == "Jan 28, 23:00"
 
 
 def test_filters_travel_as_bound_parameters() -> None:
