@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint typecheck test test-fast crash-trials demo bench bench-dbt deploy clean
+.PHONY: help venv lint typecheck test test-fast crash-trials demo dashboard bench bench-dbt deploy clean
 
 help:
 	@echo "make demo   run the whole pipeline on sample data, nothing but this machine"
 	@echo "make test   lint, type-check and run every test"
+	@echo "make dashboard  the Streamlit dashboard on localhost (the demo's warehouse by default)"
 	@echo "make bench  extract throughput and memory at 1 GB and 4 GB (BENCH_MB=\"1000 4000\")"
 	@echo "make bench-dbt  time a full vs an incremental dbt build (BENCH_MILLION=2)"
 	@echo "make deploy     set up Snowflake and deploy procedure, dbt project and tasks"
@@ -59,6 +60,17 @@ test-fast: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m amplitude_laptop.demo
 
+# The Streamlit dashboard against a laptop warehouse: DASHBOARD_DIR holds warehouse.duckdb
+# and state/ (the ledger, the run logs): the demo's by default; `make dashboard
+# DASHBOARD_DIR=.local` for the folders `amplitude-ingest run` uses.
+DASHBOARD_DIR ?= .local/demo
+DASHBOARD_PORT ?= 8501
+dashboard: $(STAMP)
+	AMP_WAREHOUSE=$(DASHBOARD_DIR)/warehouse.duckdb AMP_STATE_DIR=$(DASHBOARD_DIR)/state \
+		$(BIN)/streamlit run snowpark/amplitude_dashboard/streamlit_app.py \
+		--server.address 127.0.0.1 --server.port $(DASHBOARD_PORT) --server.headless true \
+		--browser.gatherUsageStats false --client.toolbarMode minimal
+
 BENCH_MB ?= 1000 4000
 bench: $(STAMP)
 	$(BIN)/python bench/bench_extract.py --megabytes $(BENCH_MB)
@@ -101,19 +113,20 @@ SETUP_VARS = $(BASE_VARS) -D amplitude_host=$(AMPLITUDE_HOST) \
 	-D amplitude_region=$(AMPLITUDE_REGION) -D amplitude_project=$(AMPLITUDE_PROJECT) \
 	-D s3_url=$(S3_URL) -D s3_role_arn=$(S3_ROLE_ARN) -D dbt_version=$(DBT_VERSION)
 # The deploy order: SETUP_SQL, then the procedures and the dbt project, then GRAPH_SQL,
-# then the doctor, then RESUME_SQL.
+# then DASHBOARD_SQL and the Streamlit app, then the doctor, then RESUME_SQL.
 SETUP_SQL := 00_roles 10_warehouse_database 20_external_access 30_storage \
 	40_raw_table_and_pipe 50_ledger_and_settings 60_retired_objects
 GRAPH_SQL := 70_tasks 85_health_views
+DASHBOARD_SQL := 90_dashboard
 RESUME_SQL := 80_resume_tasks
 DBT_PROFILES := .local/snowflake-dbt
 # `snow snowpark build` looks packages up in Snowflake's Anaconda channel with a query,
 # which needs a warehouse: give it one, and the role that may use it.
 SNOW_AS_PIPELINE = $(SNOW_CONN) --role $(PIPELINE_ROLE) --warehouse $(AMPLITUDE_WAREHOUSE)
 
-.PHONY: deploy deploy-setup deploy-code deploy-graph doctor resume teardown
+.PHONY: deploy deploy-setup deploy-code deploy-graph deploy-dashboard doctor resume teardown
 
-deploy: deploy-setup deploy-code deploy-graph
+deploy: deploy-setup deploy-code deploy-graph deploy-dashboard
 	@if $(MAKE) --no-print-directory doctor; then \
 		$(MAKE) --no-print-directory resume; \
 	elif [ "$(FORCE_RESUME)" = 1 ]; then \
@@ -143,6 +156,16 @@ deploy-code: $(SNOW_STAMP)
 
 deploy-graph: $(SNOW_STAMP)
 	for f in $(GRAPH_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(BASE_VARS) || exit 1; done
+
+# The dashboard: its schema and grants (sql/90), then the Streamlit app of snowflake.yml,
+# created and owned by the reader role (the app runs with its owner's rights). Open it in
+# Snowsight (Projects > Streamlit) or at the URL the CLI prints; grant the reader role to
+# the people who should see it.
+deploy-dashboard: $(SNOW_STAMP)
+	for f in $(DASHBOARD_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(BASE_VARS) || exit 1; done
+	$(SNOW) streamlit deploy amplitude_dashboard --replace $(SNOW_CONN) --role $(READER_ROLE) \
+		--warehouse $(AMPLITUDE_WAREHOUSE) --env AMPLITUDE_DATABASE=$(AMPLITUDE_DATABASE) \
+		--env AMPLITUDE_WAREHOUSE=$(AMPLITUDE_WAREHOUSE)
 
 # Every check of amplitude_doctor() (amplitude_ingest/doctor.py): what is wrong and the
 # command that fixes it. Exits non-zero when a check fails. From a worksheet:

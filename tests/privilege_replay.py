@@ -507,6 +507,12 @@ def _dispatch(account: Account, s: Statement) -> None:
     elif m := match(r"^create (or replace )?procedure ([\w.]+)\("):
         a.require(s, "create sql procedure", _schema_bindings(a, m.group(2)))
         a.create("procedure", m.group(2), replace=True)
+    elif m := match(r"^create (or replace )?streamlit (if not exists )?([\w.]+) (.*)$"):
+        bindings = _schema_bindings(a, m.group(3))
+        if w := re.search(r"query_warehouse = (\w+)", m.group(4)):
+            bindings["warehouse"] = a.get("warehouse", w.group(1)) or w.group(1).upper()
+        a.require(s, "create streamlit", bindings)
+        a.create("streamlit", m.group(3), replace=bool(m.group(1)))
     elif m := match(r"^create (or replace )?dbt project ([\w.]+)"):
         a.require(s, "create dbt project", _schema_bindings(a, m.group(2)))
         a.create("dbt project", m.group(2), replace=bool(m.group(1)))
@@ -768,12 +774,13 @@ def code_statements(
     role = variables["pipeline_role"]
     context = (database.upper(), "INGEST")
     out = []
-    stages = sorted({entity["stage"] for entity in definition["entities"].values()})
+    procedures = [e for e in definition["entities"].values() if e["type"] == "procedure"]
+    stages = sorted({entity["stage"] for entity in procedures})
     for stage in stages:
         out.append(
             Statement("snow snowpark deploy", f"create stage if not exists {stage}", role, context)
         )
-    for entity in definition["entities"].values():
+    for entity in procedures:
         identifier = entity["identifier"]
         name = f"{identifier['database']}.{identifier['schema']}.{identifier['name']}"
         parts = [
@@ -796,6 +803,40 @@ def code_statements(
     return out
 
 
+def dashboard_statements(
+    variables: dict[str, str], sql_dir: Path = SQL_DIR, snowflake_yml: Path = SNOWFLAKE_YML
+) -> list[Statement]:
+    """`make deploy-dashboard`: DASHBOARD_SQL, then what `snow streamlit deploy` creates.
+
+    The CLI (versioned deploy) runs CREATE STREAMLIT IF NOT EXISTS with the entity's
+    identifier, MAIN_FILE, QUERY_WAREHOUSE and TITLE as the role the Makefile passes (the
+    reader), then uploads the files to the app's own live version: no named stage.
+    """
+    out: list[Statement] = []
+    for name in makefile_list("DASHBOARD_SQL"):
+        out += script_statements(sql_dir / f"{name}.sql", variables)
+    text = (
+        snowflake_yml.read_text()
+        .replace("<% ctx.env.AMPLITUDE_DATABASE %>", variables["database"])
+        .replace("<% ctx.env.AMPLITUDE_WAREHOUSE %>", variables["warehouse"])
+    )
+    for entity in yaml.safe_load(text)["entities"].values():
+        if entity["type"] != "streamlit":
+            continue
+        identifier = entity["identifier"]
+        name = f"{identifier['database']}.{identifier['schema']}.{identifier['name']}"
+        out.append(
+            Statement(
+                "snow streamlit deploy",
+                f"create streamlit if not exists {name} main_file = '{entity['main_file']}' "
+                f"query_warehouse = {entity['query_warehouse']} title = '{entity['title']}'",
+                variables["reader_role"],
+                (variables["database"].upper(), identifier["schema"].upper()),
+            )
+        )
+    return out
+
+
 def deploy_statements(
     variables: dict[str, str],
     sql_dir: Path = SQL_DIR,
@@ -804,8 +845,9 @@ def deploy_statements(
     resume: list[str] | None = None,
     code: list[Statement] | None = None,
     doctor: list[Statement] | None = None,
+    dashboard: list[Statement] | None = None,
 ) -> list[Statement]:
-    """The deploy: set-up scripts, code, graph scripts, the doctor, the resume script."""
+    """The deploy: set-up scripts, code, graph scripts, the dashboard, the doctor, resume."""
     setup = setup if setup is not None else makefile_list("SETUP_SQL")
     graph = graph if graph is not None else makefile_list("GRAPH_SQL")
     resume = resume if resume is not None else makefile_list("RESUME_SQL")
@@ -815,6 +857,7 @@ def deploy_statements(
     out += code if code is not None else code_statements(variables)
     for name in graph:
         out += script_statements(sql_dir / f"{name}.sql", variables)
+    out += dashboard or []
     out += doctor or []
     for name in resume:
         out += script_statements(sql_dir / f"{name}.sql", variables)

@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(site, root / "dbt-docs.html")
             print(f"dbt docs   {root / 'dbt-docs.html'}")
     print(f"\ndone in {time.monotonic() - began:.0f} s; run `make demo` again: nothing changes")
+    where = "" if root == Path(".local/demo") else f" DASHBOARD_DIR={root}"
+    print(f"dashboard  `make dashboard{where}`, then open http://localhost:8501")
     return 0
 
 

@@ -1,7 +1,9 @@
 """What a person looks at after a run: a text summary and a small HTML report.
 
-Numbers come from the marts in the DuckDB warehouse; the charts are inline SVG, so the
-report is one self-contained file that opens anywhere without a network.
+Numbers come from the marts in the DuckDB warehouse, the top lists and the daily series
+through the dashboard's own queries (:mod:`amplitude_queries`); the charts are inline SVG,
+so the report is one self-contained file that opens anywhere without a network (the
+dashboard, ``make dashboard``, is the interactive view of the same numbers).
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pandas as pd
+
+from amplitude_queries.backends import DuckDBBackend, run
+from amplitude_queries.sql import Filters
 
 MARTS = "analytics"
 STAGING = "analytics_staging"
@@ -26,7 +32,7 @@ class Summary:
     repeat_groups: int
     top_repeat_elements: list[tuple[str, str, int, int]]  # element, page, groups, clicks
     top_repeat_pages: list[tuple[str, int, int]]  # page, groups, views
-    daily: list[tuple[date, int, int]]  # day, events, users
+    daily: list[tuple[date, int, int]]  # day, events, distinct users
 
     @property
     def duplicates_removed(self) -> int:
@@ -34,6 +40,8 @@ class Summary:
 
 
 def collect(warehouse: Path) -> Summary:
+    """The report's numbers; the lists and the daily series are the dashboard's queries
+    (:mod:`amplitude_queries`), over every day with events."""
     # Read-write configuration on purpose: dbt-duckdb keeps its connection to the file open
     # in this process, and DuckDB refuses a second one configured differently.
     with duckdb.connect(str(warehouse)) as db:
@@ -42,43 +50,39 @@ def collect(warehouse: Path) -> Summary:
             row = db.execute(sql).fetchone()
             return int(row[0]) if row and row[0] is not None else 0
 
-        elements = db.execute(
-            f"""
-            select element_text, page_title, count(*) as groups, sum(repeat_count) as clicks
-            from {MARTS}.amplitude__repeat_clicks
-            where event_name = 'Element Clicked'
-            group by element_text, page_title
-            order by groups desc, clicks desc, element_text, page_title
-            limit 5
-            """
-        ).fetchall()
-        pages = db.execute(
-            f"""
-            select page_title, count(*) as groups, sum(repeat_count) as views
-            from {MARTS}.amplitude__repeat_clicks
-            where event_name = 'Page Viewed'
-            group by page_title
-            order by groups desc, views desc, page_title
-            limit 5
-            """
-        ).fetchall()
-        daily = db.execute(
-            f"""
-            select event_date, sum(events), sum(users)
-            from {MARTS}.amplitude__daily_performance
-            group by event_date
-            order by event_date
-            """
-        ).fetchall()
+        marts = DuckDBBackend(warehouse, connection=db)
+        bounds = run(marts, "event_date_bounds").iloc[0]
+        elements: list[tuple[str, str, int, int]] = []
+        pages: list[tuple[str, int, int]] = []
+        daily: list[tuple[date, int, int]] = []
+        if not pd.isna(bounds["first_day"]):
+            every_day = Filters(
+                start=pd.Timestamp(bounds["first_day"]).date(),
+                end=pd.Timestamp(bounds["last_day"]).date(),
+            ).params()
+            top = run(marts, "repeat_elements", every_day).head(5)
+            elements = [
+                (str(r.element_text), str(r.page_title), int(r.repeat_groups), int(r.clicks))
+                for r in top.itertuples(index=False)
+            ]
+            top = run(marts, "repeat_pages", every_day).head(5)
+            pages = [
+                (str(r.page_title), int(r.repeat_groups), int(r.views))
+                for r in top.itertuples(index=False)
+            ]
+            daily = [
+                (pd.Timestamp(r.day).date(), int(r.events), int(r.users))
+                for r in run(marts, "activity_daily", every_day).itertuples(index=False)
+            ]
         return Summary(
             raw_rows=one("select count(*) from raw.amplitude_events_raw"),
             events=one(f"select count(*) from {STAGING}.stg_amplitude__events"),
             sessions=one(f"select count(*) from {MARTS}.amplitude__sessions"),
             users=one(f"select count(*) from {MARTS}.amplitude__user_enhanced"),
             repeat_groups=one(f"select count(*) from {MARTS}.amplitude__repeat_clicks"),
-            top_repeat_elements=[(str(e), str(p), int(g), int(c)) for e, p, g, c in elements],
-            top_repeat_pages=[(str(p), int(g), int(v)) for p, g, v in pages],
-            daily=[(d, int(e), int(u)) for d, e, u in daily],
+            top_repeat_elements=elements,
+            top_repeat_pages=pages,
+            daily=daily,
         )
 
 

@@ -93,12 +93,13 @@ definition = load_project(
 ).project_definition
 captured = []
 SnowparkObjectManager.execute_query = lambda self, query, **kwargs: captured.append(query)
-for entity in definition.entities.values():
+procedures = [e for e in definition.entities.values() if e.type == "procedure"]
+for entity in procedures:
     stage = entity.stage
     SnowparkObjectManager().create_or_replace(
         entity, {f"@{stage}/amplitude_ingest.zip"}, ["snowflake-snowpark-python", "requests"]
     )
-stages = sorted({e.stage for e in definition.entities.values()})
+stages = sorted({e.stage for e in procedures})
 print(json.dumps({"stages": stages, "sql": captured}))
 """
 
@@ -219,7 +220,10 @@ def test_every_script_renders_and_splits_as_snow_sql_does_with_the_makefiles_var
 ) -> None:
     groups = {
         "SETUP_VARS": makefile_list("SETUP_SQL"),
-        "BASE_VARS": makefile_list("GRAPH_SQL") + makefile_list("RESUME_SQL") + ["99_teardown"],
+        "BASE_VARS": makefile_list("GRAPH_SQL")
+        + makefile_list("DASHBOARD_SQL")
+        + makefile_list("RESUME_SQL")
+        + ["99_teardown"],
     }
     for variables_name, scripts in groups.items():
         rendered = render_with_cli(tmp_path, makefile_variables(variables_name), scripts)

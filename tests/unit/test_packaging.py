@@ -34,7 +34,12 @@ def test_runtime_dependencies_are_the_same_in_every_manifest() -> None:
 
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     declared = {_name(d) for d in pyproject["project"]["dependencies"]}
-    assert conda == RUNTIME
+    # Streamlit in Snowflake reads this file too, for the dashboard (snowflake.yml): it adds
+    # Streamlit, at the version the laptop's lock pins.
+    assert conda == RUNTIME | {"streamlit"}
+    (pin,) = [d for d in environment["dependencies"] if _name(d) == "streamlit"]
+    lock = (ROOT / "requirements" / "dev.lock").read_text().splitlines()
+    assert f"streamlit=={pin.split('=')[-1]}" in lock
     assert listed(ROOT / "requirements.txt") == RUNTIME
     assert declared == RUNTIME
 

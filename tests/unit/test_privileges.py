@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from amplitude_ingest import doctor, reconcile
+from amplitude_queries.sql import QUERIES
 from tests.privilege_replay import (
     Account,
     Statement,
+    dashboard_statements,
     deploy_statements,
     load_rules,
     normalize,
@@ -51,12 +53,30 @@ def module_statements() -> list[Statement]:
     return out
 
 
+def dashboard_queries() -> list[Statement]:
+    """Every query of the dashboard, as the Streamlit app (owned by the reader) runs it."""
+    reader = VARIABLES["reader_role"]
+    context = (VARIABLES["database"].upper(), "DASHBOARD")
+    app = "the dashboard (Streamlit in Snowflake)"
+    out = [Statement(app, f"use warehouse {VARIABLES['warehouse']}", reader, context)]
+    out += [Statement(app, normalize(q.sql), reader, context) for q in QUERIES.values()]
+    return out
+
+
 def full_replay(sql_dir: Path = SQL_DIR, text_overrides: dict[str, str] | None = None) -> Account:
     if text_overrides:
         sql_dir = _copy_with(sql_dir, text_overrides)
     doctor_at_deploy = module_statements()
-    account = replay(deploy_statements(VARIABLES, sql_dir, doctor=doctor_at_deploy))
-    for statement in task_runtime(account) + runtime_statements(RULES, VARIABLES):
+    account = replay(
+        deploy_statements(
+            VARIABLES,
+            sql_dir,
+            doctor=doctor_at_deploy,
+            dashboard=dashboard_statements(VARIABLES, sql_dir),
+        )
+    )
+    runtime = task_runtime(account) + runtime_statements(RULES, VARIABLES) + dashboard_queries()
+    for statement in runtime:
         account.run(statement)
     return account
 
@@ -80,6 +100,8 @@ def test_the_deploy_and_what_runs_after_it_replay_without_a_finding() -> None:
     assert owner[("procedure", "AMPLITUDE_DOCTOR")] == PIPELINE
     assert owner[("view", "AMPLITUDE_PIPELINE_HEALTH")] == "AMPLITUDE_ADMIN"
     assert owner[("integration", "AMPLITUDE_EXPORT_ACCESS")] == "ACCOUNTADMIN"
+    # The dashboard is the reader's: it runs with the reader's rights and no more.
+    assert owner[("streamlit", "AMPLITUDE_DASHBOARD")] == "AMPLITUDE_READER"
     # dbt's mart, created at run time, got the readers' future grant.
     mart = account.get("table", "AMPLITUDE.ANALYTICS.AMPLITUDE__REPEAT_CLICKS")
     assert mart is not None
@@ -196,6 +218,20 @@ MUTATIONS = [
         "grant usage, read, write on stage amplitude_stage to role <% pipeline_role %>;",
         "READ cannot be granted on external stage",
         id="read-write-on-external-stage",
+    ),
+    pytest.param(
+        "90_dashboard.sql",
+        "grant select on table ingest.amplitude_pipeline_runs to role <% reader_role %>;",
+        "",
+        "select: AMPLITUDE_READER lacks SELECT on table AMPLITUDE.INGEST.AMPLITUDE_PIPELINE_RUNS",
+        id="dashboard-without-run-history",
+    ),
+    pytest.param(
+        "90_dashboard.sql",
+        "grant usage, create streamlit on schema dashboard to role <% reader_role %>;",
+        "grant usage on schema dashboard to role <% reader_role %>;",
+        "create streamlit: AMPLITUDE_READER lacks CREATE STREAMLIT on schema AMPLITUDE.DASHBOARD",
+        id="no-create-streamlit",
     ),
     pytest.param(
         "10_warehouse_database.sql",

@@ -245,11 +245,14 @@ def test_secret_values_are_escaped_into_their_string_literal(value: str) -> None
 
 
 def test_the_deploy_order_resumes_the_schedule_last() -> None:
-    setup, graph, resume = (makefile_list(n) for n in ("SETUP_SQL", "GRAPH_SQL", "RESUME_SQL"))
+    setup, graph, dashboard, resume = (
+        makefile_list(n) for n in ("SETUP_SQL", "GRAPH_SQL", "DASHBOARD_SQL", "RESUME_SQL")
+    )
     assert resume == ["80_resume_tasks"]
     assert "85_health_views" in graph
     assert "70_tasks" in graph
-    assert {f"{n}.sql" for n in setup + graph + resume} | {"99_teardown.sql"} == {
+    assert dashboard == ["90_dashboard"]
+    assert {f"{n}.sql" for n in setup + graph + dashboard + resume} | {"99_teardown.sql"} == {
         p.name for p in scripts()
     }
     makefile = (ROOT / "Makefile").read_text()

@@ -1,0 +1,160 @@
+"""The laptop's pipeline health, when things went wrong: a failed hour, quarantined lines,
+a file the loader never saw, a file it could not load, a run that logged an error.
+
+The ledger is written by the laptop's own SqliteLedger, the load history by the loader's
+own DDL, the log line in the CLI's log format; the dashboard must show each, with the
+names and columns the Snowflake relations have (amplitude_queries.laptop)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+import streamlit as st
+
+from amplitude_ingest.domain import HourRecord, HourStatus
+from amplitude_laptop.loader import connect
+from amplitude_laptop.logs import LOG_FORMAT
+from amplitude_laptop.sqlite_ledger import SqliteLedger
+from amplitude_queries.backends import DuckDBBackend, run
+from amplitude_queries.laptop import attach_ingest
+from tests.integration.test_dashboard_app import metrics, open_app
+
+KEY = "events/web/2026/01/26/{hour:02d}/web_20260126T{hour:02d}_0000_{n:016x}.json"
+
+
+def key(hour: int, n: int = 0) -> str:
+    return KEY.format(hour=hour, n=n)
+
+
+@pytest.fixture
+def troubled(tmp_path: Path) -> tuple[Path, Path]:
+    state = tmp_path / "state"
+    ledger = SqliteLedger(state)
+    hour = [datetime(2026, 1, 26, h, tzinfo=UTC) for h in range(24)]
+    quarantined = "_quarantine/web/2026/01/26/05/x.rejected.jsonl"
+    ledger.save(
+        [
+            HourRecord(
+                hour[5],
+                HourStatus.DONE,
+                files=2,
+                events=20,
+                bytes=900,
+                rejected_lines=3,
+                attempts=1,
+                keys=(key(5, 0), key(5, 1), quarantined),
+            ),
+            HourRecord(
+                hour[6], HourStatus.DONE, files=1, events=10, bytes=400, attempts=2, keys=(key(6),)
+            ),
+            HourRecord(hour[7], HourStatus.EMPTY, attempts=1),
+            HourRecord(
+                hour[8],
+                HourStatus.FAILED,
+                attempts=5,
+                error="HTTP 504 after 5 attempts: split down to one hour",
+            ),
+        ]
+    )
+    ledger.close()
+    warehouse = tmp_path / "warehouse.duckdb"
+    with connect(warehouse) as db:  # the loader's own tables
+        db.execute(
+            "insert into raw.load_history values (?, 'c1', 100, 10, '2026-01-26 05:10:00')",
+            [key(5, 0)],
+        )
+        db.execute(
+            "insert into raw.load_errors values (?, 'c2', 'Malformed JSON at line 3', "
+            "'2026-01-26 06:10:00')",
+            [key(6)],
+        )
+    logs = state / "logs"
+    logs.mkdir()
+    (logs / "run_2026-01-26T09-00-00_4242.log").write_text(
+        LOG_FORMAT
+        % {
+            "asctime": "2026-01-26 09:00:01,000",
+            "levelname": "INFO",
+            "name": "amplitude_laptop",
+            "message": "extract started",
+        }
+        + "\n"
+        + LOG_FORMAT
+        % {
+            "asctime": "2026-01-26 09:00:09,000",
+            "levelname": "ERROR",
+            "name": "amplitude_ingest.extractor",
+            "message": "hour 2026-01-26T08 failed: HTTP 504",
+        }
+        + "\n"
+    )
+    (logs / "load_2026-01-26T09-05-00_4243.log").write_text("")
+    return warehouse, state
+
+
+def test_the_stand_ins_have_the_snowflake_relations_names_and_rows(
+    troubled: tuple[Path, Path],
+) -> None:
+    warehouse, state = troubled
+    db = duckdb.connect(":memory:")
+    db.execute(f"attach '{warehouse}' as warehouse (read_only)")
+    db.execute("use warehouse")
+    attach_ingest(db, state, now=datetime(2026, 1, 26, 10, 0, tzinfo=UTC))
+    columns = {
+        table: [r[0] for r in db.execute(f"describe ingest.{table}").fetchall()]
+        for table in ("amplitude_ingest_ledger", "amplitude_files_not_loaded")
+    }
+    # The columns of sql/50's ledger and sql/85's view, in their order.
+    assert columns["amplitude_ingest_ledger"] == [
+        "hour", "status", "files", "events", "bytes", "rejected_lines", "attempts", "error",
+        "stage_keys", "updated_at", "run_id", "lease_owner", "lease_expires_at",
+    ]  # fmt: skip
+    assert columns["amplitude_files_not_loaded"] == [
+        "hour", "run_id", "stage_key", "written_at", "minutes_since_written", "load_status",
+        "first_error_message", "refreshable",
+    ]  # fmt: skip
+    missing = db.execute(
+        "select stage_key, load_status, first_error_message from ingest.amplitude_files_not_loaded "
+        "order by stage_key"
+    ).fetchall()
+    assert missing == [
+        (key(5, 1), "not seen by the loader", None),
+        (key(6), "Load failed", "Malformed JSON at line 3"),
+    ]
+    db.close()
+
+
+def test_the_health_page_shows_what_went_wrong(troubled: tuple[Path, Path]) -> None:
+    st.cache_data.clear()
+    warehouse, state = troubled
+    at = open_app(DuckDBBackend(warehouse, state), datetime(2026, 1, 26, 10, 0))
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Hours exported"] == "2"
+    assert shown["Empty hours"] == "1"
+    assert shown["Failed hours"] == "1"
+    assert shown["Lines quarantined"] == "3"
+    assert shown["Files written"] == "3"
+    assert shown["Files loaded"] == "1"
+    assert shown["Files not loaded"] == "2"
+    assert shown["Exported up to"] == "Jan 26, 07:00"  # the newest done or empty hour
+    not_loaded, failed, runs = (d.value for d in at.dataframe)
+    assert sorted(not_loaded["load_status"]) == ["Load failed", "not seen by the loader"]
+    assert list(failed["error"]) == ["HTTP 504 after 5 attempts: split down to one hour"]
+    assert list(failed["attempts"]) == [5]
+    assert list(runs["tasks"]) == ["load", "run"] or list(runs["tasks"]) == ["run", "load"]
+    failing = runs[~runs["succeeded"]]
+    assert list(failing["error"]) == ["hour 2026-01-26T08 failed: HTTP 504"]
+    # No marts in this warehouse: freshness says what builds them, the rest still shows.
+    assert any("amplitude-ingest transform" in i.value for i in at.info)
+
+
+def test_the_ledger_is_read_and_never_written(troubled: tuple[Path, Path]) -> None:
+    warehouse, state = troubled
+    before = (state / "ledger.sqlite").read_bytes()
+    backend = DuckDBBackend(warehouse, state)
+    assert run(backend, "ledger_totals")["hours_done"].iloc[0] == 2
+    assert (state / "ledger.sqlite").read_bytes() == before
