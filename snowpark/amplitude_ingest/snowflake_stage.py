@@ -29,7 +29,7 @@ class SnowflakeStage:
     def create(self) -> PendingPart:
         return SpooledPart(self._upload, self._spool_dir, self.gauge)
 
-    def _upload(self, spooled: IO[bytes], key: str) -> None:
+    def _upload(self, spooled: IO[bytes], key: str, crc32: int) -> None:
         location = f"@{self.stage}/{normalize_prefix(key)}"
         with self._gate() as session:
             session.file.put_stream(spooled, location, auto_compress=False, overwrite=True)

@@ -14,19 +14,22 @@ import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from amplitude_ingest.assembly import extraction
 from amplitude_ingest.domain import ExtractPlan, ExtractSummary
 from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.extractor import ProgressCallback
 from amplitude_ingest.hours import parse_bounds
-from amplitude_laptop.loader import Loader, LoadSummary, connect
 from amplitude_laptop.process_workers import WORKER_KINDS
 from amplitude_laptop.run_lock import run_lock
 from amplitude_laptop.settings import LaptopSettings
 from amplitude_laptop.sqlite_ledger import SqliteLedger
 from amplitude_laptop.stage_listing import open_stage_listing
 from amplitude_laptop.stages import StageLocation
+
+if TYPE_CHECKING:
+    from amplitude_laptop.loader import LoadSummary
 from amplitude_laptop.transform import (
     DEFAULT_DBT_PROJECT,
     NodeResult,
@@ -78,6 +81,10 @@ def extract(
 
 def load(settings: LaptopSettings) -> LoadSummary:
     """Load the stage's new event files into the warehouse, once per file and content."""
+    # DuckDB is imported here, not at the top: an extract (and its worker processes) would
+    # carry its ~25 MB for nothing.
+    from amplitude_laptop.loader import Loader, connect
+
     location = StageLocation.parse(settings.stage, spool_dir=spool_dir(settings))
     if location.folder is not None and not location.folder.is_dir():
         raise ConfigurationError(

@@ -103,11 +103,11 @@ class CutAfter(S3Stage):
         self.proxy = proxy
         self.uploads = uploads
 
-    def _upload(self, spooled: IO[bytes], key: str) -> None:
+    def _upload(self, spooled: IO[bytes], key: str, crc32: int) -> None:
         if self.uploads == 0:
             self.proxy.cut()
         self.uploads -= 1
-        super()._upload(spooled, key)
+        super()._upload(spooled, key, crc32)
 
 
 def bucket_objects(bucket: str) -> dict[str, bytes]:
