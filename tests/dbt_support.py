@@ -13,6 +13,10 @@ from amplitude_embedded.loader import Loader, connect
 from amplitude_embedded.stage_files import LocalStageFiles
 from amplitude_embedded.transform import DEFAULT_DBT_PROJECT, TransformResult, run_dbt
 
+# Bookkeeping, not data: when the dbt run that wrote a row started. Two builds of the same
+# rows differ in it and nothing else, so comparisons leave it out.
+BOOKKEEPING = frozenset({"built_at"})
+
 MART_KEYS = {
     "amplitude__repeat_clicks": "pkey",
     "amplitude__sessions": "session_key",
@@ -57,12 +61,21 @@ def normalize(value: Any) -> Any:
     return value
 
 
+def _as_dicts(names: list[str], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [
+        {name: normalize(value) for name, value in zip(names, row, strict=True)
+         if name not in BOOKKEEPING}
+        for row in rows
+    ]  # fmt: skip
+
+
 def duckdb_rows(warehouse: Path, table: str, schema: str = "analytics") -> list[dict[str, Any]]:
+    """Every row of a table, without bookkeeping columns, values normalized."""
     with duckdb.connect(str(warehouse)) as db:
         cursor = db.execute(f"select * from {schema}.{table}")
         names = [d[0].lower() for d in cursor.description]
         rows = cursor.fetchall()
-    return [dict(zip(names, map(normalize, row), strict=True)) for row in rows]
+    return _as_dicts(names, rows)
 
 
 def run_dbt_on_fakesnow(profiles_dir: Path, artifacts: Path, *args: str) -> bool:
@@ -110,4 +123,4 @@ def fakesnow_rows(connection: Any, table: str, schema: str = "analytics") -> lis
     cursor = connection.cursor()
     cursor.execute(f"select * from amplitude.{schema}.{table}")
     names = [d[0].lower() for d in cursor.description]
-    return [dict(zip(names, map(normalize, row), strict=True)) for row in cursor.fetchall()]
+    return _as_dicts(names, cursor.fetchall())

@@ -1,10 +1,45 @@
+{{
+    config(
+        unique_key='session_key',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 -- Page views and element clicks repeated more than `amplitude__repeat_threshold` times in
 -- one session on the same page (and, for clicks, the same element): the events of each
 -- such group, with `pkey` naming the group. Events outside a session are never grouped.
+-- Incremental by session: a run regroups every session that received an interaction
+-- since it last ran, from all of that session's events, and replaces its rows.
+
+{%- if is_incremental() %}
+    {%- set since = amplitude_watermark() -%}
+{%- endif %}
 
 with events as (
 
     select * from {{ ref('stg_amplitude__events') }}
+
+),
+
+{% if is_incremental() %}
+touched_sessions as (
+
+    select distinct session_key
+    from events
+    where
+        built_at > {{ since }}
+        and session_key is not null
+        and event_name in ('Page Viewed', 'Element Clicked')
+
+),
+{% endif %}
+
+session_events as (
+
+    select * from events
+    {%- if is_incremental() %}
+    where session_key in (select touched_sessions.session_key from touched_sessions)
+    {%- endif %}
 
 ),
 
@@ -23,11 +58,8 @@ interactions as (
         page_url,
         element_text,
         element_selector,
-        {{ amplitude_surrogate_key([
-            'session_key', 'event_type', 'page_title', 'page_url',
-            'element_selector', 'element_text',
-        ]) }} as pkey
-    from events
+        {{ amplitude_repeat_key() }} as pkey
+    from session_events
     where
         session_key is not null
         and event_name in ('Page Viewed', 'Element Clicked')
@@ -48,7 +80,8 @@ final as (
 
     select
         interactions.*,
-        group_sizes.repeat_count
+        group_sizes.repeat_count,
+        {{ amplitude_built_at() }} as built_at
     from interactions
     inner join group_sizes
         on interactions.pkey = group_sizes.pkey
