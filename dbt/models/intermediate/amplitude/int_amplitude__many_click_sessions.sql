@@ -15,7 +15,7 @@
     {%- set since = amplitude_watermark() -%}
 {%- endif %}
 
-with events as (
+with events as {{ amplitude_inline() }} (
 
     select * from {{ ref('stg_amplitude__events') }}
 

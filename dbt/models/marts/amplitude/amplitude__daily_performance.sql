@@ -19,7 +19,7 @@
     day built and the new last day. -#}
 {%- set span = amplitude_day_span(ref('stg_amplitude__events'), since) %}
 
-with events as (
+with events as {{ amplitude_inline() }} (
 
     select * from {{ ref('stg_amplitude__events') }}
     where event_date is not null

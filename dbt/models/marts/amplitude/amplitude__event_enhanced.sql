@@ -19,7 +19,7 @@
     {%- set since = amplitude_watermark() -%}
 {%- endif %}
 
-with events as (
+with events as {{ amplitude_inline() }} (
 
     select * from {{ ref('stg_amplitude__events') }}
 
@@ -83,7 +83,7 @@ rebuild_points as (
 
 ),
 
-user_events as (
+user_events as {{ amplitude_inline() }} (
 
     select
         events.*,
@@ -106,7 +106,7 @@ events_before as (
 
 ),
 
-events_to_build as (
+events_to_build as {{ amplitude_inline() }} (
 
     select
         user_events.*,
@@ -118,7 +118,7 @@ events_to_build as (
 
 ),
 {% else %}
-events_to_build as (
+events_to_build as {{ amplitude_inline() }} (
 
     select
         *,
@@ -148,16 +148,29 @@ session_events as (
 
 ),
 
+-- Numbered on the narrow columns the order needs, then joined back: a window carrying
+-- every column of every event costs a sort of all of them.
+user_order as (
+
+    select
+        event_key,
+        user_events_before + row_number() over (
+            partition by amplitude_id
+            order by {{ amplitude_sort_time('event_time') }}, event_key
+        ) as user_event_number
+    from events_to_build
+
+),
+
 numbered as (
 
     select
         events_to_build.*,
         session_events.event_number_in_session,
-        events_to_build.user_events_before + row_number() over (
-            partition by events_to_build.amplitude_id
-            order by {{ amplitude_sort_time('events_to_build.event_time') }}, events_to_build.event_key
-        ) as user_event_number
+        user_order.user_event_number
     from events_to_build
+    inner join user_order
+        on events_to_build.event_key = user_order.event_key
     left join session_events
         on events_to_build.event_key = session_events.event_key
 

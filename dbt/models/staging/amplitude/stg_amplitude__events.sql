@@ -67,10 +67,26 @@ keyed as (
 
 ),
 
+-- Most events arrive once: only the keys seen more than once go through the window that
+-- picks their first copy (a window over every row costs a sort of every row).
+repeated_keys as (
+
+    select event_key
+    from keyed
+    group by event_key
+    having count(*) > 1
+
+),
+
 first_copies as (
 
     select *
     from keyed
+    where event_key not in (select repeated_keys.event_key from repeated_keys)
+    union all
+    select *
+    from keyed
+    where event_key in (select repeated_keys.event_key from repeated_keys)
     qualify row_number() over (
         partition by event_key
         order by {{ amplitude_copy_order_by() }}
