@@ -32,7 +32,7 @@
     {%- set relation = amplitude__watermarks() -%}
     {%- do adapter.create_schema(relation) -%}
     create table if not exists {{ relation }} (
-        model_name {{ dbt.type_string() }} not null,
+        model_name {{ dbt.type_string() | lower }} not null,
         processed_through {{ amplitude_timestamp_type() }} not null
     )
 {%- endmacro %}

@@ -2,7 +2,7 @@
 {% macro amplitude_surrogate_key(parts) -%}
     md5(
         {%- for part in parts %}
-        coalesce(cast({{ part }} as {{ dbt.type_string() }}), '')
+        coalesce(cast({{ part }} as {{ dbt.type_string() | lower }}), '')
         {%- if not loop.last %} || '|' ||{% endif %}
         {%- endfor %}
     )
@@ -26,7 +26,7 @@
             'event_id',
             'device_id',
             amplitude_timestamp_text('client_event_time'),
-            'coalesce(user_id, cast(amplitude_id as ' ~ dbt.type_string() ~ '))',
+            'coalesce(user_id, cast(amplitude_id as ' ~ dbt.type_string() | lower ~ '))',
         ]) }}
     end
 {%- endmacro %}

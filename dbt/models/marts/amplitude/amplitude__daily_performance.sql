@@ -34,17 +34,6 @@ changed_events as (
 
 ),
 
-built_types as (
-
-    select
-        event_type,
-        min(event_date) as built_from,
-        max(event_date) as built_to
-    from {{ this }}
-    group by event_type
-
-),
-
 event_types as (
 
     select
@@ -97,6 +86,19 @@ days as (
     {{ dbt.date_spine('day', span[0], span[1]) }}
 
 ),
+{%- if is_incremental() %}
+
+built_types as (
+
+    select
+        event_type,
+        min(event_date) as built_from,
+        max(event_date) as built_to
+    from {{ this }}
+    group by event_type
+
+),
+{%- endif %}
 
 cells as (
 

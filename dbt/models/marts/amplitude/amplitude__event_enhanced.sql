@@ -78,7 +78,7 @@ rebuild_points as (
             amplitude_id,
             {{ amplitude_sort_time('event_time') }} as sort_time
         from built_versions
-    ) as changes
+    ) as changed_times
     group by amplitude_id
 
 ),

@@ -89,7 +89,7 @@ rebuild_points as (
             {{ amplitude_sort_time('session_started_at') }} as start_time
         from built_sessions
         where session_key in (select touched_sessions.session_key from touched_sessions)
-    ) as starts
+    ) as session_starts
     group by amplitude_id
 
 ),
