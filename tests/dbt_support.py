@@ -78,6 +78,11 @@ def run_local(warehouse: Path, artifacts: Path, *args: str) -> TransformResult:
     return result
 
 
+def source_freshness(warehouse: Path, artifacts: Path) -> TransformResult:
+    """`dbt source freshness` on the local target, whatever it finds."""
+    return run_dbt(["source", "freshness"], warehouse=warehouse, artifacts_dir=artifacts)
+
+
 def reset_warehouse(warehouse: Path) -> None:
     """An empty raw table and no models. The file stays (dbt-duckdb may hold it open)."""
     with duckdb.connect(str(warehouse)) as db:
@@ -88,6 +93,8 @@ def reset_warehouse(warehouse: Path) -> None:
 
 def insert_raw_rows(warehouse: Path, rows: list[tuple[str, str, int, datetime]]) -> None:
     """Rows into the raw table as a loader would: (JSON text, file, line, load time)."""
+    if not rows:
+        return
     with duckdb.connect(str(warehouse)) as db:
         db.executemany("insert into raw.amplitude_events_raw values (?::json, ?, ?, ?)", rows)
 

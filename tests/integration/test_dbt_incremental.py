@@ -257,7 +257,7 @@ def _files(copies: list[Copy]) -> list[list[Copy]]:
 
 @seed(SEED)
 @settings(
-    max_examples=12,
+    max_examples=24,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(scenario=scenarios(max_events=14))

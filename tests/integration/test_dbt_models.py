@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 import sqlglot
 
@@ -24,6 +25,7 @@ from tests.dbt_support import (
     load_stage,
     model_rows,
     run_dbt_on_fakesnow,
+    source_freshness,
 )
 from tests.fakesnow_shim import patched_fakesnow
 
@@ -148,3 +150,16 @@ def test_snowflake_sql_gives_the_same_models_on_fakesnow(built: Built, tmp_path:
     assert len(statements) > 10
     for path in statements:
         sqlglot.parse(path.read_text(), read="snowflake")
+
+
+def test_source_freshness_passes_on_fresh_loads_and_errors_a_day_later(built: Built) -> None:
+    """`dbt source freshness` (what run, status and the task graph should call) on load
+    time: the rows the fixture loaded just now are fresh; moved back 25 hours, stale."""
+    artifacts = built.root / "dbt-freshness"
+    fresh = source_freshness(built.warehouse, artifacts)
+    assert fresh.succeeded, fresh.failures
+    with duckdb.connect(str(built.warehouse)) as db:
+        db.execute("update raw.amplitude_events_raw set loaded_at = loaded_at - interval 25 hour")
+    stale = source_freshness(built.warehouse, artifacts)
+    assert not stale.succeeded
+    assert stale.failures == ["events_raw: error"]
