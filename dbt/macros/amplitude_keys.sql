@@ -62,15 +62,22 @@
 
 
 {#-
-    The key of a repeated interaction: session, event type, page title and URL, and the
-    element columns of var('amplitude__repeat_element_columns') (for page views those are
-    null, so a page view's key is its page).
+    The columns that make a repeated interaction: session, event type, page title and URL,
+    and the element columns of var('amplitude__repeat_element_columns') (null for page
+    views, so a page view's group is its page).
 -#}
-{% macro amplitude_repeat_key() -%}
-    {{ amplitude_surrogate_key(
-        ['session_key', 'event_type', 'page_title', 'page_url']
-        + var('amplitude__repeat_element_columns')
-    ) }}
+{% macro amplitude_repeat_columns() -%}
+    {{ return(['session_key', 'event_type', 'page_title', 'page_url']
+        + var('amplitude__repeat_element_columns')) }}
+{%- endmacro %}
+
+{#- The key of a repeated interaction (`pkey`): md5 of those columns of `relation`. -#}
+{% macro amplitude_repeat_key(relation) -%}
+    {%- set columns = [] -%}
+    {%- for column in amplitude_repeat_columns() -%}
+        {%- do columns.append(relation ~ '.' ~ column) -%}
+    {%- endfor -%}
+    {{ amplitude_surrogate_key(columns) }}
 {%- endmacro %}
 
 

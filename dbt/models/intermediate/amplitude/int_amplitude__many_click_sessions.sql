@@ -57,8 +57,7 @@ interactions as (
         page_title,
         page_url,
         element_text,
-        element_selector,
-        {{ amplitude_repeat_key() }} as pkey
+        element_selector
     from session_events
     where
         session_key is not null
@@ -66,13 +65,17 @@ interactions as (
 
 ),
 
-group_sizes as (
+-- Grouped on the columns themselves: the key's md5 is computed for the repeated events
+-- only, not for every interaction.
+repeat_groups as (
 
     select
-        pkey,
+        {{ amplitude_repeat_columns() | join(',\n        ') }},
         count(*) as repeat_count
     from interactions
-    group by pkey
+    group by
+        {{ amplitude_repeat_columns() | join(',\n        ') }}
+    having count(*) > {{ var('amplitude__repeat_threshold') }}
 
 ),
 
@@ -80,12 +83,16 @@ final as (
 
     select
         interactions.*,
-        group_sizes.repeat_count,
+        {{ amplitude_repeat_key('interactions') }} as pkey,
+        repeat_groups.repeat_count,
         {{ amplitude_built_at() }} as built_at
     from interactions
-    inner join group_sizes
-        on interactions.pkey = group_sizes.pkey
-    where group_sizes.repeat_count > {{ var('amplitude__repeat_threshold') }}
+    inner join repeat_groups
+        on
+        {%- for column in amplitude_repeat_columns() %}
+            {% if not loop.first %}and {% endif -%}
+            interactions.{{ column }} is not distinct from repeat_groups.{{ column }}
+        {%- endfor %}
 
 )
 

@@ -6,7 +6,8 @@
 }}
 
 -- Every event with its place in its session and in its user's history, and its session's
--- and user's context.
+-- and user's context (the user's first event is taken here, from the events, so this
+-- model need not wait for amplitude__user_enhanced).
 -- Incremental by user: for each user with events built since the last run, every event
 -- from the earliest one the run changed onwards (in event time) is written again, the
 -- events it changed included. A late event earlier than rows already built renumbers
@@ -28,12 +29,6 @@ with events as {{ amplitude_inline() }} (
 sessions as (
 
     select * from {{ ref('amplitude__sessions') }}
-
-),
-
-users as (
-
-    select * from {{ ref('amplitude__user_enhanced') }}
 
 ),
 
@@ -91,16 +86,17 @@ user_events as {{ amplitude_inline() }} (
             as is_rebuilt
     from events
     inner join rebuild_points
-        on events.amplitude_id = rebuild_points.amplitude_id
+        on events.amplitude_id is not distinct from rebuild_points.amplitude_id
 
 ),
 
--- How many of each user's events come before the rebuilt ones.
-events_before as (
+-- Per touched user: how many events come before the rebuilt ones, and the first of all.
+user_history as (
 
     select
         amplitude_id,
-        count(case when not is_rebuilt then 1 end) as user_events_before
+        count(case when not is_rebuilt then 1 end) as user_events_before,
+        min(event_time) as user_first_event_at
     from user_events
     group by amplitude_id
 
@@ -110,21 +106,36 @@ events_to_build as {{ amplitude_inline() }} (
 
     select
         user_events.*,
-        events_before.user_events_before
+        user_history.user_events_before,
+        user_history.user_first_event_at
     from user_events
-    inner join events_before
-        on user_events.amplitude_id = events_before.amplitude_id
+    inner join user_history
+        on user_events.amplitude_id is not distinct from user_history.amplitude_id
     where user_events.is_rebuilt
 
 ),
 {% else %}
+user_history as (
+
+    select
+        amplitude_id,
+        0 as user_events_before,
+        min(event_time) as user_first_event_at
+    from events
+    group by amplitude_id
+
+),
+
 events_to_build as {{ amplitude_inline() }} (
 
     select
-        *,
+        events.*,
         true as is_rebuilt,
-        0 as user_events_before
+        user_history.user_events_before,
+        user_history.user_first_event_at
     from events
+    inner join user_history
+        on events.amplitude_id is not distinct from user_history.amplitude_id
 
 ),
 {% endif %}
@@ -179,19 +190,17 @@ numbered as (
 final as (
 
     select
-        numbered.* exclude (built_at, is_rebuilt, user_events_before),  -- noqa: RF02
+        numbered.* exclude (built_at, is_rebuilt, user_events_before, user_first_event_at),  -- noqa: RF02
         sessions.session_number,
         sessions.is_first_user_session,
         sessions.session_started_at,
         {{ amplitude_seconds_between('sessions.session_started_at', 'numbered.event_time') }}
             as seconds_since_session_start,
-        users.first_event_at as user_first_event_at,
+        numbered.user_first_event_at,
         {{ amplitude_built_at() }} as built_at
     from numbered
     left join sessions
         on numbered.session_key = sessions.session_key
-    left join users
-        on numbered.amplitude_id = users.amplitude_id
 
 )
 
