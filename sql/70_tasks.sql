@@ -4,6 +4,9 @@
 --   amplitude_wait_for_loads     after     CALL amplitude_wait_for_loads()
 --                                          every file the run wrote is in the raw table
 --   amplitude_dbt_build          after     EXECUTE DBT PROJECT ... build
+--   amplitude_source_freshness   after     EXECUTE DBT PROJECT ... source freshness
+--                                          (beside the build: stale data fails this task,
+--                                          and the finalizer's record, not the build)
 --   amplitude_pipeline_finalizer finalize  records the run in amplitude_pipeline_runs
 -- Run as:  the pipeline role (tasks run as their owner; CREATE TASK needs CREATE TASK on
 --          the schema and USAGE on the warehouse).
@@ -45,13 +48,28 @@ as
 
 -- The project object runs the dbt version it was deployed with (`make deploy` passes
 -- --dbt-version; EXECUTE DBT PROJECT).
+-- Unit tests check the models' logic on hand-made rows: they belong to CI (make test),
+-- not to every scheduled build.
 create or replace task amplitude_dbt_build
     warehouse = <% warehouse %>
     user_task_timeout_ms = 3600000
     comment = 'Builds and tests the dbt models on the newly loaded events'
     after amplitude_wait_for_loads
 as
-    execute dbt project <% database %>.ingest.amplitude_dbt args = 'build --target prod';
+    execute dbt project <% database %>.ingest.amplitude_dbt
+        args = 'build --target prod --exclude-resource-type unit_test';
+
+-- How long ago the newest raw row was loaded, against the thresholds in the dbt sources
+-- (warn after 6 h, error after 24 h): an export that stopped arriving fails this task,
+-- which the finalizer records and SHOW TASKS / the health view show.
+create or replace task amplitude_source_freshness
+    warehouse = <% warehouse %>
+    user_task_timeout_ms = 600000
+    comment = 'dbt source freshness on load time: says when the raw events stop arriving'
+    after amplitude_wait_for_loads
+as
+    execute dbt project <% database %>.ingest.amplitude_dbt
+        args = 'source freshness --target prod';
 
 -- One row per graph run. A retried task appears in TASK_HISTORY once per attempt
 -- (ATTEMPT_NUMBER), so only each task's last attempt counts: a retry that succeeded is a

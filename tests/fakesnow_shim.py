@@ -20,6 +20,10 @@ fakesnow side rather than bending the models:
 6. fakesnow's MERGE writes bookkeeping to a second attached database, which DuckDB
    forbids inside an explicit transaction; dbt's ``begin``/``commit`` around the MERGE
    run as no-ops, so each statement commits on its own.
+
+``python -m tests.fakesnow_shim DIR`` compiles the dbt project for Snowflake with no
+account (on fakesnow, full-build and incremental variants) for sqlfluff: see
+``compile_for_snowflake`` and ``make lint``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 _TOKENS = re.compile(r"('(?:[^']|'')*'|--[^\n]*|/\*.*?\*/)", re.S)
@@ -80,3 +85,104 @@ def patched_fakesnow(db_path: str, database: str) -> Iterator[Any]:
             yield connection
     finally:
         Variables.inline_variables = original  # type: ignore[method-assign]
+
+
+# Two raw events, enough for every model to have rows, so that the second compile takes
+# every model's incremental branch.
+_SAMPLE_EVENTS = [
+    {"uuid": f"u{n}", "$insert_id": f"i{n}", "event_id": n, "event_type": "[Amplitude] Page Viewed",
+     "amplitude_id": 1, "device_id": "d1", "session_id": 1769418000000,
+     "event_time": f"2026-01-26 10:00:0{n}.000000", "server_upload_time": "2026-01-26 10:00:09",
+     "event_properties": {"[Amplitude] Page URL": "https://x/", "[Amplitude] Page Title": "X"}}
+    for n in (1, 2)
+]  # fmt: skip
+
+
+def compile_for_snowflake(out: Path) -> list[Path]:
+    """The dbt project's models compiled for Snowflake with no account, on fakesnow.
+
+    Compiled twice, into ``out/full`` (every model as a full build compiles it) and
+    ``out/incremental`` (after a build, as an incremental run compiles it), one file per
+    model or singular test, for sqlfluff to lint in the Snowflake dialect. Returns the
+    files written.
+    """
+    import json
+    import shutil
+    import tempfile
+
+    from dbt.cli.main import dbtRunner
+
+    project = Path(__file__).resolve().parents[1] / "dbt"
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "db").mkdir()
+        (work / "profiles.yml").write_text(_COMPILE_PROFILE)
+
+        def dbt(*args: str) -> None:
+            outcome = dbtRunner().invoke(
+                [*args, "--quiet", "--project-dir", str(project), "--profiles-dir", tmp,
+                 "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+            )  # fmt: skip
+            if not outcome.success:
+                log = (work / "logs" / "dbt.log").read_text()[-3000:]
+                raise RuntimeError(f"dbt {args[0]} failed on fakesnow:\n{log}")
+
+        with patched_fakesnow(str(work / "db"), "amplitude") as connection:
+            cursor = connection.cursor()
+            cursor.execute("create schema if not exists amplitude.raw")
+            cursor.execute(
+                "create or replace table amplitude.raw.amplitude_events_raw (raw_json variant, "
+                "file_name varchar, file_row_number number, loaded_at timestamp_ntz)"
+            )
+            for line, event in enumerate(_SAMPLE_EVENTS, start=1):
+                cursor.execute(
+                    "insert into amplitude.raw.amplitude_events_raw select parse_json(%s), "
+                    "'events/sample.json', %s, '2026-01-26 13:00:00'::timestamp_ntz",
+                    [json.dumps(event), line],
+                )
+            dbt("build", "--exclude-resource-type", "unit_test")
+            # A later load staged but not yet in the marts: every incremental branch, the
+            # day spine's included, has something to lay out.
+            cursor.execute(
+                "insert into amplitude.raw.amplitude_events_raw select parse_json(%s), "
+                "'events/later.json', 1, '2026-01-27 13:00:00'::timestamp_ntz",
+                [json.dumps(dict(_SAMPLE_EVENTS[0], uuid="u3", **{"$insert_id": "i3"}))],
+            )
+            dbt("run", "--select", "stg_amplitude__loads", "stg_amplitude__events")
+            for variant, flags in (("full", ["--full-refresh"]), ("incremental", [])):
+                shutil.rmtree(work / "target" / "compiled", ignore_errors=True)
+                dbt("compile", *flags)
+                compiled = work / "target" / "compiled" / "amplitude"
+                for source in sorted(compiled.rglob("*.sql")):
+                    if source.parent.suffix == ".yml":  # generic tests: dbt's SQL, not ours
+                        continue
+                    target = out / variant / source.name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(source, target)
+                    written.append(target)
+    return written
+
+
+_COMPILE_PROFILE = """
+amplitude:
+  target: fakesnow
+  outputs:
+    fakesnow:
+      type: snowflake
+      account: fakesnow
+      user: fakesnow
+      password: fakesnow
+      role: fakesnow
+      warehouse: fakesnow
+      database: amplitude
+      schema: analytics
+      threads: 1
+"""
+
+
+if __name__ == "__main__":
+    import sys
+
+    files = compile_for_snowflake(Path(sys.argv[1]))
+    print(f"compiled {len(files)} files for Snowflake into {sys.argv[1]}")

@@ -2,10 +2,82 @@
 {% macro amplitude_surrogate_key(parts) -%}
     md5(
         {%- for part in parts %}
-        coalesce(cast({{ part }} as {{ dbt.type_string() }}), '')
+        coalesce(cast({{ part }} as {{ dbt.type_string() | lower }}), '')
         {%- if not loop.last %} || '|' ||{% endif %}
         {%- endfor %}
     )
+{%- endmacro %}
+
+
+{#-
+    The identity of an event (see DECISIONLOG, "Identity"), from staging's typed columns:
+    the client's idempotency key (device + `$insert_id`) when it sent one, else
+    Amplitude's `uuid`, else a hash of the fields Amplitude identifies an event by
+    (event id, device, client event time, user), never a file or a position in one.
+-#}
+{% macro amplitude_event_key() -%}
+    case
+        when insert_id is not null
+            then {{ amplitude_surrogate_key(["'insert_id'", 'device_id', 'insert_id']) }}
+        when event_uuid is not null
+            then {{ amplitude_surrogate_key(["'uuid'", 'event_uuid']) }}
+        else {{ amplitude_surrogate_key([
+            "'content'",
+            'event_id',
+            'device_id',
+            amplitude_timestamp_text('client_event_time'),
+            'coalesce(user_id, cast(amplitude_id as ' ~ dbt.type_string() | lower ~ '))',
+        ]) }}
+    end
+{%- endmacro %}
+
+
+{#-
+    Among the copies of one event, the one staging keeps comes first in this order: the
+    copy Amplitude received first, then the smallest uuid, then the first loaded (and its
+    file and line). A total order on what the rows hold, so the kept copy is the same
+    whatever order the copies were loaded in.
+-#}
+{% macro amplitude__copy_order() -%}
+    {{ return(['server_upload_time', 'event_uuid', 'loaded_at', 'file_name', 'file_row_number']) }}
+{%- endmacro %}
+
+{% macro amplitude_copy_order_by() -%}
+    {%- for column in amplitude__copy_order() -%}
+        {{ column }} asc nulls last{% if not loop.last %}, {% endif %}
+    {%- endfor -%}
+{%- endmacro %}
+
+{#- True when the copy in relation `a` comes before the copy in `b` in that order. -#}
+{% macro amplitude_copy_comes_first(a, b) -%}
+    {%- set columns = amplitude__copy_order() -%}
+    {%- for column in columns %}
+    {% if not loop.first %}or ({% for earlier in columns[:loop.index0] -%}
+        {{ a }}.{{ earlier }} is not distinct from {{ b }}.{{ earlier }}{% if not loop.last %} and {% endif %}
+    {%- endfor %} and {% else %}({% endif -%}
+        {{ a }}.{{ column }} is not null
+        and ({{ b }}.{{ column }} is null or {{ a }}.{{ column }} < {{ b }}.{{ column }}))
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#-
+    The columns that make a repeated interaction: session, event type, page title and URL,
+    and the element columns of var('amplitude__repeat_element_columns') (null for page
+    views, so a page view's group is its page).
+-#}
+{% macro amplitude_repeat_columns() -%}
+    {{ return(['session_key', 'event_type', 'page_title', 'page_url']
+        + var('amplitude__repeat_element_columns')) }}
+{%- endmacro %}
+
+{#- The key of a repeated interaction (`pkey`): md5 of those columns of `relation`. -#}
+{% macro amplitude_repeat_key(relation) -%}
+    {%- set columns = [] -%}
+    {%- for column in amplitude_repeat_columns() -%}
+        {%- do columns.append(relation ~ '.' ~ column) -%}
+    {%- endfor -%}
+    {{ amplitude_surrogate_key(columns) }}
 {%- endmacro %}
 
 
@@ -15,24 +87,7 @@
 {%- endmacro %}
 
 
-{#-
-    The incremental high-water mark minus the lookback, on load time, as a literal.
-    Looked up before the model runs so that the filter is a constant: DuckDB pushes a
-    constant below the JSON parsing of the base view, and Snowflake prunes micro-partitions
-    with it; neither does that for a scalar subquery.
--#}
-{% macro amplitude_incremental_since(column='loaded_at') -%}
-    {%- if execute -%}
-        {%- set query -%}
-            select cast({{ dbt.dateadd('day', -1 * var('amplitude__lookback_days'), 'max(' ~ column ~ ')') }}
-                as {{ dbt.type_timestamp() }})
-            from {{ this }}
-        {%- endset -%}
-        {%- set since = run_query(query).columns[0].values()[0] -%}
-    {%- endif -%}
-    {%- if since is none or since is not defined -%}
-        cast('1900-01-01' as {{ dbt.type_timestamp() }})
-    {%- else -%}
-        cast('{{ since }}' as {{ dbt.type_timestamp() }})
-    {%- endif -%}
+{#- A timestamp that sorts events without one (unparseable) after every real one. -#}
+{% macro amplitude_sort_time(column) -%}
+    coalesce({{ column }}, cast('9999-12-31 00:00:00' as {{ amplitude_timestamp_type() }}))
 {%- endmacro %}

@@ -1,8 +1,8 @@
--- Timestamps that are present in the raw JSON but do not parse become null in
--- base_amplitude__events rather than failing the build. This test returns those rows:
--- it warns on any, and fails past var('amplitude__max_unparseable_timestamps').
--- It checks the rows loaded within the lookback of the latest load, which is what the
--- latest runs brought in: older rows were checked when they arrived.
+-- Timestamps that are missing or do not parse become null in base_amplitude__events rather
+-- than failing the build. This test returns the events of the latest batch staging wrote
+-- whose event_time or server_upload_time is null: it warns on any, and fails past
+-- var('amplitude__max_unparseable_timestamps'). Older batches were checked when they
+-- arrived; a full refresh writes (and so checks) every event.
 {{
     config(
         warn_if='>0',
@@ -10,45 +10,32 @@
     )
 }}
 
-with source as (
+with events as (
 
-    select * from {{ source('amplitude', 'events_raw') }}
+    select * from {{ ref('stg_amplitude__events') }}
 
 ),
 
-recent as (
+latest_batch as (
 
     select *
-    from source
-    where loaded_at > (
-        select
-            {{ dbt.dateadd('day', -1 * var('amplitude__lookback_days'), 'max(latest.loaded_at)') }}
-        from source as latest
-    )
-
-),
-
-raw_times as (
-
-    select
-        file_name,
-        file_row_number,
-        {{ amplitude_json_text('raw_json', ['event_time']) }} as event_time_text,
-        {{ amplitude_json_text('raw_json', ['server_upload_time']) }} as server_upload_time_text
-    from recent
+    from events
+    where built_at = (select max(batch.built_at) from events as batch)
 
 ),
 
 final as (
 
-    select *
-    from raw_times
+    select
+        event_key,
+        file_name,
+        file_row_number,
+        event_time,
+        server_upload_time
+    from latest_batch
     where
-        (event_time_text is not null and {{ amplitude_timestamp('event_time_text') }} is null)
-        or (
-            server_upload_time_text is not null
-            and {{ amplitude_timestamp('server_upload_time_text') }} is null
-        )
+        event_time is null
+        or server_upload_time is null
 
 )
 

@@ -55,6 +55,7 @@ TASKS = (
     "AMPLITUDE_PIPELINE_ROOT",
     "AMPLITUDE_WAIT_FOR_LOADS",
     "AMPLITUDE_DBT_BUILD",
+    "AMPLITUDE_SOURCE_FRESHNESS",
     "AMPLITUDE_PIPELINE_FINALIZER",
 )
 DOC_S3 = "https://docs.snowflake.com/en/user-guide/data-load-s3-config-storage-integration"

@@ -227,6 +227,8 @@ def source_freshness(
         )
     found = []
     for result in getattr(outcome.result, "results", None) or []:
+        if not hasattr(result.node, "source_name"):
+            continue  # the project's on-run-start hooks answer too
         loaded = getattr(result, "max_loaded_at", None)
         found.append(
             SourceFreshness(

@@ -12,8 +12,7 @@ Rules every text here follows, so that it runs unchanged on both:
   ``count(distinct ...)``, ``median``, ``to_json``, ``is not distinct from``, ``case``.
   No ``::``, no ``iff``, no ``qualify``, no ``limit ?``.
 
-Columns: only those the marts have on main *and* on the reworked marts of issue #9
-(Fivetran parity), except where :data:`NEW_USER_SINCE` says otherwise.
+Columns: only those the marts have; a user is new on :data:`NEW_USER_SINCE`.
 """
 
 from __future__ import annotations
@@ -23,12 +22,10 @@ from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 
-# A user is new on the day of this column of amplitude__user_enhanced. `first_event_at`
-# exists on every version of the mart. Issue #9's mart adds `user_created_at`
-# (Amplitude's user_creation_time, Fivetran's definition, which its
-# amplitude__daily_performance.new_users counts); switch to it here, and only here, once
-# that branch is merged, so the dashboard and that mart agree.
-NEW_USER_SINCE = "first_event_at"
+# A user is new on the day of this column of amplitude__user_enhanced: Amplitude's
+# user_creation_time, Fivetran's definition, which amplitude__daily_performance.new_users
+# counts too, so the dashboard and that mart agree (dbt/DECISIONLOG.md).
+NEW_USER_SINCE = "user_created_at"
 
 ALL = None  # a filter that is not set
 

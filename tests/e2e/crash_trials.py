@@ -92,9 +92,9 @@ def phase_times(run: Run) -> dict[str, tuple[float, float]]:
     return {p: (bounds[i], bounds[i + 1]) for i, p in enumerate(PHASES)}
 
 
-# Where and when a row was loaded differs from run to run by design; what was built from
+# Where and when a row was loaded (and built) differs from run to run by design; what was built from
 # the events must not.
-LOAD_METADATA = ("loaded_at", "file_name", "file_row_number")
+LOAD_METADATA = ("loaded_at", "file_name", "file_row_number", "built_at")
 
 
 def snapshot(root: Path) -> dict[str, list[tuple[str, ...]]]:

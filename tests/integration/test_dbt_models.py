@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 import sqlglot
 
+from amplitude_laptop.transform import source_freshness
 from amplitude_sample_server.generator import HourManifest
 from amplitude_sample_server.server import LocalAmplitude
 from tests.dbt_support import (
@@ -19,8 +21,9 @@ from tests.dbt_support import (
     build_local,
     copy_raw_to_fakesnow,
     duckdb_rows,
-    fakesnow_rows,
+    fakesnow_model_rows,
     load_stage,
+    model_rows,
     run_dbt_on_fakesnow,
 )
 from tests.fakesnow_shim import patched_fakesnow
@@ -115,29 +118,49 @@ def test_incremental_runs_are_idempotent_and_pick_up_new_and_late_data(built: Bu
     assert marts(built.warehouse) == incremental
 
 
-def test_snowflake_sql_gives_the_same_marts_on_fakesnow(built: Built, tmp_path: Path) -> None:
+def test_snowflake_sql_gives_the_same_models_on_fakesnow(built: Built, tmp_path: Path) -> None:
     (tmp_path / "fakesnow").mkdir()
+    build = ("build", "--exclude-resource-type", "unit_test")
     with patched_fakesnow(str(tmp_path / "fakesnow"), "amplitude") as connection:
         copied = copy_raw_to_fakesnow(built.warehouse, connection)
         assert copied == built.manifest(6).rows
-        ok = run_dbt_on_fakesnow(
-            tmp_path, tmp_path / "sf", "build", "--exclude-resource-type", "unit_test"
-        )
+        ok = run_dbt_on_fakesnow(tmp_path, tmp_path / "sf", *build)
         assert ok, (tmp_path / "sf/logs/dbt.log").read_text()[-3000:]
-        for table, key in MART_KEYS.items():
-            on_duckdb = sorted(duckdb_rows(built.warehouse, table), key=lambda r: str(r[key]))
-            on_snowflake = sorted(fakesnow_rows(connection, table), key=lambda r: str(r[key]))
-            assert on_snowflake == on_duckdb, table
+        assert fakesnow_model_rows(connection) == model_rows(built.warehouse)
 
-        # Run again: the incremental (MERGE) path on the Snowflake dialect changes nothing.
-        assert run_dbt_on_fakesnow(
-            tmp_path, tmp_path / "sf", "build", "--exclude-resource-type", "unit_test"
-        )
-        again = fakesnow_rows(connection, "amplitude__event_enhanced")
-        assert len(again) == built.manifest(6).distinct_insert_ids
+        # More hours and an old file delivered again under a new name, on both warehouses:
+        # the incremental path (MERGE, delete+insert, watermarks) on the Snowflake dialect
+        # gives what DuckDB's gives.
+        built.harness.run(START + 6 * H, START + 8 * H)
+        old = sorted((built.stage / "events").rglob("*.json"))[0]
+        shutil.copyfile(old, old.with_name(old.name.replace(".json", "ff.json")))
+        load_stage(built.stage, built.warehouse)
+        build_local(built.warehouse, built.root / "dbt")
+        assert copy_raw_to_fakesnow(built.warehouse, connection, append=True) > 0
+        ok = run_dbt_on_fakesnow(tmp_path, tmp_path / "sf", *build)
+        assert ok, (tmp_path / "sf/logs/dbt.log").read_text()[-3000:]
+        assert fakesnow_model_rows(connection) == model_rows(built.warehouse)
+
+        # Run again: nothing new, nothing changes.
+        assert run_dbt_on_fakesnow(tmp_path, tmp_path / "sf", *build)
+        assert fakesnow_model_rows(connection) == model_rows(built.warehouse)
 
     # Every statement dbt ran on "Snowflake", merges included, parses as Snowflake SQL.
     statements = list((tmp_path / "sf/target/run").rglob("*.sql"))
     assert len(statements) > 10
     for path in statements:
         sqlglot.parse(path.read_text(), read="snowflake")
+
+
+def test_source_freshness_passes_on_fresh_loads_and_errors_a_day_later(built: Built) -> None:
+    """`dbt source freshness` (what run, status and the task graph call) on load time: the
+    rows the fixture loaded just now are fresh; moved back 25 hours, stale."""
+    artifacts = built.root / "dbt-freshness"
+    (fresh,) = source_freshness(warehouse=built.warehouse, artifacts_dir=artifacts)
+    assert (fresh.source, fresh.status, fresh.ok) == ("amplitude.events_raw", "pass", True)
+    with duckdb.connect(str(built.warehouse)) as db:
+        db.execute("update raw.amplitude_events_raw set loaded_at = loaded_at - interval 25 hour")
+    (stale,) = source_freshness(warehouse=built.warehouse, artifacts_dir=artifacts)
+    assert (stale.status, stale.ok) == ("error", False)
+    assert stale.age_seconds is not None
+    assert stale.age_seconds > 25 * 3600

@@ -92,11 +92,10 @@ def test_every_query_keeps_to_what_both_dialects_share(name: str) -> None:
         }, dialect
 
 
-def test_the_new_user_column_is_the_one_every_version_of_the_mart_has() -> None:
-    # amplitude__user_enhanced has first_event_at on main and on issue #9's branch; its
-    # user_created_at exists on issue #9's branch only (see amplitude_queries.sql).
-    assert NEW_USER_SINCE == "first_event_at"
-    assert "user_created_at" not in "".join(q.sql for q in QUERIES.values())
+def test_a_new_user_is_counted_as_the_daily_performance_mart_counts_one() -> None:
+    # On the day of user_creation_time (Fivetran's definition; dbt/DECISIONLOG.md).
+    assert NEW_USER_SINCE == "user_created_at"
+    assert "first_event_at" not in "".join(q.sql for q in QUERIES.values())
 
 
 def test_a_query_binds_exactly_its_parameters() -> None:

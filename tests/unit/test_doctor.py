@@ -13,6 +13,7 @@ import pytest
 from amplitude_ingest.doctor import (
     FAIL,
     OK,
+    TASKS,
     WARN,
     CheckResult,
     DoctorSettings,
@@ -275,21 +276,15 @@ def test_a_missing_dbt_project_fails() -> None:
 
 
 def shown(**states: str) -> list[dict[str, str]]:
-    names = [
-        "AMPLITUDE_PIPELINE_ROOT",
-        "AMPLITUDE_WAIT_FOR_LOADS",
-        "AMPLITUDE_DBT_BUILD",
-        "AMPLITUDE_PIPELINE_FINALIZER",
-    ]
-    return [{"name": n, "state": states.get(n, "suspended")} for n in names]
+    return [{"name": n, "state": states.get(n, "suspended")} for n in TASKS]
 
 
 def test_suspended_tasks_before_the_first_resume_are_fine() -> None:
     result = check_tasks(shown(), {}, SETTINGS)
     assert result.status == OK
     assert (
-        result.detail
-        == "pipeline_root suspended; wait_for_loads suspended; dbt_build suspended; pipeline_finalizer suspended"  # noqa: E501
+        result.detail == "pipeline_root suspended; wait_for_loads suspended; dbt_build suspended; "
+        "source_freshness suspended; pipeline_finalizer suspended"
     )
 
 
@@ -305,6 +300,7 @@ def test_a_running_graph_without_its_finalizer_fails() -> None:
             AMPLITUDE_PIPELINE_ROOT="started",
             AMPLITUDE_WAIT_FOR_LOADS="started",
             AMPLITUDE_DBT_BUILD="started",
+            AMPLITUDE_SOURCE_FRESHNESS="started",
         ),
         {},
         SETTINGS,

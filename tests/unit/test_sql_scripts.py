@@ -167,6 +167,9 @@ def test_the_task_graph_has_one_scheduled_root_and_everything_hangs_off_it() -> 
     assert tasks["amplitude_wait_for_loads"]["after"] == "amplitude_pipeline_root"
     assert tasks["amplitude_dbt_build"]["after"] == "amplitude_wait_for_loads"
     assert "execute dbt project" in tasks["amplitude_dbt_build"]["body"].lower()  # type: ignore[union-attr]
+    # Freshness runs beside the build, after the loads: stale data fails it, not the build.
+    assert tasks["amplitude_source_freshness"]["after"] == "amplitude_wait_for_loads"
+    assert "source freshness" in tasks["amplitude_source_freshness"]["body"]  # type: ignore[operator]
     assert "amplitude_wait_for_loads()" in tasks["amplitude_wait_for_loads"]["body"]  # type: ignore[operator]
     # Every procedure a task calls is one snowflake.yml deploys.
     entities = yaml.safe_load((ROOT / "snowflake.yml").read_text())["entities"]

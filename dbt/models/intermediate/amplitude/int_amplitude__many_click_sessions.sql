@@ -1,10 +1,45 @@
+{{
+    config(
+        unique_key='session_key',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 -- Page views and element clicks repeated more than `amplitude__repeat_threshold` times in
 -- one session on the same page (and, for clicks, the same element): the events of each
 -- such group, with `pkey` naming the group. Events outside a session are never grouped.
+-- Incremental by session: a run regroups every session that received an interaction
+-- since it last ran, from all of that session's events, and replaces its rows.
 
-with events as (
+{%- if is_incremental() %}
+    {%- set since = amplitude_watermark() -%}
+{%- endif %}
+
+with events as {{ amplitude_inline() }} (
 
     select * from {{ ref('stg_amplitude__events') }}
+
+),
+
+{% if is_incremental() %}
+touched_sessions as (
+
+    select distinct session_key
+    from events
+    where
+        built_at > {{ since }}
+        and session_key is not null
+        and event_name in ('Page Viewed', 'Element Clicked')
+
+),
+{% endif %}
+
+session_events as (
+
+    select * from events
+    {%- if is_incremental() %}
+    where session_key in (select touched_sessions.session_key from touched_sessions)
+    {%- endif %}
 
 ),
 
@@ -22,25 +57,25 @@ interactions as (
         page_title,
         page_url,
         element_text,
-        element_selector,
-        {{ amplitude_surrogate_key([
-            'session_key', 'event_type', 'page_title', 'page_url',
-            'element_selector', 'element_text',
-        ]) }} as pkey
-    from events
+        element_selector
+    from session_events
     where
         session_key is not null
         and event_name in ('Page Viewed', 'Element Clicked')
 
 ),
 
-group_sizes as (
+-- Grouped on the columns themselves: the key's md5 is computed for the repeated events
+-- only, not for every interaction.
+repeat_groups as (
 
     select
-        pkey,
+        {{ amplitude_repeat_columns() | join(',\n        ') }},
         count(*) as repeat_count
     from interactions
-    group by pkey
+    group by
+        {{ amplitude_repeat_columns() | join(',\n        ') }}
+    having count(*) > {{ var('amplitude__repeat_threshold') }}
 
 ),
 
@@ -48,11 +83,16 @@ final as (
 
     select
         interactions.*,
-        group_sizes.repeat_count
+        {{ amplitude_repeat_key('interactions') }} as pkey,
+        repeat_groups.repeat_count,
+        {{ amplitude_built_at() }} as built_at
     from interactions
-    inner join group_sizes
-        on interactions.pkey = group_sizes.pkey
-    where group_sizes.repeat_count > {{ var('amplitude__repeat_threshold') }}
+    inner join repeat_groups
+        on
+        {%- for column in amplitude_repeat_columns() %}
+            {% if not loop.first %}and {% endif -%}
+            interactions.{{ column }} is not distinct from repeat_groups.{{ column }}
+        {%- endfor %}
 
 )
 

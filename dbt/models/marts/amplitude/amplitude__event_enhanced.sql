@@ -1,24 +1,26 @@
 {{
     config(
         unique_key='event_key',
-        incremental_strategy='merge',
-        on_schema_change='append_new_columns',
+        incremental_strategy='delete+insert',
     )
 }}
 
--- Every event with its session and user context. Incremental: events loaded since the
--- last run (minus the lookback) are merged; their sessions are renumbered from staging.
+-- Every event with its place in its session and in its user's history, and its session's
+-- and user's context (the user's first event is taken here, from the events, so this
+-- model need not wait for amplitude__user_enhanced).
+-- Incremental by user: for each user with events built since the last run, every event
+-- from the earliest one the run changed onwards (in event time) is written again, the
+-- events it changed included. A late event earlier than rows already built renumbers
+-- everything after it in its session and in its user's history, and may start its
+-- session or its user earlier; events before that point keep every value they have (no
+-- session before it starts, ends or moves). In steady state that is the new events
+-- alone.
 
-with new_events as (
+{%- if is_incremental() %}
+    {%- set since = amplitude_watermark() -%}
+{%- endif %}
 
-    select * from {{ ref('stg_amplitude__events') }}
-    {% if is_incremental() %}
-        where loaded_at > {{ amplitude_incremental_since('loaded_at') }}
-    {% endif %}
-
-),
-
-all_events as (
+with events as {{ amplitude_inline() }} (
 
     select * from {{ ref('stg_amplitude__events') }}
 
@@ -30,51 +32,175 @@ sessions as (
 
 ),
 
-users as (
-
-    select * from {{ ref('amplitude__user_enhanced') }}
-
-),
-
-touched_sessions as (
-
-    select distinct session_key
-    from new_events
-    where session_key is not null
-
-),
-
-event_order as (
+{% if is_incremental() %}
+changed_events as (
 
     select
-        all_events.event_key,
+        event_key,
+        amplitude_id,
+        event_time
+    from events
+    where built_at > {{ since }}
+
+),
+
+-- The same events as built before this run: a copy replaced by an earlier-received one
+-- may have had another time.
+built_versions as (
+
+    select
+        built.event_key,
+        built.amplitude_id,
+        built.event_time
+    from {{ this }} as built
+    inner join changed_events
+        on built.event_key = changed_events.event_key
+
+),
+
+rebuild_points as (
+
+    select
+        amplitude_id,
+        min(sort_time) as rebuild_from
+    from (
+        select
+            amplitude_id,
+            {{ amplitude_sort_time('event_time') }} as sort_time
+        from changed_events
+        union all
+        select
+            amplitude_id,
+            {{ amplitude_sort_time('event_time') }} as sort_time
+        from built_versions
+    ) as changed_times
+    group by amplitude_id
+
+),
+
+user_events as {{ amplitude_inline() }} (
+
+    select
+        events.*,
+        {{ amplitude_sort_time('events.event_time') }} >= rebuild_points.rebuild_from
+            as is_rebuilt
+    from events
+    inner join rebuild_points
+        on events.amplitude_id is not distinct from rebuild_points.amplitude_id
+
+),
+
+-- Per touched user: how many events come before the rebuilt ones, and the first of all.
+user_history as (
+
+    select
+        amplitude_id,
+        count(case when not is_rebuilt then 1 end) as user_events_before,
+        min(event_time) as user_first_event_at
+    from user_events
+    group by amplitude_id
+
+),
+
+events_to_build as {{ amplitude_inline() }} (
+
+    select
+        user_events.*,
+        user_history.user_events_before,
+        user_history.user_first_event_at
+    from user_events
+    inner join user_history
+        on user_events.amplitude_id is not distinct from user_history.amplitude_id
+    where user_events.is_rebuilt
+
+),
+{% else %}
+user_history as (
+
+    select
+        amplitude_id,
+        0 as user_events_before,
+        min(event_time) as user_first_event_at
+    from events
+    group by amplitude_id
+
+),
+
+events_to_build as {{ amplitude_inline() }} (
+
+    select
+        events.*,
+        true as is_rebuilt,
+        user_history.user_events_before,
+        user_history.user_first_event_at
+    from events
+    inner join user_history
+        on events.amplitude_id is not distinct from user_history.amplitude_id
+
+),
+{% endif %}
+
+-- Every event of every session with a rebuilt event, to number them within the session.
+session_events as (
+
+    select
+        event_key,
         row_number() over (
-            partition by all_events.session_key
-            order by all_events.event_time, all_events.event_key
+            partition by session_key
+            order by {{ amplitude_sort_time('event_time') }}, event_key
         ) as event_number_in_session
-    from all_events
-    inner join touched_sessions
-        on all_events.session_key = touched_sessions.session_key
+    from events
+    where
+        session_key in (
+            select events_to_build.session_key
+            from events_to_build
+            where events_to_build.session_key is not null
+        )
+
+),
+
+-- Numbered on the narrow columns the order needs, then joined back: a window carrying
+-- every column of every event costs a sort of all of them.
+user_order as (
+
+    select
+        event_key,
+        user_events_before + row_number() over (
+            partition by amplitude_id
+            order by {{ amplitude_sort_time('event_time') }}, event_key
+        ) as user_event_number
+    from events_to_build
+
+),
+
+numbered as (
+
+    select
+        events_to_build.*,
+        session_events.event_number_in_session,
+        user_order.user_event_number
+    from events_to_build
+    inner join user_order
+        on events_to_build.event_key = user_order.event_key
+    left join session_events
+        on events_to_build.event_key = session_events.event_key
 
 ),
 
 final as (
 
     select
-        new_events.*,
-        event_order.event_number_in_session,
+        numbered.* exclude (built_at, is_rebuilt, user_events_before, user_first_event_at),  -- noqa: RF02
         sessions.session_number,
+        sessions.is_first_user_session,
         sessions.session_started_at,
-        {{ amplitude_seconds_between('sessions.session_started_at', 'new_events.event_time') }}
+        {{ amplitude_seconds_between('sessions.session_started_at', 'numbered.event_time') }}
             as seconds_since_session_start,
-        users.first_event_at as user_first_event_at
-    from new_events
-    left join event_order
-        on new_events.event_key = event_order.event_key
+        numbered.user_first_event_at,
+        {{ amplitude_built_at() }} as built_at
+    from numbered
     left join sessions
-        on new_events.session_key = sessions.session_key
-    left join users
-        on new_events.amplitude_id = users.amplitude_id
+        on numbered.session_key = sessions.session_key
 
 )
 

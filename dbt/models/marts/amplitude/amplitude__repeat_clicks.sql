@@ -1,6 +1,20 @@
+{{
+    config(
+        unique_key='session_key',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 -- One row per repeated interaction (pkey): how often, how fast, and within which session.
 -- The gap between repeats is measured within the group (LAG partitioned by pkey), so a
 -- click on one page is never compared with a click on another.
+-- Incremental by session: a run rewrites the groups of every session that received
+-- events since it last ran (any event: the session's duration is a column here).
+
+-- depends_on: {{ ref('stg_amplitude__events') }}
+{%- if is_incremental() %}
+    {%- set since = amplitude_watermark() -%}
+{%- endif %}
 
 with repeated_events as (
 
@@ -14,6 +28,31 @@ sessions as (
 
 ),
 
+{% if is_incremental() %}
+touched_sessions as (
+
+    select distinct session_key
+    from {{ ref('stg_amplitude__events') }}
+    where
+        built_at > {{ since }}
+        and session_key is not null
+
+),
+
+session_repeats as (
+
+    select * from repeated_events
+    where session_key in (select touched_sessions.session_key from touched_sessions)
+
+),
+{% else %}
+session_repeats as (
+
+    select * from repeated_events
+
+),
+{% endif %}
+
 with_previous as (
 
     select
@@ -22,7 +61,7 @@ with_previous as (
             partition by pkey
             order by event_time, event_key
         ) as previous_event_time
-    from repeated_events
+    from session_repeats
 
 ),
 
@@ -36,37 +75,30 @@ gaps as (
 
 ),
 
+-- Grouped by pkey alone: the columns that make the key are the same across a group;
+-- the others (an element's text when only its selector is in the key, say) take the
+-- greatest value, so a group is one row whatever `amplitude__repeat_element_columns` is.
 per_group as (
 
     select
         pkey,
-        session_key,
-        session_id,
-        amplitude_id,
+        max(session_key) as session_key,
+        max(session_id) as session_id,
+        max(amplitude_id) as amplitude_id,
         max(user_id) as user_id,
-        event_type,
-        event_name,
-        page_title,
-        page_url,
-        element_text,
-        element_selector,
+        max(event_type) as event_type,
+        max(event_name) as event_name,
+        max(page_title) as page_title,
+        max(page_url) as page_url,
+        max(element_text) as element_text,
+        max(element_selector) as element_selector,
         count(*) as repeat_count,
         min(event_time) as first_event_time,
         max(event_time) as last_event_time,
         avg(seconds_since_previous) as avg_seconds_between_repeats,
         min(seconds_since_previous) as min_seconds_between_repeats
     from gaps
-    group by
-        pkey,
-        session_key,
-        session_id,
-        amplitude_id,
-        event_type,
-        event_name,
-        page_title,
-        page_url,
-        element_text,
-        element_selector
+    group by pkey
 
 ),
 
@@ -91,7 +123,8 @@ final as (
             as repeat_span_seconds,
         per_group.avg_seconds_between_repeats,
         per_group.min_seconds_between_repeats,
-        sessions.session_duration_seconds
+        sessions.session_duration_seconds,
+        {{ amplitude_built_at() }} as built_at
     from per_group
     left join sessions
         on per_group.session_key = sessions.session_key

@@ -1,12 +1,50 @@
+{{
+    config(
+        unique_key='session_key',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 -- One row per user session. Events with session_id -1 (no session) are not sessions and
 -- are left out here; amplitude__user_enhanced counts them.
+-- Incremental: a session that received events since the last run is summed again from
+-- all of its events. Its user's sessions are numbered again among all of that user's
+-- sessions (the others as already built), and every one of them from the earliest point
+-- the run changed onwards is rewritten: a late session shifts the numbers after it.
 
-with events as (
+{%- set session_columns = [
+    'session_key', 'amplitude_id', 'session_id', 'user_id', 'device_id',
+    'session_started_at', 'session_ended_at', 'events', 'page_views', 'element_clicks',
+] %}
+{%- if is_incremental() %}
+    {%- set since = amplitude_watermark() -%}
+{%- endif %}
+
+with events as {{ amplitude_inline() }} (
 
     select * from {{ ref('stg_amplitude__events') }}
     where session_key is not null
 
 ),
+
+{% if is_incremental() %}
+touched_sessions as (
+
+    select distinct
+        session_key,
+        amplitude_id
+    from events
+    where built_at > {{ since }}
+
+),
+
+built_sessions as (
+
+    select * from {{ this }}
+    where amplitude_id in (select touched_sessions.amplitude_id from touched_sessions)
+
+),
+{% endif %}
 
 session_totals as (
 
@@ -22,6 +60,9 @@ session_totals as (
         sum(case when event_name = 'Page Viewed' then 1 else 0 end) as page_views,
         sum(case when event_name = 'Element Clicked' then 1 else 0 end) as element_clicks
     from events
+    {%- if is_incremental() %}
+    where session_key in (select touched_sessions.session_key from touched_sessions)
+    {%- endif %}
     group by
         session_key,
         amplitude_id,
@@ -29,21 +70,83 @@ session_totals as (
 
 ),
 
+{% if is_incremental() %}
+-- Where each touched user's sessions start to change: the earliest start, before or
+-- after this run, of a session the run touched.
+rebuild_points as (
+
+    select
+        amplitude_id,
+        min(start_time) as rebuild_from
+    from (
+        select
+            amplitude_id,
+            {{ amplitude_sort_time('session_started_at') }} as start_time
+        from session_totals
+        union all
+        select
+            amplitude_id,
+            {{ amplitude_sort_time('session_started_at') }} as start_time
+        from built_sessions
+        where session_key in (select touched_sessions.session_key from touched_sessions)
+    ) as session_starts
+    group by amplitude_id
+
+),
+
+user_sessions as (
+
+    select
+        {{ session_columns | join(',\n        ') }}
+    from session_totals
+    union all
+    select
+        {{ session_columns | join(',\n        ') }}
+    from built_sessions
+    where session_key not in (select touched_sessions.session_key from touched_sessions)
+
+),
+{% else %}
+user_sessions as (
+
+    select * from session_totals
+
+),
+{% endif %}
+
 sequenced as (
 
     select
         *,
         row_number() over (
             partition by amplitude_id
-            order by session_started_at, session_key
+            order by {{ amplitude_sort_time('session_started_at') }}, session_key
         ) as session_number,
         lag(session_ended_at) over (
             partition by amplitude_id
-            order by session_started_at, session_key
+            order by {{ amplitude_sort_time('session_started_at') }}, session_key
         ) as previous_session_ended_at
-    from session_totals
+    from user_sessions
 
 ),
+
+{% if is_incremental() %}
+sessions_to_write as (
+
+    select sequenced.*
+    from sequenced
+    inner join rebuild_points
+        on sequenced.amplitude_id = rebuild_points.amplitude_id
+    where {{ amplitude_sort_time('sequenced.session_started_at') }} >= rebuild_points.rebuild_from
+
+),
+{% else %}
+sessions_to_write as (
+
+    select * from sequenced
+
+),
+{% endif %}
 
 final as (
 
@@ -54,16 +157,21 @@ final as (
         user_id,
         device_id,
         session_number,
+        session_number = 1 as is_first_user_session,
         session_started_at,
         session_ended_at,
+        cast(session_started_at as date) as session_started_at_day,
+        cast(session_ended_at as date) as session_ended_at_day,
         {{ amplitude_seconds_between('session_started_at', 'session_ended_at') }}
             as session_duration_seconds,
         events,
         page_views,
         element_clicks,
+        previous_session_ended_at,
         {{ amplitude_seconds_between('previous_session_ended_at', 'session_started_at') }}
-            as seconds_since_previous_session
-    from sequenced
+            as seconds_since_previous_session,
+        {{ amplitude_built_at() }} as built_at
+    from sessions_to_write
 
 )
 

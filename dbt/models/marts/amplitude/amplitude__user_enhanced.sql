@@ -1,7 +1,20 @@
--- One row per Amplitude user (amplitude_id): first and last activity, volume, sessions,
--- and where and how they were last seen.
+{{
+    config(
+        unique_key='amplitude_id',
+        incremental_strategy='delete+insert',
+    )
+}}
 
-with events as (
+-- One row per Amplitude user (amplitude_id): when they were created, first and last
+-- activity, volume, sessions, and where and how they were last seen.
+-- Incremental by user: a user with events built since the last run is summed again from
+-- all of their events and sessions.
+
+{%- if is_incremental() %}
+    {%- set since = amplitude_watermark() -%}
+{%- endif %}
+
+with events as {{ amplitude_inline() }} (
 
     select * from {{ ref('stg_amplitude__events') }}
 
@@ -13,17 +26,54 @@ sessions as (
 
 ),
 
+{% if is_incremental() %}
+touched_users as (
+
+    select distinct amplitude_id
+    from events
+    where built_at > {{ since }}
+
+),
+
+user_events as (
+
+    select * from events
+    where amplitude_id in (select touched_users.amplitude_id from touched_users)
+
+),
+
+user_sessions as (
+
+    select * from sessions
+    where amplitude_id in (select touched_users.amplitude_id from touched_users)
+
+),
+{% else %}
+user_events as (
+
+    select * from events
+
+),
+
+user_sessions as (
+
+    select * from sessions
+
+),
+{% endif %}
+
 activity as (
 
     select
         amplitude_id,
         max(user_id) as user_id,
+        min(user_creation_time) as user_created_at,
         min(event_time) as first_event_at,
         max(event_time) as last_event_at,
         count(*) as events,
         count(distinct event_date) as active_days,
         sum(case when session_key is null then 1 else 0 end) as events_outside_sessions
-    from events
+    from user_events
     group by amplitude_id
 
 ),
@@ -37,10 +87,10 @@ latest_event as (
         platform as last_platform,
         os_name as last_os_name,
         device_type as last_device_type
-    from events
+    from user_events
     qualify row_number() over (
         partition by amplitude_id
-        order by event_time desc, event_key asc
+        order by event_time desc nulls last, event_key asc
     ) = 1
 
 ),
@@ -50,9 +100,12 @@ session_summary as (
     select
         amplitude_id,
         count(*) as sessions,
+        min(session_started_at) as first_session_at,
+        max(session_ended_at) as last_session_at,
         avg(session_duration_seconds) as avg_session_duration_seconds,
-        avg(events) as avg_events_per_session
-    from sessions
+        avg(events) as avg_events_per_session,
+        avg(seconds_since_previous_session) as avg_seconds_between_sessions
+    from user_sessions
     group by amplitude_id
 
 ),
@@ -62,19 +115,24 @@ final as (
     select
         activity.amplitude_id,
         activity.user_id,
+        activity.user_created_at,
         activity.first_event_at,
         activity.last_event_at,
         activity.events,
         activity.active_days,
         activity.events_outside_sessions,
         coalesce(session_summary.sessions, 0) as sessions,
+        session_summary.first_session_at,
+        session_summary.last_session_at,
         session_summary.avg_session_duration_seconds,
         session_summary.avg_events_per_session,
+        session_summary.avg_seconds_between_sessions,
         latest_event.last_country,
         latest_event.last_city,
         latest_event.last_platform,
         latest_event.last_os_name,
-        latest_event.last_device_type
+        latest_event.last_device_type,
+        {{ amplitude_built_at() }} as built_at
     from activity
     left join latest_event
         on activity.amplitude_id = latest_event.amplitude_id

@@ -2,70 +2,117 @@
     config(
         unique_key='event_key',
         incremental_strategy='merge',
-        on_schema_change='append_new_columns',
     )
 }}
 
--- One row per real event: duplicates from re-delivered rows (same uuid) and client retries
--- (same device and $insert_id, new uuid) are removed. Incremental on load time: each run
--- reads the raw rows loaded since the high-water mark minus the lookback, and only adds
--- events whose key is not in the table yet, so running it twice changes nothing.
+-- One row per event, whatever was delivered twice: a row re-exported (same uuid), a
+-- client retry (same device and $insert_id, new uuid), an event with neither loaded
+-- again under another file name (same content). Incremental on loads: a run reads the
+-- raw rows of the loads recorded since it last ran, keeps one copy of each event, and
+-- merges it against what is already built. A copy is written only when its event is new
+-- or it comes before the copy held (see amplitude_copy_comes_first), so a run writes the
+-- same rows as a full rebuild would, whatever order the loads came in.
 
-with events as (
+{%- if is_incremental() %}
+    {%- set since = amplitude_watermark() -%}
+    {%- set bounds_query -%}
+        select
+            min(loaded_at) as first_loaded_at,
+            max(loaded_at) as last_loaded_at
+        from {{ ref('stg_amplitude__loads') }}
+        where built_at > {{ since }}
+    {%- endset -%}
+    {%- set load_bounds = amplitude_time_bounds(bounds_query) -%}
+{%- endif %}
 
-    select * from {{ ref('base_amplitude__events') }}
-    {% if is_incremental() %}
-        where loaded_at > {{ amplitude_incremental_since('loaded_at') }}
-    {% endif %}
+with loads as (
+
+    select * from {{ ref('stg_amplitude__loads') }}
+    {%- if is_incremental() %}
+        where built_at > {{ since }}
+    {%- endif %}
 
 ),
 
-unique_rows as (
+raw_events as (
 
-    select *
-    from events
-    qualify row_number() over (
-        partition by coalesce(event_uuid, file_name || ':' || cast(file_row_number as {{ dbt.type_string() }}))
-        order by loaded_at, file_name, file_row_number
-    ) = 1
+    select * from {{ ref('base_amplitude__events') }}
+    {%- if is_incremental() %}
+        {%- if load_bounds is none %}
+        where 1 = 0
+        {%- else %}
+        where loaded_at between {{ load_bounds[0] }} and {{ load_bounds[1] }}
+        {%- endif %}
+    {%- endif %}
+
+),
+
+loaded_events as (
+
+    select raw_events.*
+    from raw_events
+    inner join loads
+        on
+            raw_events.file_name = loads.file_name
+            and raw_events.loaded_at = loads.loaded_at
 
 ),
 
 keyed as (
 
     select
-        *,
-        case
-            when insert_id is not null
-                then {{ amplitude_surrogate_key(["'insert_id'", 'device_id', 'insert_id']) }}
-            else {{ amplitude_surrogate_key(["'uuid'", 'event_uuid', 'file_name', 'file_row_number']) }}
-        end as event_key
-    from unique_rows
+        {{ amplitude_event_key() }} as event_key,
+        *
+    from loaded_events
 
 ),
 
-unique_events as (
+-- Most events arrive once: only the keys seen more than once go through the window that
+-- picks their first copy (a window over every row costs a sort of every row).
+repeated_keys as (
+
+    select event_key
+    from keyed
+    group by event_key
+    having count(*) > 1
+
+),
+
+first_copies as (
 
     select *
     from keyed
+    where event_key not in (select repeated_keys.event_key from repeated_keys)
+    union all
+    select *
+    from keyed
+    where event_key in (select repeated_keys.event_key from repeated_keys)
     qualify row_number() over (
         partition by event_key
-        order by server_upload_time, event_uuid
+        order by {{ amplitude_copy_order_by() }}
     ) = 1
 
 ),
 
-new_events as (
+{% if is_incremental() %}
+copies_to_write as (
 
-    select unique_events.*
-    from unique_events
-    {% if is_incremental() %}
-        left join {{ this }} as existing
-            on unique_events.event_key = existing.event_key
-        where existing.event_key is null
-    {% endif %}
+    select first_copies.*
+    from first_copies
+    left join {{ this }} as held
+        on first_copies.event_key = held.event_key
+    where
+        held.event_key is null
+        or {{ amplitude_copy_comes_first('first_copies', 'held') }}
 
 ),
+{% else %}
+copies_to_write as (
+
+    select * from first_copies
+
+),
+{% endif %}
 
 final as (
 
@@ -133,8 +180,9 @@ final as (
         groups,
         file_name,
         file_row_number,
-        loaded_at
-    from new_events
+        loaded_at,
+        {{ amplitude_built_at() }} as built_at
+    from copies_to_write
 
 )
 

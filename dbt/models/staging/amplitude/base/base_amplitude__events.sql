@@ -1,5 +1,61 @@
--- The only model that reads JSON: every documented top-level field, typed, plus the
--- web autocapture page and element properties. Everything downstream is portable SQL.
+-- The only model that reads JSON: every documented top-level field, typed, plus the web
+-- autocapture page and element properties. Everything downstream is portable SQL. Each
+-- row's JSON is parsed once (see macros/amplitude_json.sql).
+
+{#- Every field read: output column, JSON keys, type. The order is the model's columns. -#}
+{%- set fields = [
+    ('event_uuid', ['uuid'], 'text'),
+    ('insert_id', ['$insert_id'], 'text'),
+    ('event_id', ['event_id'], 'bigint'),
+    ('event_type', ['event_type'], 'text'),
+    ('project_id', ['app'], 'bigint'),
+    ('amplitude_id', ['amplitude_id'], 'bigint'),
+    ('user_id', ['user_id'], 'text'),
+    ('device_id', ['device_id'], 'text'),
+    ('session_id', ['session_id'], 'bigint'),
+    ('event_time', ['event_time'], 'timestamp'),
+    ('client_event_time', ['client_event_time'], 'timestamp'),
+    ('client_upload_time', ['client_upload_time'], 'timestamp'),
+    ('server_received_time', ['server_received_time'], 'timestamp'),
+    ('server_upload_time', ['server_upload_time'], 'timestamp'),
+    ('processed_time', ['processed_time'], 'timestamp'),
+    ('user_creation_time', ['user_creation_time'], 'timestamp'),
+    ('platform', ['platform'], 'text'),
+    ('os_name', ['os_name'], 'text'),
+    ('os_version', ['os_version'], 'text'),
+    ('device_type', ['device_type'], 'text'),
+    ('device_family', ['device_family'], 'text'),
+    ('device_brand', ['device_brand'], 'text'),
+    ('device_manufacturer', ['device_manufacturer'], 'text'),
+    ('device_model', ['device_model'], 'text'),
+    ('device_carrier', ['device_carrier'], 'text'),
+    ('country', ['country'], 'text'),
+    ('region', ['region'], 'text'),
+    ('city', ['city'], 'text'),
+    ('dma', ['dma'], 'text'),
+    ('language', ['language'], 'text'),
+    ('ip_address', ['ip_address'], 'text'),
+    ('location_lat', ['location_lat'], 'double'),
+    ('location_lng', ['location_lng'], 'double'),
+    ('library', ['library'], 'text'),
+    ('version_name', ['version_name'], 'text'),
+    ('start_version', ['start_version'], 'text'),
+    ('data_type', ['data_type'], 'text'),
+    ('paying', ['paying'], 'text'),
+    ('event_properties', ['event_properties'], 'json'),
+    ('user_properties', ['user_properties'], 'json'),
+    ('group_properties', ['group_properties'], 'json'),
+    ('groups', ['groups'], 'json'),
+    ('page_domain', ['event_properties', '[Amplitude] Page Domain'], 'text'),
+    ('page_location', ['event_properties', '[Amplitude] Page Location'], 'text'),
+    ('page_path', ['event_properties', '[Amplitude] Page Path'], 'text'),
+    ('page_title', ['event_properties', '[Amplitude] Page Title'], 'text'),
+    ('page_url', ['event_properties', '[Amplitude] Page URL'], 'text'),
+    ('page_counter', ['event_properties', '[Amplitude] Page Counter'], 'bigint'),
+    ('element_text', ['event_properties', '[Amplitude] Element Text'], 'text'),
+    ('element_tag', ['event_properties', '[Amplitude] Element Tag'], 'text'),
+    ('element_selector', ['event_properties', '[Amplitude] Element Selector'], 'text'),
+] %}
 
 with source as (
 
@@ -10,77 +66,34 @@ with source as (
 parsed as (
 
     select
-        {{ amplitude_json_text('raw_json', ['uuid']) }} as event_uuid,
-        {{ amplitude_json_text('raw_json', ['$insert_id']) }} as insert_id,
-        {{ amplitude_json_number('raw_json', ['event_id']) }} as event_id,
-        {{ amplitude_json_text('raw_json', ['event_type']) }} as event_type,
-        {{ amplitude_json_number('raw_json', ['app']) }} as project_id,
-        {{ amplitude_json_number('raw_json', ['amplitude_id']) }} as amplitude_id,
-        {{ amplitude_json_text('raw_json', ['user_id']) }} as user_id,
-        {{ amplitude_json_text('raw_json', ['device_id']) }} as device_id,
-        {{ amplitude_json_number('raw_json', ['session_id']) }} as session_id,
-        {{ amplitude_timestamp(amplitude_json_text('raw_json', ['event_time'])) }} as event_time,
-        {{ amplitude_timestamp(amplitude_json_text('raw_json', ['client_event_time'])) }}
-            as client_event_time,
-        {{ amplitude_timestamp(amplitude_json_text('raw_json', ['client_upload_time'])) }}
-            as client_upload_time,
-        {{ amplitude_timestamp(amplitude_json_text('raw_json', ['server_received_time'])) }}
-            as server_received_time,
-        {{ amplitude_timestamp(amplitude_json_text('raw_json', ['server_upload_time'])) }}
-            as server_upload_time,
-        {{ amplitude_timestamp(amplitude_json_text('raw_json', ['processed_time'])) }}
-            as processed_time,
-        {{ amplitude_timestamp(amplitude_json_text('raw_json', ['user_creation_time'])) }}
-            as user_creation_time,
-        {{ amplitude_json_text('raw_json', ['platform']) }} as platform,
-        {{ amplitude_json_text('raw_json', ['os_name']) }} as os_name,
-        {{ amplitude_json_text('raw_json', ['os_version']) }} as os_version,
-        {{ amplitude_json_text('raw_json', ['device_type']) }} as device_type,
-        {{ amplitude_json_text('raw_json', ['device_family']) }} as device_family,
-        {{ amplitude_json_text('raw_json', ['device_brand']) }} as device_brand,
-        {{ amplitude_json_text('raw_json', ['device_manufacturer']) }} as device_manufacturer,
-        {{ amplitude_json_text('raw_json', ['device_model']) }} as device_model,
-        {{ amplitude_json_text('raw_json', ['device_carrier']) }} as device_carrier,
-        {{ amplitude_json_text('raw_json', ['country']) }} as country,
-        {{ amplitude_json_text('raw_json', ['region']) }} as region,
-        {{ amplitude_json_text('raw_json', ['city']) }} as city,
-        {{ amplitude_json_text('raw_json', ['dma']) }} as dma,
-        {{ amplitude_json_text('raw_json', ['language']) }} as language,
-        {{ amplitude_json_text('raw_json', ['ip_address']) }} as ip_address,
-        {{ amplitude_json_number('raw_json', ['location_lat'], 'double') }} as location_lat,
-        {{ amplitude_json_number('raw_json', ['location_lng'], 'double') }} as location_lng,
-        {{ amplitude_json_text('raw_json', ['library']) }} as library,
-        {{ amplitude_json_text('raw_json', ['version_name']) }} as version_name,
-        {{ amplitude_json_text('raw_json', ['start_version']) }} as start_version,
-        {{ amplitude_json_text('raw_json', ['data_type']) }} as data_type,
-        {{ amplitude_json_text('raw_json', ['paying']) }} as paying,
-        {{ amplitude_json_value('raw_json', ['event_properties']) }} as event_properties,
-        {{ amplitude_json_value('raw_json', ['user_properties']) }} as user_properties,
-        {{ amplitude_json_value('raw_json', ['group_properties']) }} as group_properties,
-        {{ amplitude_json_value('raw_json', ['groups']) }} as groups,
-        {{ amplitude_json_text('raw_json', ['event_properties', '[Amplitude] Page Domain']) }}
-            as page_domain,
-        {{ amplitude_json_text('raw_json', ['event_properties', '[Amplitude] Page Location']) }}
-            as page_location,
-        {{ amplitude_json_text('raw_json', ['event_properties', '[Amplitude] Page Path']) }}
-            as page_path,
-        {{ amplitude_json_text('raw_json', ['event_properties', '[Amplitude] Page Title']) }}
-            as page_title,
-        {{ amplitude_json_text('raw_json', ['event_properties', '[Amplitude] Page URL']) }}
-            as page_url,
-        {{ amplitude_json_number('raw_json', ['event_properties', '[Amplitude] Page Counter']) }}
-            as page_counter,
-        {{ amplitude_json_text('raw_json', ['event_properties', '[Amplitude] Element Text']) }}
-            as element_text,
-        {{ amplitude_json_text('raw_json', ['event_properties', '[Amplitude] Element Tag']) }}
-            as element_tag,
-        {{ amplitude_json_text('raw_json', ['event_properties', '[Amplitude] Element Selector']) }}
-            as element_selector,
+        {{ amplitude_json_record('raw_json', fields) }} as record,
         file_name,
         file_row_number,
         loaded_at
     from source
 
+),
+
+unpacked as (
+
+    select
+        *
+        {{ amplitude_json_nested('record', fields) }}
+    from parsed
+
+),
+
+typed as (
+
+    select
+        {%- for field in fields %}
+        {{ amplitude_json_field('unpacked.record', field, fields) }} as {{ field[0] }},
+        {%- endfor %}
+        unpacked.file_name,
+        unpacked.file_row_number,
+        unpacked.loaded_at
+    from unpacked
+
 )
 
-select * from parsed
+select * from typed

@@ -1,0 +1,316 @@
+"""Incremental runs against full rebuilds, with loads in the most unfriendly order.
+
+A planted set of events is split into batches and loaded in random order: copies of
+events re-exported under new file names, client retries (same ``$insert_id``, a new
+uuid, received later), events without ``$insert_id`` and events without either, late
+events earlier than their session's first, loads days apart (past any window), and
+loads that become visible after a later one (a Snowpipe load that commits late, with an
+older load time). After every batch an incremental ``dbt run`` must leave every model
+exactly as a full rebuild of the same raw rows, and staging must hold each distinct
+event once, as the copy the identity rules choose (computed here independently, in
+Python).
+
+The hypothesis seed is printed (and given in a failure); replay one with
+``AMPLITUDE_PROPERTY_SEED=<seed>``. The long form runs with
+``AMPLITUDE_PROPERTY_EXAMPLES=200 pytest -m slow tests/integration/test_dbt_incremental.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+
+from tests.dbt_support import (
+    MODEL_KEYS,
+    build_local,
+    insert_raw_rows,
+    model_rows,
+    reset_warehouse,
+    run_local,
+)
+
+SEED = int(os.environ.get("AMPLITUDE_PROPERTY_SEED") or random.randrange(2**32))
+EXAMPLES = int(os.environ.get("AMPLITUDE_PROPERTY_EXAMPLES", "200"))
+DAY0 = datetime(2026, 3, 2)
+PAGES = ["/", "/pricing"]
+ELEMENTS = [("button.buy", "Buy"), ("a.docs", "Docs")]
+
+
+def _ts(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One real event, as its first copy is sent; copies are made from it."""
+
+    number: int
+    user: int
+    session: int  # -1: outside any session
+    at: datetime
+    kind: str  # page, click, custom
+    page: int
+    element: int
+    identity: str  # insert_id, uuid, neither
+
+    def row(self, uuid_suffix: str = "", received_later: timedelta = timedelta()) -> dict[str, Any]:
+        """The exported JSON of a copy of this event."""
+        path = PAGES[self.page]
+        selector, text = ELEMENTS[self.element]
+        properties: dict[str, Any] = {"[Amplitude] Page URL": f"https://x{path}"}
+        properties["[Amplitude] Page Title"] = path
+        if self.kind == "click":
+            properties["[Amplitude] Element Selector"] = selector
+            properties["[Amplitude] Element Text"] = text
+        event_type = {
+            "page": "[Amplitude] Page Viewed",
+            "click": "[Amplitude] Element Clicked",
+            "custom": "invoice_paid",
+        }[self.kind]
+        received = self.at + timedelta(seconds=1) + received_later
+        session_id = -1 if self.session < 0 else 1_770_000_000_000 + self.user * 10 + self.session
+        return {
+            "uuid": f"u{self.number}{uuid_suffix}" if self.identity != "neither" else None,
+            "$insert_id": f"i{self.number}" if self.identity == "insert_id" else None,
+            "event_id": self.number,
+            "event_type": event_type,
+            "amplitude_id": 1000 + self.user,
+            "user_id": f"user-{self.user}" if self.user % 2 else None,
+            "device_id": f"d{self.user}",
+            "session_id": session_id,
+            "event_time": _ts(self.at),
+            "client_event_time": _ts(self.at),
+            "client_upload_time": _ts(received),
+            "server_received_time": _ts(received),
+            "server_upload_time": _ts(received),
+            "user_creation_time": _ts(DAY0 + timedelta(days=self.user % 3, hours=self.user)),
+            "country": "Germany",
+            "platform": "Web",
+            "event_properties": properties,
+        }
+
+
+@dataclass
+class Copy:
+    """A row of the raw table: a copy of an event in a file of a batch."""
+
+    event: Event
+    json: dict[str, Any]
+    batch: int
+
+
+@dataclass
+class Scenario:
+    events: list[Event]
+    copies: list[Copy]
+    batches: int
+    # Per batch: minutes since the previous load; negative is a load that became visible
+    # after the previous one although it started (and is stamped) earlier.
+    gaps: list[int] = field(default_factory=list)
+
+
+@st.composite
+def scenarios(draw: st.DrawFn, max_events: int) -> Scenario:
+    count = draw(st.integers(min_value=4, max_value=max_events))
+    events = []
+    for number in range(count):
+        events.append(
+            Event(
+                number=number,
+                user=draw(st.integers(0, 2)),
+                session=draw(st.sampled_from([-1, 0, 0, 1])),
+                # Over four days, so some days have nothing (the spine's zero rows).
+                at=DAY0 + timedelta(minutes=draw(st.integers(0, 4 * 24 * 60)), seconds=number),
+                kind=draw(st.sampled_from(["page", "click", "click", "custom"])),
+                page=draw(st.integers(0, 1)),
+                element=draw(st.integers(0, 1)),
+                identity=draw(st.sampled_from(["insert_id", "insert_id", "uuid", "neither"])),
+            )
+        )
+    # Bursts: the same click three or four times in one session (a repeat group).
+    for _ in range(draw(st.integers(0, 2))):
+        base = draw(st.sampled_from(events))
+        session = max(base.session, 0)
+        for n in range(draw(st.integers(3, 4))):
+            events.append(
+                replace(
+                    base,
+                    number=len(events),
+                    session=session,
+                    kind="click",
+                    at=base.at + timedelta(seconds=n + 1),
+                )
+            )
+    batches = draw(st.integers(min_value=1, max_value=4))
+    batch_of = st.integers(0, batches - 1)
+    copies = [Copy(e, e.row(), draw(batch_of)) for e in events]
+    # Re-exports (the same row again, in another file) and client retries (a new uuid,
+    # received later, maybe days later), in any batch, before or after the original.
+    for event in draw(st.lists(st.sampled_from(events), max_size=6)):
+        if event.identity == "insert_id" and draw(st.booleans()):
+            later = timedelta(hours=draw(st.sampled_from([1, 30, 200])))
+            copies.append(Copy(event, event.row("r", later), draw(batch_of)))
+        else:
+            copies.append(Copy(event, event.row(), draw(batch_of)))
+    gaps = [
+        draw(st.sampled_from([1, 60, 60, 3 * 24 * 60, 9 * 24 * 60, -90])) for _ in range(batches)
+    ]
+    return Scenario(events, copies, batches, gaps)
+
+
+def _md5(*parts: object) -> str:
+    return hashlib.md5("|".join("" if p is None else str(p) for p in parts).encode()).hexdigest()
+
+
+def event_key(row: dict[str, Any]) -> str:
+    """The identity rules of DECISIONLOG.md, written again independently of the SQL."""
+    if row["$insert_id"] is not None:
+        return _md5("insert_id", row["device_id"], row["$insert_id"])
+    if row["uuid"] is not None:
+        return _md5("uuid", row["uuid"])
+    user = row["user_id"] if row["user_id"] is not None else row["amplitude_id"]
+    return _md5("content", row["event_id"], row["device_id"], row["client_event_time"], user)
+
+
+@dataclass(frozen=True)
+class RawRow:
+    json: dict[str, Any]
+    file_name: str
+    file_row_number: int
+    loaded_at: datetime
+
+
+def expected_staging(rows: list[RawRow]) -> dict[str, tuple[str | None, str, int]]:
+    """Per event key, the copy staging must hold: (uuid, file, line)."""
+
+    def order(row: RawRow) -> tuple[Any, ...]:
+        uuid = row.json["uuid"]
+        return (row.json["server_upload_time"], uuid is None, uuid or "", row.loaded_at,
+                row.file_name, row.file_row_number)  # fmt: skip
+
+    kept: dict[str, RawRow] = {}
+    for row in rows:
+        key = event_key(row.json)
+        if key not in kept or order(row) < order(kept[key]):
+            kept[key] = row
+    return {k: (r.json["uuid"], r.file_name, r.file_row_number) for k, r in kept.items()}
+
+
+@pytest.fixture(scope="module")
+def warehouses(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """Two warehouse files (incremental, full rebuild) kept at fixed paths across examples,
+    so dbt's partial parse stays valid; emptied before each example."""
+    root = tmp_path_factory.mktemp("incremental")
+    return root / "incremental.duckdb", root / "rebuilt.duckdb", root
+
+
+def play(scenario: Scenario, warehouses: tuple[Path, Path, Path]) -> None:
+    incremental, rebuilt, root = warehouses
+    reset_warehouse(incremental)
+    loaded: list[RawRow] = []
+    clock = datetime(2026, 3, 10, 12)
+    newest = clock
+    for batch in range(scenario.batches):
+        gap = scenario.gaps[batch]
+        clock = newest + timedelta(minutes=gap)
+        newest = max(newest, clock)
+        rows = []
+        for part, copies in enumerate(_files([c for c in scenario.copies if c.batch == batch])):
+            name = f"events/p/b{batch}_{part}_{random.Random(batch).getrandbits(32):08x}.json"
+            rows += [RawRow(c.json, name, line, clock) for line, c in enumerate(copies, start=1)]
+        insert_raw_rows(incremental, [(json.dumps(r.json), r.file_name, r.file_row_number,
+                                       r.loaded_at) for r in rows])  # fmt: skip
+        loaded += rows
+        run_local(incremental, root / "dbt-incremental", "run")
+
+        reset_warehouse(rebuilt)
+        insert_raw_rows(rebuilt, [(json.dumps(r.json), r.file_name, r.file_row_number,
+                                   r.loaded_at) for r in loaded])  # fmt: skip
+        run_local(rebuilt, root / "dbt-rebuilt", "run", "--full-refresh")
+
+        after = f"after batch {batch + 1} of {scenario.batches} (seed {SEED})"
+        built, expected = model_rows(incremental), model_rows(rebuilt)
+        for model in MODEL_KEYS:
+            assert built[model] == expected[model], f"{model} differs from a full rebuild {after}"
+        staged = {r["event_key"]: (r["event_uuid"], r["file_name"], r["file_row_number"])
+                  for r in built["stg_amplitude__events"]}  # fmt: skip
+        assert staged == expected_staging(loaded), f"staging is not the distinct events {after}"
+
+
+def _files(copies: list[Copy]) -> list[list[Copy]]:
+    """A batch's rows in one or two files, as an hour's export can be."""
+    if len(copies) < 4:
+        return [copies] if copies else []
+    middle = len(copies) // 2
+    return [copies[:middle], copies[middle:]]
+
+
+@seed(SEED)
+@settings(
+    max_examples=24,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(scenario=scenarios(max_events=14))
+def test_incremental_runs_equal_a_full_rebuild_under_any_load_order(
+    scenario: Scenario, warehouses: tuple[Path, Path, Path]
+) -> None:
+    print(f"hypothesis seed {SEED}: replay with AMPLITUDE_PROPERTY_SEED={SEED}")
+    play(scenario, warehouses)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    "AMPLITUDE_PROPERTY_EXAMPLES" not in os.environ,
+    reason="long form: set AMPLITUDE_PROPERTY_EXAMPLES (e.g. 200) to run it",
+)
+@seed(SEED)
+@settings(
+    max_examples=EXAMPLES,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(scenario=scenarios(max_events=60))
+def test_incremental_runs_equal_a_full_rebuild_long_form(
+    scenario: Scenario, warehouses: tuple[Path, Path, Path]
+) -> None:
+    print(f"hypothesis seed {SEED}: replay with AMPLITUDE_PROPERTY_SEED={SEED}")
+    play(scenario, warehouses)
+
+
+def test_a_late_reexport_of_events_without_insert_id_adds_nothing_and_build_passes(
+    warehouses: tuple[Path, Path, Path],
+) -> None:
+    """Issue #9, first item: an hour re-exported with changed content (new file names)
+    after any window has passed, of events without $insert_id, used to enter staging a
+    second time and wedge `dbt build` on the uuid test. Now it adds nothing, and every
+    `dbt build` (tests included) passes."""
+    incremental, _, root = warehouses
+    reset_warehouse(incremental)
+    events = [Event(n, n % 3, n % 2, DAY0 + timedelta(minutes=7 * n), "page", 0, 0, "uuid")
+              for n in range(12)]  # fmt: skip
+    first = [(json.dumps(e.row()), "events/p/h05_0000_aaaa.json", n + 1, datetime(2026, 3, 3))
+             for n, e in enumerate(events)]  # fmt: skip
+    insert_raw_rows(incremental, first)
+    build_local(incremental, root / "dbt-build")
+    # Nine days later the hour is exported again with one event more: new fingerprint,
+    # new file name, the same rows in another order.
+    extra = Event(99, 0, 0, DAY0 + timedelta(minutes=3), "click", 1, 1, "uuid")
+    again = [(json.dumps(e.row()), "events/p/h05_0000_bbbb.json", n + 1, datetime(2026, 3, 12))
+             for n, e in enumerate([extra, *reversed(events)])]  # fmt: skip
+    insert_raw_rows(incremental, again)
+    build_local(incremental, root / "dbt-build")
+    build_local(incremental, root / "dbt-build")
+    staged = model_rows(incremental)["stg_amplitude__events"]
+    assert len(staged) == 13
+    assert {r["file_name"] for r in staged if r["event_uuid"] != "u99"} == {
+        "events/p/h05_0000_aaaa.json"
+    }
