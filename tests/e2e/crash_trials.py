@@ -38,11 +38,21 @@ class Run:
     """One ``amplitude-ingest run`` in its own process group, its output read as it comes."""
 
     process: subprocess.Popen[str]
+    logs: Path
     lines: list[tuple[float, str]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    working: float | None = None  # when the run's log file appeared: imports are done
 
     def __post_init__(self) -> None:
         threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._watch_log, daemon=True).start()
+
+    def _watch_log(self) -> None:
+        before = set(self.logs.glob("*.log")) if self.logs.is_dir() else set()
+        while self.process.poll() is None and self.working is None:
+            if self.logs.is_dir() and set(self.logs.glob("*.log")) - before:
+                self.working = time.monotonic() - self.started
+            time.sleep(0.005)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -81,14 +91,17 @@ def start_run(root: Path, api_url: str, stage: str) -> Run:
         text=True,
         start_new_session=True,  # its own process group: the kill takes workers and all
     )
-    return Run(process)
+    return Run(process, root / "state" / "logs")
 
 
 def phase_times(run: Run) -> dict[str, tuple[float, float]]:
-    """When each phase ran in a run that completed: (start, end) in seconds."""
+    """When each phase ran in a run that completed: (start, end) in seconds. The extract
+    starts when the run's log file appears, not at the process start: a kill during the
+    interpreter's imports would try nothing."""
     ends = [run.reached(p) for p in PHASES]
     assert all(e is not None for e in ends), run.lines
-    bounds = [0.0, *(e for e in ends if e is not None)]
+    assert run.working is not None
+    bounds = [run.working, *(e for e in ends if e is not None)]
     return {p: (bounds[i], bounds[i + 1]) for i, p in enumerate(PHASES)}
 
 

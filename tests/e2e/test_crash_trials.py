@@ -50,7 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalAmplitude]
         cache_dir=cache,
         sessions_per_hour=30,
         events_per_member=300,
-        faults=FaultPlan(response_delay_seconds=0.15, zip_layout="streamed"),
+        faults=FaultPlan(response_delay_seconds=0.4, zip_layout="streamed"),
     ) as local:
         yield local
 
