@@ -51,6 +51,23 @@ MARKER_FOLDER = "events/_doctor"
 # An hour long before any Amplitude project existed: the request proves the host is
 # reachable and the key pair accepted (404: no data) without exporting anything.
 PROBE_HOUR = "20100101T00"
+# What the doctor reads from the settings table (sql/50 writes them on every deploy).
+REQUIRED_SETTINGS = (
+    "stage",
+    "raw_table",
+    "pipe",
+    "storage_integration",
+    "external_access_integration",
+    "secret",
+    "ingest_procedure",
+    "marker_cleanup_procedure",
+    "dbt_project",
+    "dbt_version",
+    "task_schema",
+    "s3_url",
+    "export_host",
+)
+OPTIONAL_SETTINGS = ("doctor_round_trip_seconds",)
 TASKS = (
     "AMPLITUDE_PIPELINE_ROOT",
     "AMPLITUDE_WAIT_FOR_LOADS",
@@ -112,25 +129,7 @@ class DoctorSettings:
     @classmethod
     def from_rows(cls, rows: Mapping[str, str]) -> DoctorSettings:
         known = {k.lower(): v for k, v in rows.items() if v not in (None, "")}
-        missing = [
-            name
-            for name in (
-                "stage",
-                "raw_table",
-                "pipe",
-                "storage_integration",
-                "external_access_integration",
-                "secret",
-                "ingest_procedure",
-                "marker_cleanup_procedure",
-                "dbt_project",
-                "dbt_version",
-                "task_schema",
-                "s3_url",
-                "export_host",
-            )
-            if name not in known
-        ]
+        missing = [name for name in REQUIRED_SETTINGS if name not in known]
         if missing:
             raise ConfigurationError(
                 f"the settings table has no {', '.join(missing)}: run `make deploy` "

@@ -16,7 +16,7 @@ from typing import Any, Optional
 from pydantic import Field
 from snowflake.snowpark import Session
 
-from amplitude_ingest import reconcile
+from amplitude_ingest import doctor, reconcile
 from amplitude_ingest.assembly import extraction, inline_workers, thread_workers
 from amplitude_ingest.config import Credentials, ExtractConfig, validated
 from amplitude_ingest.hours import parse_bounds
@@ -29,27 +29,10 @@ logger = logging.getLogger("amplitude_ingest")
 
 SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"  # snowflake.yml passes the real one
 SECRET_ALIAS = "amplitude_credentials"  # noqa: S105 - a name in the SECRETS clause, not a secret
-# Names in the settings table that other procedures read (the doctor, the wait step):
+# Names in the settings table that the other procedures read (the doctor, the wait step):
 # known here so that a misspelt name is still an error, not a silent no-op.
 OTHER_PROCEDURES_SETTINGS = frozenset(
-    {
-        "raw_table",
-        "pipe",
-        "storage_integration",
-        "external_access_integration",
-        "secret",
-        "ingest_procedure",
-        "marker_cleanup_procedure",
-        "dbt_project",
-        "dbt_version",
-        "task_schema",
-        "root_task",
-        "s3_url",
-        "export_host",
-        "wait_timeout_seconds",
-        "wait_poll_seconds",
-        "doctor_round_trip_seconds",
-    }
+    {*doctor.REQUIRED_SETTINGS, *doctor.OPTIONAL_SETTINGS, *reconcile.SETTINGS}
 )
 
 
@@ -70,7 +53,11 @@ class ProcedureConfig(ExtractConfig):
         """Names are case-insensitive; an empty value means the default; a name no procedure
         reads is an error that names it."""
         values = {name.strip().lower(): value for name, value in rows.items() if value}
-        mine = {k: v for k, v in values.items() if k not in OTHER_PROCEDURES_SETTINGS}
+        mine = {
+            k: v
+            for k, v in values.items()
+            if k not in OTHER_PROCEDURES_SETTINGS or k in cls.model_fields
+        }
         return validated(cls, mine, f"settings table {table}")
 
 

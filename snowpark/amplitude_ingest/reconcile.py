@@ -49,6 +49,15 @@ FIRST_LOOK_SECONDS = 15 * 24 * 3600
 # become visible: later looks reach this far behind the previous one.
 LOOK_BACK_MARGIN_SECONDS = 3600
 NAMES_IN_MESSAGE = 10
+# What the wait step reads from the settings table.
+SETTINGS = (
+    "raw_table",
+    "ledger_table",
+    "pipe",
+    "root_task",
+    "wait_timeout_seconds",
+    "wait_poll_seconds",
+)
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"[^"]+")'

@@ -113,6 +113,55 @@ def _node_result(data: Any) -> NodeResult:
     )
 
 
+def _invoke(
+    args: Sequence[str],
+    *,
+    warehouse: Path,
+    target: str,
+    project_dir: Path,
+    artifacts_dir: Path | None,
+    on_node: Callable[[NodeResult], None] | None = None,
+) -> Any:
+    """The one place dbt is invoked: its project and profile, the warehouse and target
+    through the environment, its console silenced and every event in the run's log."""
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.base_types import EventMsg
+
+    if not (project_dir / "dbt_project.yml").is_file():
+        raise TransformError(f"no dbt project at {project_dir} (see --dbt-project)")
+
+    def on_event(message: EventMsg) -> None:
+        dbt_logger.log(
+            _LOG_LEVELS.get(message.info.level, logging.INFO),
+            "%s",
+            getattr(message.info, "msg", ""),  # a protobuf field its stub leaves out
+            extra={"file_only": True},  # the terminal gets a line per node instead
+        )
+        if on_node is not None and message.info.name == "NodeFinished":
+            on_node(_node_result(message.data))
+
+    command = [
+        *args,
+        "--project-dir", str(project_dir),
+        "--profiles-dir", str(project_dir),
+        "--target", target,
+        "--quiet",
+    ]  # fmt: skip
+    if artifacts_dir is not None:
+        command += [
+            "--target-path", str(artifacts_dir.resolve() / "target"),
+            "--log-path", str(artifacts_dir.resolve() / "logs"),
+        ]  # fmt: skip
+    environment = {"AMPLITUDE_WAREHOUSE": str(warehouse.resolve()), "DBT_TARGET": target}
+    with _environment(environment):
+        outcome = dbtRunner(callbacks=[on_event]).invoke(command)
+    if outcome.exception is not None:
+        raise TransformError(f"dbt {' '.join(args)} could not run: {outcome.exception}") from (
+            outcome.exception
+        )
+    return outcome
+
+
 def run_dbt(
     args: Sequence[str],
     *,
@@ -126,47 +175,23 @@ def run_dbt(
 
     ``artifacts_dir`` receives dbt's ``target/`` and ``logs/`` (default: the project's).
     """
-    from dbt.cli.main import dbtRunner
-    from dbt_common.events.base_types import EventMsg
-
-    if not (project_dir / "dbt_project.yml").is_file():
-        raise TransformError(f"no dbt project at {project_dir} (see --dbt-project)")
     summary = TransformSummary(" ".join(args), target)
 
-    def on_event(message: EventMsg) -> None:
-        dbt_logger.log(
-            _LOG_LEVELS.get(message.info.level, logging.INFO),
-            "%s",
-            getattr(message.info, "msg", ""),  # a protobuf field its stub leaves out
-            extra={"file_only": True},  # the terminal gets a line per node instead
-        )
-        if message.info.name == "NodeFinished":
-            node = _node_result(message.data)
-            summary.nodes.append(node)
-            if on_node is not None:
-                on_node(node)
+    def record(node: NodeResult) -> None:
+        summary.nodes.append(node)
+        if on_node is not None:
+            on_node(node)
 
-    environment = {"AMPLITUDE_WAREHOUSE": str(warehouse.resolve()), "DBT_TARGET": target}
-    command = [
-        *args,
-        "--project-dir", str(project_dir),
-        "--profiles-dir", str(project_dir),
-        "--target", target,
-        "--quiet",
-    ]  # fmt: skip
-    if artifacts_dir is not None:
-        command += [
-            "--target-path", str(artifacts_dir.resolve() / "target"),
-            "--log-path", str(artifacts_dir.resolve() / "logs"),
-        ]  # fmt: skip
     began = time.monotonic()
-    with _environment(environment):
-        outcome = dbtRunner(callbacks=[on_event]).invoke(command)
+    outcome = _invoke(
+        args,
+        warehouse=warehouse,
+        target=target,
+        project_dir=project_dir,
+        artifacts_dir=artifacts_dir,
+        on_node=record,
+    )
     summary.seconds = time.monotonic() - began
-    if outcome.exception is not None:
-        raise TransformError(f"dbt {' '.join(args)} could not run: {outcome.exception}") from (
-            outcome.exception
-        )
     summary.completed = bool(outcome.success) or bool(summary.failures)
     return summary
 
@@ -202,29 +227,13 @@ def source_freshness(
     artifacts_dir: Path | None = None,
 ) -> list[SourceFreshness]:
     """Run ``dbt source freshness`` (thresholds in the sources' YAML, on load time)."""
-    from dbt.cli.main import dbtRunner
-
-    if not (project_dir / "dbt_project.yml").is_file():
-        raise TransformError(f"no dbt project at {project_dir} (see --dbt-project)")
-    command = [
-        "source", "freshness",
-        "--project-dir", str(project_dir),
-        "--profiles-dir", str(project_dir),
-        "--target", target,
-        "--quiet",
-    ]  # fmt: skip
-    if artifacts_dir is not None:
-        command += [
-            "--target-path", str(artifacts_dir.resolve() / "target"),
-            "--log-path", str(artifacts_dir.resolve() / "logs"),
-        ]  # fmt: skip
-    environment = {"AMPLITUDE_WAREHOUSE": str(warehouse.resolve()), "DBT_TARGET": target}
-    with _environment(environment):
-        outcome = dbtRunner().invoke(command)
-    if outcome.exception is not None:
-        raise TransformError(f"dbt source freshness could not run: {outcome.exception}") from (
-            outcome.exception
-        )
+    outcome = _invoke(
+        ["source", "freshness"],
+        warehouse=warehouse,
+        target=target,
+        project_dir=project_dir,
+        artifacts_dir=artifacts_dir,
+    )
     found = []
     for result in getattr(outcome.result, "results", None) or []:
         if not hasattr(result.node, "source_name"):
