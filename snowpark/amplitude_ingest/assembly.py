@@ -49,7 +49,7 @@ WorkersFactory = Callable[[ExporterRecipe], Workers]
 def thread_workers(recipe: ExporterRecipe) -> Workers:
     """Windows on ``concurrency`` threads sharing one exporter."""
     concurrency = recipe.config.concurrency
-    return ThreadWorkers(recipe.build(pool_size=concurrency), concurrency)
+    return ThreadWorkers.on_threads(recipe.build(pool_size=concurrency), concurrency)
 
 
 def inline_workers(recipe: ExporterRecipe) -> Workers:

@@ -32,11 +32,15 @@ class _InlineExecutor(Executor):
 
 
 class ThreadWorkers:
-    """Windows on threads of this process, sharing one exporter (and its HTTP pool)."""
+    """Windows on the threads of ``pool``, sharing one exporter (and its HTTP pool)."""
 
-    def __init__(self, exporter: WindowExporter, concurrency: int) -> None:
+    def __init__(self, exporter: WindowExporter, pool: Executor) -> None:
         self._exporter = exporter
-        self._pool: Executor = ThreadPoolExecutor(concurrency, "amplitude-window")
+        self._pool = pool
+
+    @classmethod
+    def on_threads(cls, exporter: WindowExporter, concurrency: int) -> ThreadWorkers:
+        return cls(exporter, ThreadPoolExecutor(concurrency, "amplitude-window"))
 
     @classmethod
     def inline(cls, exporter: WindowExporter) -> ThreadWorkers:
@@ -45,10 +49,7 @@ class ThreadWorkers:
         For a caller that must keep every session call on its own thread (Snowpark local
         testing holds its session lock for the whole of a procedure call).
         """
-        workers = cls.__new__(cls)
-        workers._exporter = exporter
-        workers._pool = _InlineExecutor()
-        return workers
+        return cls(exporter, _InlineExecutor())
 
     def __enter__(self) -> Self:
         return self
