@@ -12,6 +12,7 @@ import duckdb
 from amplitude_laptop.loader import Loader, connect
 from amplitude_laptop.stage_listing import LocalStageListing
 from amplitude_laptop.transform import DEFAULT_DBT_PROJECT, TransformSummary, run_dbt
+from tests.fakesnow_shim import FAKESNOW_PROFILE
 
 # Bookkeeping, not data: when the dbt run that wrote a row started. Two builds of the same
 # rows differ in it and nothing else, so comparisons leave it out.
@@ -43,22 +44,6 @@ create or replace table raw.amplitude_events_raw (
     file_row_number bigint not null,
     loaded_at timestamp not null
 );
-"""
-
-FAKESNOW_PROFILE = """
-amplitude:
-  target: fakesnow
-  outputs:
-    fakesnow:
-      type: snowflake
-      account: fakesnow
-      user: fakesnow
-      password: fakesnow
-      role: fakesnow
-      warehouse: fakesnow
-      database: amplitude
-      schema: analytics
-      threads: 1
 """
 
 

@@ -117,7 +117,7 @@ def compile_for_snowflake(out: Path) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         (work / "db").mkdir()
-        (work / "profiles.yml").write_text(_COMPILE_PROFILE)
+        (work / "profiles.yml").write_text(FAKESNOW_PROFILE)
 
         def dbt(*args: str) -> None:
             outcome = dbtRunner().invoke(
@@ -164,7 +164,8 @@ def compile_for_snowflake(out: Path) -> list[Path]:
     return written
 
 
-_COMPILE_PROFILE = """
+# A dbt profile for the snowflake adapter pointed at fakesnow (tests/dbt_support.py too).
+FAKESNOW_PROFILE = """
 amplitude:
   target: fakesnow
   outputs:

@@ -139,6 +139,35 @@ def _bars_by_day(
 # ---- pipeline health ------------------------------------------------------------------------
 
 
+def _ranked_bars(
+    chart: pd.DataFrame,
+    table: pd.DataFrame,
+    label: str,
+    tooltip: list[str],
+    color: str | None = None,
+) -> None:
+    """Repeat groups per ``label``, largest first, then the rows behind them."""
+    marks = alt.Chart(chart).mark_bar(**({"color": color} if color else {}))
+    st.altair_chart(
+        marks.encode(
+            x=alt.X("repeat_groups:Q", title="repeat groups"),
+            y=alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+            tooltip=tooltip,
+        ),
+        width="stretch",
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "avg_seconds_between_repeats": st.column_config.NumberColumn(
+                "avg gap (s)", format="%.1f s"
+            )
+        },
+    )
+
+
 def health(data: Data, filters: Filters, now: datetime) -> None:
     st.header("Pipeline health")
     st.caption(
@@ -299,50 +328,18 @@ def repeat_clicks(data: Data, filters: Filters, now: datetime) -> None:
                 + " - "
                 + elements["page_title"].fillna("(no title)")
             )
-            st.altair_chart(
-                alt.Chart(labels)
-                .mark_bar()
-                .encode(
-                    x=alt.X("repeat_groups:Q", title="repeat groups"),
-                    y=alt.Y("element:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
-                    tooltip=["element", "repeat_groups", "clicks"],
-                ),
-                width="stretch",
-            )
-            st.dataframe(
-                elements,
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "avg_seconds_between_repeats": st.column_config.NumberColumn(
-                        "avg gap (s)", format="%.1f s"
-                    )
-                },
-            )
+            _ranked_bars(labels, elements, "element", ["element", "repeat_groups", "clicks"])
     with right, section("Pages viewed again and again"):
         page_views = data.get("repeat_pages", filters.params())
         if page_views.empty:
             st.info("No repeated page views.")
         else:
-            st.altair_chart(
-                alt.Chart(page_views.fillna({"page_title": "(no title)"}))
-                .mark_bar(color="#0f9d58")
-                .encode(
-                    x=alt.X("repeat_groups:Q", title="repeat groups"),
-                    y=alt.Y("page_title:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
-                    tooltip=["page_title", "repeat_groups", "views"],
-                ),
-                width="stretch",
-            )
-            st.dataframe(
+            _ranked_bars(
+                page_views.fillna({"page_title": "(no title)"}),
                 page_views,
-                hide_index=True,
-                width="stretch",
-                column_config={
-                    "avg_seconds_between_repeats": st.column_config.NumberColumn(
-                        "avg gap (s)", format="%.1f s"
-                    )
-                },
+                "page_title",
+                ["page_title", "repeat_groups", "views"],
+                color="#0f9d58",
             )
 
     left, right = st.columns(2)
