@@ -555,26 +555,41 @@ class Probe(Protocol):
     def put(self, location: str, name: str, data: bytes) -> None: ...
 
 
-def queries(settings: DoctorSettings, marker: str = "amplitude_doctor_marker.json") -> list[str]:
-    """Every statement the doctor runs (tests replay them against sql/privileges.yml)."""
-    return [
-        "select system$validate_storage_integration(?, ?, ?, 'all')",
-        f"describe integration {settings.storage_integration}",
-        f"select system$pipe_status('{settings.pipe}')",
-        f"describe procedure {settings.ingest_procedure}",
-        f"show dbt projects like '{settings.dbt_project.split('.')[-1]}' in schema "
-        f"{settings.dbt_project.rsplit('.', 1)[0]}",
-        f"show tasks like 'AMPLITUDE_%' in schema {settings.task_schema}",
-        _task_history_query(settings),
-        f"put file:///tmp/{marker} @{settings.stage}/{MARKER_FOLDER}/",
-        _marker_rows_query(settings),
-        _marker_errors_query(settings),
-        f"call {settings.marker_cleanup_procedure}()",
-        f"remove @{settings.stage}/{MARKER_FOLDER}/{marker}",
-    ]
+# The statements the doctor sends, one builder each: run_checks and round_trip send what
+# these return, and queries() lists them for the privilege replay, so the replay checks
+# the text that runs (tests/unit/test_doctor.py fails if a run sends anything else).
+# Values travel as bind variables (?); only settings validated by DoctorSettings are
+# spliced in.
 
 
-def _task_history_query(settings: DoctorSettings) -> str:
+def validate_integration_query() -> str:
+    return "select system$validate_storage_integration(?, ?, ?, 'all') as v"
+
+
+def describe_integration_query(settings: DoctorSettings) -> str:
+    return f"describe integration {settings.storage_integration}"
+
+
+def pipe_status_query(settings: DoctorSettings) -> str:
+    return f"select system$pipe_status('{settings.pipe}') as v"
+
+
+def describe_procedure_query(settings: DoctorSettings) -> str:
+    return f"describe procedure {settings.ingest_procedure}"
+
+
+def dbt_project_query(settings: DoctorSettings) -> str:
+    return (
+        f"show dbt projects like '{settings.dbt_project.split('.')[-1]}' "
+        f"in schema {settings.dbt_project.rsplit('.', 1)[0]}"
+    )
+
+
+def show_tasks_query(settings: DoctorSettings) -> str:
+    return f"show tasks like 'AMPLITUDE_%' in schema {settings.task_schema}"
+
+
+def task_history_query(settings: DoctorSettings) -> str:
     return (
         "select name, state, error_message, completed_time from table("
         f"{settings.database}.information_schema.task_history("
@@ -585,14 +600,14 @@ def _task_history_query(settings: DoctorSettings) -> str:
     )
 
 
-def _marker_rows_query(settings: DoctorSettings) -> str:
+def marker_rows_query(settings: DoctorSettings) -> str:
     return (
         f"select count(*) as n from {settings.raw_table} "
         "where loaded_at >= dateadd(hour, -2, sysdate()) and endswith(file_name, ?)"
     )
 
 
-def _marker_errors_query(settings: DoctorSettings) -> str:
+def marker_errors_query(settings: DoctorSettings) -> str:
     return (
         "select file_name, status, first_error_message from table("
         f"{settings.database}.information_schema.copy_history("
@@ -600,6 +615,41 @@ def _marker_errors_query(settings: DoctorSettings) -> str:
         "start_time => dateadd(hour, -2, current_timestamp()))) "
         "where endswith(file_name, ?)"
     )
+
+
+def marker_cleanup_query(settings: DoctorSettings) -> str:
+    return f"call {settings.marker_cleanup_procedure}()"
+
+
+def marker_location(settings: DoctorSettings) -> str:
+    return f"@{settings.stage}/{MARKER_FOLDER}/"
+
+
+def remove_marker_query(settings: DoctorSettings, name: str) -> str:
+    return f"remove {marker_location(settings)}{name}"
+
+
+def put_statement(location: str, name: str) -> str:
+    """The SQL form of `Probe.put` (session.file.put_stream runs a PUT to the stage)."""
+    return f"put file:///tmp/{name} {location}"
+
+
+def queries(settings: DoctorSettings, marker: str = "amplitude_doctor_marker.json") -> list[str]:
+    """Every statement the doctor sends, in order (the privilege replay checks them)."""
+    return [
+        validate_integration_query(),
+        describe_integration_query(settings),
+        pipe_status_query(settings),
+        describe_procedure_query(settings),
+        dbt_project_query(settings),
+        show_tasks_query(settings),
+        task_history_query(settings),
+        put_statement(marker_location(settings), marker),
+        marker_rows_query(settings),
+        marker_errors_query(settings),
+        marker_cleanup_query(settings),
+        remove_marker_query(settings, marker),
+    ]
 
 
 def _attempt(action: Callable[[], Any]) -> Any:
@@ -623,18 +673,18 @@ def round_trip(
     key = f"{MARKER_FOLDER}/{name}"
     line = json.dumps({"amplitude_doctor_marker": name, "written_at": stamp}) + "\n"
     try:
-        probe.put(f"@{settings.stage}/{MARKER_FOLDER}/", name, line.encode())
+        probe.put(marker_location(settings), name, line.encode())
     except Exception as exc:  # noqa: BLE001 - reported as the finding
         return RoundTrip(key, written=False, rows_loaded=0, waited_seconds=0, write_error=str(exc))
     started = clock()
     rows, error = 0, ""
     try:
         while True:
-            found = probe.sql(_marker_rows_query(settings), [key])
+            found = probe.sql(marker_rows_query(settings), [key])
             rows = int(found[0]["n"]) if found else 0
             if rows:
                 break
-            failed = probe.sql(_marker_errors_query(settings), [key])
+            failed = probe.sql(marker_errors_query(settings), [key])
             failed = [r for r in failed if str(r.get("status", "")).lower() not in ("loaded", "")]
             if failed:
                 error = f"{failed[0].get('status')}: {failed[0].get('first_error_message')}"
@@ -643,8 +693,8 @@ def round_trip(
                 break
             sleep(poll_seconds)
     finally:
-        _attempt(lambda: probe.sql(f"call {settings.marker_cleanup_procedure}()"))
-        _attempt(lambda: probe.sql(f"remove @{settings.stage}/{key}"))
+        _attempt(lambda: probe.sql(marker_cleanup_query(settings)))
+        _attempt(lambda: probe.sql(remove_marker_query(settings, name)))
     return RoundTrip(key, True, rows, clock() - started, load_error=error)
 
 
@@ -663,16 +713,14 @@ def run_checks(
         lambda: str(
             _first(
                 probe.sql(
-                    "select system$validate_storage_integration(?, ?, ?, 'all') as v",
+                    validate_integration_query(),
                     [settings.storage_integration, settings.s3_url, validation_file],
                 )
             )
         )
     )
-    described = _attempt(lambda: probe.sql(f"describe integration {settings.storage_integration}"))
-    pipe_answer = _attempt(
-        lambda: str(_first(probe.sql(f"select system$pipe_status('{settings.pipe}') as v")))
-    )
+    described = _attempt(lambda: probe.sql(describe_integration_query(settings)))
+    pipe_answer = _attempt(lambda: str(_first(probe.sql(pipe_status_query(settings)))))
     credentials = _attempt(probe.secret)
     url = export_url(settings)
     status = (
@@ -680,18 +728,11 @@ def run_checks(
         if isinstance(credentials, Exception)
         else _attempt(lambda: probe.http_status(url, *credentials))
     )
-    description = _attempt(lambda: probe.sql(f"describe procedure {settings.ingest_procedure}"))
-    projects = _attempt(
-        lambda: probe.sql(
-            f"show dbt projects like '{settings.dbt_project.split('.')[-1]}' "
-            f"in schema {settings.dbt_project.rsplit('.', 1)[0]}"
-        )
-    )
-    shown = _attempt(
-        lambda: probe.sql(f"show tasks like 'AMPLITUDE_%' in schema {settings.task_schema}")
-    )
+    description = _attempt(lambda: probe.sql(describe_procedure_query(settings)))
+    projects = _attempt(lambda: probe.sql(dbt_project_query(settings)))
+    shown = _attempt(lambda: probe.sql(show_tasks_query(settings)))
     history = _attempt(
-        lambda: probe.sql(_task_history_query(settings), [settings.task_schema.split(".")[1]])
+        lambda: probe.sql(task_history_query(settings), [settings.task_schema.split(".")[1]])
     )
     last_runs = (
         {}

@@ -26,6 +26,8 @@ from amplitude_ingest.doctor import (
     check_storage_integration,
     check_tasks,
     notification_step,
+    put_statement,
+    queries,
     report,
     run_checks,
 )
@@ -358,9 +360,11 @@ class RecordedProbe:
         self.polls = 0
         self.sql_log: list[tuple[str, list[Any]]] = []
         self.puts: list[tuple[str, str, bytes]] = []
+        self.sent: list[str] = []  # every statement, the marker's PUT included, in order
 
     def sql(self, query: str, params: Any = ()) -> list[dict[str, Any]]:
         self.sql_log.append((query, list(params)))
+        self.sent.append(query)
         if "validate_storage_integration" in query:
             return [{"v": json.dumps({"status": "success", "actions": {}})}]
         if query.startswith("describe integration"):
@@ -395,6 +399,7 @@ class RecordedProbe:
 
     def put(self, location: str, name: str, data: bytes) -> None:
         self.puts.append((location, name, data))
+        self.sent.append(put_statement(location, name))
 
 
 class Clock:
@@ -467,3 +472,13 @@ def test_a_result_line_reads_as_what_and_how_to_fix() -> None:
         "pipe", FAIL, "PAUSED", "ALTER PIPE p SET PIPE_EXECUTION_PAUSED = FALSE;"
     ).line()
     assert line == "[FAIL] pipe: PAUSED\n    fix: ALTER PIPE p SET PIPE_EXECUTION_PAUSED = FALSE;"
+
+
+def test_the_statements_the_privilege_replay_checks_are_the_ones_a_run_sends() -> None:
+    """tests/unit/test_privileges.py replays doctor.queries(): it must list exactly what
+    run_checks sends, each statement once and in the order sent, so the replay checks the
+    text that runs and not a copy of it."""
+    probe, clock = RecordedProbe(marker_after_polls=2), Clock()  # one miss: both polls run
+    run_checks(probe, SETTINGS, clock, clock.sleep)
+    ((_, name, _),) = probe.puts
+    assert list(dict.fromkeys(probe.sent)) == queries(SETTINGS, marker=name)
