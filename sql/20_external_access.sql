@@ -4,7 +4,7 @@
 --          only, the secret holding the project's API key and secret key, and the external
 --          access integration the procedures run through.
 -- Run as:  the admin role for the rule and secret; ACCOUNTADMIN (CREATE INTEGRATION) for
---          the integration.
+--          the integration, on the deploy's warehouse (the check for it queries).
 -- Idempotent: nothing here is ever replaced. The rule is `create or alter` (CREATE NETWORK
 --          RULE documents the variant; a changed region updates its host in place). The
 --          secret is `if not exists`: a re-run never overwrites a rotated key (rotate with
@@ -42,6 +42,11 @@ create secret if not exists amplitude_api_credentials
     comment = 'Amplitude project API key (username) and secret key (password)';
 
 use role accountadmin;
+-- The block below queries (RESULT_SCAN): a query needs a current warehouse the role may
+-- use (USE WAREHOUSE). Each `snow sql -f` is a new session and the connection need not
+-- name one, so use the deploy's own (sql/10; the admin role owns it, ACCOUNTADMIN
+-- inherits it through SYSADMIN).
+use warehouse <% warehouse %>;
 
 -- CREATE EXTERNAL ACCESS INTEGRATION documents no IF NOT EXISTS (only OR REPLACE), so the
 -- integration is created only when SHOW INTEGRATIONS does not find it.

@@ -2,7 +2,8 @@
 -- 50  Ledger, settings and run history
 -- Creates: the ledger (one row per exported hour, with the run that last wrote it), the
 --          procedures' settings and the task graph's run history.
--- Run as:  the admin role, which owns them; the pipeline role reads and writes them.
+-- Run as:  the admin role, which owns them, on the deploy's warehouse; the pipeline role
+--          reads and writes them.
 -- Idempotent: tables `if not exists` (they hold state); the RUN_ID and lease columns are
 --          added with ADD COLUMN IF NOT EXISTS (ALTER TABLE) to a ledger created by an older
 --          version. Two calls never export the same hour at once: each claims its hours with
@@ -15,6 +16,10 @@
 -- =============================================================================
 
 use role <% admin_role %>;
+-- MERGE, UPDATE and DELETE below need a current warehouse the role may use (USE
+-- WAREHOUSE); each `snow sql -f` is a new session and the connection need not name one:
+-- the deploy's own (sql/10), which the admin role owns.
+use warehouse <% warehouse %>;
 use database <% database %>;
 use schema ingest;
 

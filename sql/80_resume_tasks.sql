@@ -5,13 +5,16 @@
 -- `started`. `make deploy` runs this only when `make doctor` passes (or with
 -- FORCE_RESUME=1).
 -- Run as:  the pipeline role: it owns the tasks and holds EXECUTE TASK, which resuming
---          needs (ALTER TASK; SYSTEM$TASK_DEPENDENTS_ENABLE).
+--          needs (ALTER TASK; SYSTEM$TASK_DEPENDENTS_ENABLE), on the deploy's warehouse.
 -- Idempotent: the root is suspended first (children may only be resumed while it is);
 --          resuming a resumed task is a no-op.
 -- Pause:   alter task <% database %>.ingest.amplitude_pipeline_root suspend;
 -- =============================================================================
 
 use role <% pipeline_role %>;
+-- SELECT SYSTEM$TASK_DEPENDENTS_ENABLE is a query: it needs a current warehouse the role
+-- may use (USE WAREHOUSE); the pipeline role holds USAGE on the deploy's (sql/10).
+use warehouse <% warehouse %>;
 use database <% database %>;
 use schema ingest;
 

@@ -106,6 +106,12 @@ class Account:
         self.role = "PUBLIC"
         self.database: str | None = None
         self.schema: str | None = None
+        # The session's current warehouse. Each script (`snow sql -f`), each procedure call
+        # and each task run is its own session: a new source starts without one, so every
+        # one of them must USE WAREHOUSE before it queries (the deploy's connection is not
+        # assumed to name a default warehouse).
+        self.warehouse: str | None = None
+        self._session_source: str | None = None
 
     # ---- the role hierarchy ---------------------------------------------------------------
 
@@ -243,6 +249,25 @@ class Account:
                 return f"{self.role} lacks USAGE on {kind} {name} (to read {obj.kind} {obj.name})"
         return None
 
+    def need_warehouse(self, statement: Statement) -> None:
+        """A query or DML runs on the session's current warehouse, which the current role
+        must be allowed to use (USE WAREHOUSE: "A warehouse must be specified for a
+        session and the warehouse must be running before queries and other DML statements
+        can be executed"; the warehouse here auto-resumes)."""
+        rule = self.rules["current warehouse"]
+        if self.warehouse is None:
+            self.fail(
+                statement,
+                "current warehouse: none in this session (a query or DML needs USE WAREHOUSE)",
+                rule["doc"],
+            )
+            return
+        self.require(
+            statement,
+            "current warehouse",
+            {"warehouse": self.get("warehouse", self.warehouse) or self.warehouse},
+        )
+
     def check_grantable(
         self, statement: Statement, obj: SecurableObject, privileges: list[str]
     ) -> None:
@@ -262,6 +287,8 @@ class Account:
     # ---- replay -------------------------------------------------------------------------------
 
     def run(self, statement: Statement) -> None:
+        if statement.source != self._session_source:
+            self._session_source, self.warehouse = statement.source, None
         saved = (self.role, self.database, self.schema)
         if statement.role:
             self.role = statement.role.upper()
@@ -331,6 +358,7 @@ def _dispatch(account: Account, s: Statement) -> None:
         a.require(
             s, "use warehouse", {"target": a.get("warehouse", m.group(1)) or m.group(1).upper()}
         )
+        a.warehouse = m.group(1).upper()
     elif m := match(r"^use database (\w+)$"):
         db = a.get("database", m.group(1))
         a.require(s, "use database", {"target": db or m.group(1).upper()})
@@ -470,6 +498,7 @@ def _dispatch(account: Account, s: Statement) -> None:
         bindings = _schema_bindings(a, m.group(1))
         bindings["reads"] = [a.get("view", n) or a.get("table", n) or n for n in _reads(m.group(2))]
         a.require(s, "create table as select", bindings)
+        a.need_warehouse(s)
         a.create("table", m.group(1), replace=True)
     elif m := match(r"^alter table ([\w.]+) add column"):
         a.require(
@@ -555,6 +584,7 @@ def _dispatch(account: Account, s: Statement) -> None:
             "task dependents enable",
             {"task graph": _task_graph(a, root) if root else m.group(1).upper()},
         )
+        a.need_warehouse(s)
     elif m := match(r"^create or replace view ([\w.]+)(.*?) as (.*)$"):
         bindings = _schema_bindings(a, m.group(1))
         body = text[len(text) - len(m.group(3)) :]
@@ -575,6 +605,7 @@ def _dispatch(account: Account, s: Statement) -> None:
             "reads": [a.get("view", n) or a.get("table", n) or n for n in reads],
         }
         a.require(s, "merge", bindings)
+        a.need_warehouse(s)
         _check_functions(a, s, text)
     elif m := match(r"^insert into ([\w.]+)"):
         reads = [n for n in _reads(text) if a.qualify(n, "table") != a.qualify(m.group(1), "table")]
@@ -584,6 +615,7 @@ def _dispatch(account: Account, s: Statement) -> None:
             "reads": [a.get("view", n) or a.get("table", n) or n for n in reads],
         }
         a.require(s, "insert", bindings)
+        a.need_warehouse(s)
         _check_functions(a, s, text)
     elif m := match(r"^update ([\w.]+)"):
         reads = [n for n in _reads(text) if a.qualify(n, "table") != a.qualify(m.group(1), "table")]
@@ -593,26 +625,31 @@ def _dispatch(account: Account, s: Statement) -> None:
             "reads": [a.get("view", n) or a.get("table", n) or n for n in reads],
         }
         a.require(s, "update", bindings)
+        a.need_warehouse(s)
     elif m := match(r"^delete from ([\w.]+)"):
         a.require(
             s, "delete", {"target": a.get("table", m.group(1)) or m.group(1).upper(), "reads": []}
         )
+        a.need_warehouse(s)
     elif match(r"^(select|with)\b"):
         names = _reads(text)
         a.require(
             s, "select", {"reads": [a.get("view", n) or a.get("table", n) or n for n in names]}
         )
+        a.need_warehouse(s)
         _check_functions(a, s, text)
     elif m := match(r"^call ([\w.$]+)\("):
         if m.group(1).startswith("system$"):
             return
         a.require(s, "call", {"target": a.get("procedure", m.group(1)) or m.group(1).upper()})
+        a.need_warehouse(s)
     elif m := match(r"^execute dbt project ([\w.]+)"):
         a.require(
             s,
             "execute dbt project",
             {"target": a.get("dbt project", m.group(1)) or m.group(1).upper()},
         )
+        a.need_warehouse(s)
     elif m := match(r"^desc(?:ribe)? (procedure|integration) ([\w.]+)"):
         kind = m.group(1)
         a.require(s, "describe", {"target": a.get(kind, m.group(2)) or m.group(2).upper()})
@@ -685,7 +722,10 @@ def _block_statements(text: str) -> list[str]:
     for part in body.split(";"):
         part = re.sub(r"(?is)^\s*if\s*\(.*?\)\s*then\b", "", part.strip())
         part = " ".join(part.split())
-        if not part or re.match(r"(?i)^(end( if)?|return\b|select .* into :)", part):
+        # `select ... into :variable from ...` is a query like any other: replay it without
+        # its INTO clause, so it needs what a SELECT needs (a warehouse among them).
+        part = re.sub(r"(?i)^(select .*?) into :\w+(?:\s*,\s*:\w+)*", r"\1", part)
+        if not part or re.match(r"(?i)^(end( if)?|return\b)", part):
             continue
         statements.append(part)
     return statements

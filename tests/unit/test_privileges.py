@@ -28,6 +28,7 @@ from tests.sql_scripts import SQL_DIR, VARIABLES, render
 FIRST_DRAFT = Path(__file__).resolve().parents[1] / "fixtures" / "sql_first_draft"
 RULES = load_rules()
 PIPELINE = VARIABLES["pipeline_role"]
+READER = VARIABLES["reader_role"]
 CONTEXT = (VARIABLES["database"], "INGEST")
 
 
@@ -42,10 +43,14 @@ def module_statements() -> list[Statement]:
     rows = settings_rows()
     names = reconcile.Names.from_settings(rows)
     settings_table = f"{VARIABLES['database']}.INGEST.AMPLITUDE_INGEST_SETTINGS"
-    out = [
+    # A procedure runs on its caller's warehouse: the task's, or `make doctor`'s --warehouse.
+    warehouse = f"use warehouse {VARIABLES['warehouse']}"
+    out = [Statement("amplitude_wait_for_loads()", warehouse, PIPELINE, CONTEXT)]
+    out += [
         Statement("amplitude_wait_for_loads()", normalize(q), PIPELINE, CONTEXT)
         for q in reconcile.queries(names, settings_table)
     ]
+    out += [Statement("amplitude_doctor()", warehouse, PIPELINE, CONTEXT)]
     out += [
         Statement("amplitude_doctor()", normalize(q), PIPELINE, CONTEXT)
         for q in doctor.queries(doctor.DoctorSettings.from_rows(rows))
@@ -137,13 +142,13 @@ def test_the_first_draft_is_caught() -> None:
         ],
     )
     account = replay(statements)
-    reader = Statement(
-        "a reader",
-        "select * from amplitude.ingest.amplitude_pipeline_health",
-        VARIABLES["reader_role"],
-        CONTEXT,
-    )
-    for statement in [*task_runtime(account), reader]:
+    reader = [
+        Statement("a reader", f"use warehouse {VARIABLES['warehouse']}", READER, CONTEXT),
+        Statement(
+            "a reader", "select * from amplitude.ingest.amplitude_pipeline_health", READER, CONTEXT
+        ),
+    ]
+    for statement in [*task_runtime(account), *reader]:
         account.run(statement)
     found = sorted((f.source, f.problem.split(":")[0], f.statement[:40]) for f in account.findings)
     assert found == [
@@ -159,6 +164,13 @@ def test_the_first_draft_is_caught() -> None:
             "WRITE cannot be granted on external stage AMPLITUDE.INGEST.AMPLITUDE_STAGE (it takes USAGE)",  # noqa: E501
             "grant usage, read, write on stage amplit",
         ),
+        # Issue 16 item 1, there from the start: queries with no warehouse in the session.
+        (
+            "50_ledger_and_settings.sql",
+            "current warehouse",
+            "merge into amplitude_ingest_settings as ",
+        ),
+        ("80_resume_tasks.sql", "current warehouse", "select system$task_dependents_enable('AM"),
         ("85_health_view.sql", "create view", "create or replace view amplitude_pipelin"),
         ("a reader", "select", "select * from amplitude.ingest.amplitude"),
     ], "\n".join(map(str, account.findings))
@@ -179,6 +191,53 @@ def test_the_first_draft_is_caught() -> None:
         "INSERT on table AMPLITUDE.RAW.AMPLITUDE_EVENTS_RAW to AMPLITUDE_PIPELINE",
     ):
         assert excess in unused
+
+
+BEFORE_ISSUE_16 = FIRST_DRAFT.parent / "sql_before_issue16"
+
+
+def test_the_scripts_before_issue_16_are_caught_querying_without_a_warehouse() -> None:
+    """sql/ as it was before issue 16 (pinned in tests/fixtures/sql_before_issue16): sql/20
+    reads RESULT_SCAN, sql/50 runs MERGE, UPDATE and DELETE, sql/80 a SELECT, none with a
+    warehouse in its session; the replay names each (USE WAREHOUSE)."""
+    statements = deploy_statements(
+        VARIABLES,
+        BEFORE_ISSUE_16,
+        setup=[
+            "00_roles",
+            "10_warehouse_database",
+            "20_external_access",
+            "30_storage",
+            "40_raw_table_and_pipe",
+            "50_ledger_and_settings",
+            "60_retired_objects",
+        ],
+        graph=["70_tasks", "85_health_views"],
+        resume=["80_resume_tasks"],
+        code=[],
+    )
+    account = replay(statements)
+    found = [(f.source, f.problem.split(":")[0], f.statement[:30]) for f in account.findings]
+    assert found == [
+        ("20_external_access.sql", "current warehouse", "select count(*) from table(res"),
+        ("50_ledger_and_settings.sql", "current warehouse", "merge into amplitude_ingest_se"),
+        ("50_ledger_and_settings.sql", "current warehouse", "update amplitude_ingest_settin"),
+        ("50_ledger_and_settings.sql", "current warehouse", "delete from amplitude_ingest_s"),
+        ("50_ledger_and_settings.sql", "current warehouse", "merge into amplitude_ingest_se"),
+        ("80_resume_tasks.sql", "current warehouse", "select system$task_dependents_"),
+    ], "\n".join(map(str, account.findings))
+
+
+def test_a_role_that_may_not_use_the_current_warehouse_cannot_query() -> None:
+    """USE WAREHOUSE by one role, then a query by a role without USAGE on it."""
+    account = full_replay()
+    account.run(Statement("s", f"use role {VARIABLES['admin_role']}"))
+    account.run(Statement("s", f"use warehouse {VARIABLES['warehouse']}"))
+    account.run(Statement("s", "use role useradmin"))
+    account.run(Statement("s", "select 1"))
+    assert [f.problem for f in account.findings] == [
+        "current warehouse: USERADMIN lacks OWNERSHIP or USAGE on warehouse AMPLITUDE_WH"
+    ]
 
 
 # Each mutation removes or moves one statement the deploy depends on; the replay must
