@@ -110,19 +110,24 @@ S3_ROLE_ARN ?= $(error set S3_ROLE_ARN, the IAM role Snowflake assumes for the b
 ADMIN_ROLE := AMPLITUDE_ADMIN
 PIPELINE_ROLE := AMPLITUDE_PIPELINE
 READER_ROLE := AMPLITUDE_READER
+# Owns the Streamlit dashboard (readers get USAGE on it only): sql/00, 90, 91.
+DASHBOARD_ROLE := AMPLITUDE_DASHBOARD
 SNOW_CONN := -c $(SNOWFLAKE_CONNECTION)
 BASE_VARS = -D admin_role=$(ADMIN_ROLE) -D pipeline_role=$(PIPELINE_ROLE) \
-	-D reader_role=$(READER_ROLE) -D database=$(AMPLITUDE_DATABASE) \
+	-D reader_role=$(READER_ROLE) -D dashboard_role=$(DASHBOARD_ROLE) \
+	-D database=$(AMPLITUDE_DATABASE) \
 	-D warehouse=$(AMPLITUDE_WAREHOUSE) -D "schedule_cron=$(SCHEDULE_CRON)"
 SETUP_VARS = $(BASE_VARS) -D amplitude_host=$(AMPLITUDE_HOST) \
 	-D amplitude_region=$(AMPLITUDE_REGION) -D amplitude_project=$(AMPLITUDE_PROJECT) \
 	-D s3_url=$(S3_URL) -D s3_role_arn=$(S3_ROLE_ARN) -D dbt_version=$(DBT_VERSION)
 # The deploy order: SETUP_SQL, then the procedures and the dbt project, then GRAPH_SQL,
-# then DASHBOARD_SQL and the Streamlit app, then the doctor, then RESUME_SQL.
+# then DASHBOARD_SQL, the Streamlit app and DASHBOARD_ACCESS_SQL, then the doctor, then
+# RESUME_SQL.
 SETUP_SQL := 00_roles 10_warehouse_database 20_external_access 30_storage \
 	40_raw_table_and_pipe 50_ledger_and_settings 60_retired_objects
 GRAPH_SQL := 70_tasks 85_health_views
 DASHBOARD_SQL := 90_dashboard
+DASHBOARD_ACCESS_SQL := 91_dashboard_access
 RESUME_SQL := 80_resume_tasks
 DBT_PROFILES := .local/snowflake-dbt
 # `snow snowpark build` looks packages up in Snowflake's Anaconda channel with a query,
@@ -163,14 +168,16 @@ deploy-graph: $(SNOW_STAMP)
 	for f in $(GRAPH_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(BASE_VARS) || exit 1; done
 
 # The dashboard: its schema and grants (sql/90), then the Streamlit app of snowflake.yml,
-# created and owned by the reader role (the app runs with its owner's rights). Open it in
+# created and owned by the dashboard role (the app runs with its owner's rights and its
+# owner may edit it), then USAGE on the app for the reader role (sql/91). Open it in
 # Snowsight (Projects > Streamlit) or at the URL the CLI prints; grant the reader role to
 # the people who should see it.
 deploy-dashboard: $(SNOW_STAMP)
 	for f in $(DASHBOARD_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(BASE_VARS) || exit 1; done
-	$(SNOW) streamlit deploy amplitude_dashboard --replace $(SNOW_CONN) --role $(READER_ROLE) \
+	$(SNOW) streamlit deploy amplitude_dashboard --replace $(SNOW_CONN) --role $(DASHBOARD_ROLE) \
 		--warehouse $(AMPLITUDE_WAREHOUSE) --env AMPLITUDE_DATABASE=$(AMPLITUDE_DATABASE) \
 		--env AMPLITUDE_WAREHOUSE=$(AMPLITUDE_WAREHOUSE)
+	for f in $(DASHBOARD_ACCESS_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(BASE_VARS) || exit 1; done
 
 # Every check of amplitude_doctor() (amplitude_ingest/doctor.py): what is wrong and the
 # command that fixes it. Exits non-zero when a check fails. From a worksheet:

@@ -2,7 +2,7 @@
 -- 00  Roles
 -- Creates: AMPLITUDE_ADMIN (owns the set-up), AMPLITUDE_PIPELINE (owns and runs the
 --          procedures, tasks and the dbt project), AMPLITUDE_READER (reads the marts and
---          the health views).
+--          the health views, opens the dashboard), AMPLITUDE_DASHBOARD (owns the dashboard).
 -- Run as:  USERADMIN (CREATE ROLE) and SECURITYADMIN (MANAGE GRANTS, for GRANT ROLE).
 -- Idempotent: `if not exists` everywhere; grants are repeatable.
 -- Docs:    CREATE ROLE; GRANT ROLE ("OWNERSHIP on the role, or a role with the global
@@ -18,6 +18,8 @@ create role if not exists <% pipeline_role %>
     comment = 'Amplitude pipeline: runs ingest, the wait step, tasks and dbt';
 create role if not exists <% reader_role %>
     comment = 'Amplitude pipeline: reads the marts and the health views';
+create role if not exists <% dashboard_role %>
+    comment = 'Amplitude pipeline: owns the Streamlit dashboard (readers may only open it)';
 
 use role securityadmin;
 
@@ -27,3 +29,10 @@ use role securityadmin;
 grant role <% reader_role %> to role <% pipeline_role %>;
 grant role <% pipeline_role %> to role <% admin_role %>;
 grant role <% admin_role %> to role sysadmin;
+-- The dashboard runs with its owner's rights and its owner may edit it (Privileges required
+-- to create and use a Streamlit app), so a role of its own owns it: it reads what a reader
+-- reads (the reader role is granted to it: its SELECT grants, future grants included) and
+-- may create Streamlit apps in DASHBOARD (sql/90). Readers are not granted it: they get
+-- USAGE on the app only (sql/91). Granted to the admin role, so admins manage the app.
+grant role <% reader_role %> to role <% dashboard_role %>;
+grant role <% dashboard_role %> to role <% admin_role %>;

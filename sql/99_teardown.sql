@@ -27,6 +27,7 @@ drop warehouse if exists <% warehouse %>;
 drop integration if exists amplitude_export_access;
 drop integration if exists amplitude_s3;
 
+drop role if exists <% dashboard_role %>;
 drop role if exists <% reader_role %>;
 drop role if exists <% pipeline_role %>;
 drop role if exists <% admin_role %>;

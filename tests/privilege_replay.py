@@ -337,7 +337,7 @@ def _functions(sql: str) -> Iterator[tuple[str, str | None]]:
 
 _GRANT_KINDS = (
     "warehouse|database|schema|integration|secret|network rule|stage|file format|table|view|"
-    "pipe|procedure|task|dbt project"
+    "pipe|procedure|task|dbt project|streamlit"
 )
 _NAME = r"[\w.$]+(?:\([^)]*\))?"
 
@@ -546,7 +546,7 @@ def _dispatch(account: Account, s: Statement) -> None:
         a.require(s, "create dbt project", _schema_bindings(a, m.group(2)))
         a.create("dbt project", m.group(2), replace=bool(m.group(1)))
     elif m := match(
-        r"^drop (procedure|task|pipe|view|table|stage|secret|file format|network rule) if exists ([\w.]+)"  # noqa: E501
+        r"^drop (procedure|task|pipe|view|table|stage|secret|file format|network rule|streamlit) if exists ([\w.]+)"  # noqa: E501
     ):
         obj = a.get(m.group(1), m.group(2))
         if obj:
@@ -843,14 +843,24 @@ def code_statements(
     return out
 
 
+def makefile_streamlit_role(makefile: Path = MAKEFILE) -> str:
+    """The role `make deploy-dashboard` passes to `snow streamlit deploy --role`."""
+    text = makefile.read_text().replace("\\\n", " ")
+    match = re.search(r"streamlit deploy .*?--role \$\((\w+)\)", text)
+    if not match:
+        raise KeyError("`snow streamlit deploy` in the Makefile names no --role $(...)")
+    return makefile_list(match.group(1), makefile)[0]
+
+
 def dashboard_statements(
     variables: dict[str, str], sql_dir: Path = SQL_DIR, snowflake_yml: Path = SNOWFLAKE_YML
 ) -> list[Statement]:
-    """`make deploy-dashboard`: DASHBOARD_SQL, then what `snow streamlit deploy` creates.
+    """`make deploy-dashboard`: DASHBOARD_SQL, what `snow streamlit deploy` creates, then
+    DASHBOARD_ACCESS_SQL.
 
     The CLI (versioned deploy) runs CREATE STREAMLIT IF NOT EXISTS with the entity's
     identifier, MAIN_FILE, QUERY_WAREHOUSE and TITLE as the role the Makefile passes (the
-    reader), then uploads the files to the app's own live version: no named stage.
+    dashboard role), then uploads the files to the app's own live version: no named stage.
     """
     out: list[Statement] = []
     for name in makefile_list("DASHBOARD_SQL"):
@@ -870,10 +880,12 @@ def dashboard_statements(
                 "snow streamlit deploy",
                 f"create streamlit if not exists {name} main_file = '{entity['main_file']}' "
                 f"query_warehouse = {entity['query_warehouse']} title = '{entity['title']}'",
-                variables["reader_role"],
+                makefile_streamlit_role(),
                 (variables["database"].upper(), identifier["schema"].upper()),
             )
         )
+    for name in makefile_list("DASHBOARD_ACCESS_SQL"):
+        out += script_statements(sql_dir / f"{name}.sql", variables)
     return out
 
 

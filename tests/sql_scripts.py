@@ -24,6 +24,7 @@ VARIABLES = {
     "admin_role": "AMPLITUDE_ADMIN",
     "pipeline_role": "AMPLITUDE_PIPELINE",
     "reader_role": "AMPLITUDE_READER",
+    "dashboard_role": "AMPLITUDE_DASHBOARD",
     "warehouse": "AMPLITUDE_WH",
     "database": "AMPLITUDE",
     "amplitude_host": "amplitude.com",

@@ -169,6 +169,7 @@ def makefile_variables(names: str) -> dict[str, str]:
         "ADMIN_ROLE": "AMPLITUDE_ADMIN",
         "PIPELINE_ROLE": "AMPLITUDE_PIPELINE",
         "READER_ROLE": "AMPLITUDE_READER",
+        "DASHBOARD_ROLE": "AMPLITUDE_DASHBOARD",
         "AMPLITUDE_DATABASE": "AMPLITUDE",
         "AMPLITUDE_WAREHOUSE": "AMPLITUDE_WH",
         "SCHEDULE_CRON": "15 * * * *",
@@ -222,6 +223,7 @@ def test_every_script_renders_and_splits_as_snow_sql_does_with_the_makefiles_var
         "SETUP_VARS": makefile_list("SETUP_SQL"),
         "BASE_VARS": makefile_list("GRAPH_SQL")
         + makefile_list("DASHBOARD_SQL")
+        + makefile_list("DASHBOARD_ACCESS_SQL")
         + makefile_list("RESUME_SQL")
         + ["99_teardown"],
     }

@@ -29,6 +29,7 @@ FIRST_DRAFT = Path(__file__).resolve().parents[1] / "fixtures" / "sql_first_draf
 RULES = load_rules()
 PIPELINE = VARIABLES["pipeline_role"]
 READER = VARIABLES["reader_role"]
+DASHBOARD = VARIABLES["dashboard_role"]
 CONTEXT = (VARIABLES["database"], "INGEST")
 
 
@@ -59,13 +60,29 @@ def module_statements() -> list[Statement]:
 
 
 def dashboard_queries() -> list[Statement]:
-    """Every query of the dashboard, as the Streamlit app (owned by the reader) runs it."""
-    reader = VARIABLES["reader_role"]
+    """Every query of the dashboard, as the Streamlit app runs it: as its owner."""
+    owner = DASHBOARD
     context = (VARIABLES["database"].upper(), "DASHBOARD")
     app = "the dashboard (Streamlit in Snowflake)"
-    out = [Statement(app, f"use warehouse {VARIABLES['warehouse']}", reader, context)]
-    out += [Statement(app, normalize(q.sql), reader, context) for q in QUERIES.values()]
+    out = [Statement(app, f"use warehouse {VARIABLES['warehouse']}", owner, context)]
+    out += [Statement(app, normalize(q.sql), owner, context) for q in QUERIES.values()]
     return out
+
+
+APP = f"{VARIABLES['database']}.DASHBOARD.AMPLITUDE_DASHBOARD"
+
+
+def open_dashboard(account: Account, role: str) -> bool:
+    """Opening a Streamlit app: USAGE on it, and on its database and schema (Privileges
+    required to create and use a Streamlit app). The app then runs as its owner."""
+    app = account.get("streamlit", APP)
+    if app is None:
+        return False
+    database, schema, _ = app.name.split(".")
+    containers = [account.get("database", database), account.get("schema", f"{database}.{schema}")]
+    return all(c is not None and account.has(role, c, ["USAGE"]) for c in containers) and (
+        account.has(role, app, ["USAGE"])
+    )
 
 
 def full_replay(sql_dir: Path = SQL_DIR, text_overrides: dict[str, str] | None = None) -> Account:
@@ -83,6 +100,12 @@ def full_replay(sql_dir: Path = SQL_DIR, text_overrides: dict[str, str] | None =
     runtime = task_runtime(account) + runtime_statements(RULES, VARIABLES) + dashboard_queries()
     for statement in runtime:
         account.run(statement)
+    if not open_dashboard(account, READER):
+        account.fail(
+            Statement("a reader", f"open streamlit {APP}", READER),
+            f"{READER} cannot open the dashboard (USAGE on it, its database and its schema)",
+            "https://docs.snowflake.com/en/developer-guide/streamlit/object-management/privileges",
+        )
     return account
 
 
@@ -105,8 +128,13 @@ def test_the_deploy_and_what_runs_after_it_replay_without_a_finding() -> None:
     assert owner[("procedure", "AMPLITUDE_DOCTOR")] == PIPELINE
     assert owner[("view", "AMPLITUDE_PIPELINE_HEALTH")] == "AMPLITUDE_ADMIN"
     assert owner[("integration", "AMPLITUDE_EXPORT_ACCESS")] == "ACCOUNTADMIN"
-    # The dashboard is the reader's: it runs with the reader's rights and no more.
-    assert owner[("streamlit", "AMPLITUDE_DASHBOARD")] == "AMPLITUDE_READER"
+    # The dashboard is its own role's: it runs with the reader's rights and no more (the
+    # reader role is granted to it), and readers may open it, nothing else.
+    assert owner[("streamlit", "AMPLITUDE_DASHBOARD")] == DASHBOARD
+    app = account.get("streamlit", APP)
+    assert app is not None
+    assert app.grants == {READER: {"USAGE"}}
+    assert DASHBOARD not in account.closure(READER)
     # dbt's mart, created at run time, got the readers' future grant.
     mart = account.get("table", "AMPLITUDE.ANALYTICS.AMPLITUDE__REPEAT_CLICKS")
     assert mart is not None
@@ -115,7 +143,7 @@ def test_the_deploy_and_what_runs_after_it_replay_without_a_finding() -> None:
 
 def test_every_grant_to_the_pipeline_and_reader_roles_is_used() -> None:
     account = full_replay()
-    assert unused_grants(account, [PIPELINE, VARIABLES["reader_role"]]) == []
+    assert unused_grants(account, [PIPELINE, READER, DASHBOARD]) == []
 
 
 def test_the_first_draft_is_caught() -> None:
@@ -282,15 +310,25 @@ MUTATIONS = [
         "90_dashboard.sql",
         "grant select on table ingest.amplitude_pipeline_runs to role <% reader_role %>;",
         "",
-        "select: AMPLITUDE_READER lacks SELECT on table AMPLITUDE.INGEST.AMPLITUDE_PIPELINE_RUNS",
+        "select: AMPLITUDE_DASHBOARD lacks SELECT on table "
+        "AMPLITUDE.INGEST.AMPLITUDE_PIPELINE_RUNS",
         id="dashboard-without-run-history",
     ),
     pytest.param(
         "90_dashboard.sql",
-        "grant usage, create streamlit on schema dashboard to role <% reader_role %>;",
-        "grant usage on schema dashboard to role <% reader_role %>;",
-        "create streamlit: AMPLITUDE_READER lacks CREATE STREAMLIT on schema AMPLITUDE.DASHBOARD",
+        "grant usage, create streamlit on schema dashboard to role <% dashboard_role %>;",
+        "grant usage on schema dashboard to role <% dashboard_role %>;",
+        "create streamlit: AMPLITUDE_DASHBOARD lacks CREATE STREAMLIT on schema "
+        "AMPLITUDE.DASHBOARD",
         id="no-create-streamlit",
+    ),
+    pytest.param(
+        "91_dashboard_access.sql",
+        "grant usage on streamlit <% database %>.dashboard.amplitude_dashboard to role "
+        "<% reader_role %>;",
+        "",
+        "AMPLITUDE_READER cannot open the dashboard",
+        id="reader-without-usage-on-the-app",
     ),
     pytest.param(
         "10_warehouse_database.sql",
@@ -318,6 +356,28 @@ def test_the_replay_names_what_a_missing_grant_breaks(
     account = full_replay(text_overrides={script: text.replace(old, new)})
     problems = [f.problem for f in account.findings]
     assert any(expected in p for p in problems), "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        f"create or replace streamlit {APP} main_file = 'streamlit_app.py'",
+        f"create streamlit if not exists {APP}_COPY main_file = 'streamlit_app.py'",
+        f"drop streamlit if exists {APP}",
+    ],
+)
+def test_a_reader_cannot_create_or_replace_the_dashboard(statement: str) -> None:
+    """The app runs with its owner's rights and its owner may edit it (Privileges required
+    to create and use a Streamlit app): a reader holds USAGE on it and nothing that writes."""
+    account = full_replay()
+    context = (VARIABLES["database"].upper(), "DASHBOARD")
+    account.run(Statement("a reader", statement, READER, context))
+    (finding,) = account.findings
+    assert finding.role == READER
+    assert (
+        "lacks CREATE STREAMLIT on schema AMPLITUDE.DASHBOARD" in finding.problem
+        or "lacks OWNERSHIP on streamlit" in finding.problem
+    ), finding.problem
 
 
 def test_an_unknown_statement_is_a_finding() -> None:

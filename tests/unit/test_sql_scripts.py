@@ -248,16 +248,17 @@ def test_secret_values_are_escaped_into_their_string_literal(value: str) -> None
 
 
 def test_the_deploy_order_resumes_the_schedule_last() -> None:
-    setup, graph, dashboard, resume = (
-        makefile_list(n) for n in ("SETUP_SQL", "GRAPH_SQL", "DASHBOARD_SQL", "RESUME_SQL")
+    setup, graph, dashboard, access, resume = (
+        makefile_list(n)
+        for n in ("SETUP_SQL", "GRAPH_SQL", "DASHBOARD_SQL", "DASHBOARD_ACCESS_SQL", "RESUME_SQL")
     )
     assert resume == ["80_resume_tasks"]
     assert "85_health_views" in graph
     assert "70_tasks" in graph
     assert dashboard == ["90_dashboard"]
-    assert {f"{n}.sql" for n in setup + graph + dashboard + resume} | {"99_teardown.sql"} == {
-        p.name for p in scripts()
-    }
+    assert access == ["91_dashboard_access"]
+    deployed = setup + graph + dashboard + access + resume
+    assert {f"{n}.sql" for n in deployed} | {"99_teardown.sql"} == {p.name for p in scripts()}
     makefile = (ROOT / "Makefile").read_text()
     deploy = makefile[makefile.index("\ndeploy:") :]
     deploy = deploy[: deploy.index("\n\n")]
