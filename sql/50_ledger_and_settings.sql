@@ -68,6 +68,7 @@ using (
         ('secret', '<% database | upper %>.INGEST.AMPLITUDE_API_CREDENTIALS'),
         ('ingest_procedure', '<% database | upper %>.INGEST.INGEST_AMPLITUDE(VARCHAR, VARCHAR, BOOLEAN, VARCHAR)'),
         ('marker_cleanup_procedure', '<% database | upper %>.INGEST.AMPLITUDE_REMOVE_DOCTOR_MARKERS'),
+        ('storage_check_procedure', '<% database | upper %>.INGEST.AMPLITUDE_CHECK_STORAGE_INTEGRATION'),
         ('dbt_project', '<% database | upper %>.INGEST.AMPLITUDE_DBT'),
         ('dbt_version', '<% dbt_version %>'),
         ('task_schema', '<% database | upper %>.INGEST'),

@@ -535,7 +535,16 @@ def _dispatch(account: Account, s: Statement) -> None:
         a.create("procedure", m.group(2), replace=True)
     elif m := match(r"^create (or replace )?procedure ([\w.]+)\("):
         a.require(s, "create sql procedure", _schema_bindings(a, m.group(2)))
-        a.create("procedure", m.group(2), replace=True)
+        # A SQL procedure runs as its owner unless it says EXECUTE AS CALLER (CREATE
+        # PROCEDURE): procedure_runtime() replays its body as the owner.
+        a.create(
+            "procedure",
+            m.group(2),
+            replace=True,
+            body=text if "$$" in text else None,
+            owners_rights="execute as caller" not in low.split("$$")[0],
+            context=(a.database, a.schema),
+        )
     elif m := match(r"^create (or replace )?streamlit (if not exists )?([\w.]+) (.*)$"):
         bindings = _schema_bindings(a, m.group(3))
         if w := re.search(r"query_warehouse = (\w+)", m.group(4)):
@@ -650,7 +659,7 @@ def _dispatch(account: Account, s: Statement) -> None:
             {"target": a.get("dbt project", m.group(1)) or m.group(1).upper()},
         )
         a.need_warehouse(s)
-    elif m := match(r"^desc(?:ribe)? (procedure|integration) ([\w.]+)"):
+    elif m := match(r"^desc(?:ribe)? (procedure|integration|dbt project) ([\w.]+)"):
         kind = m.group(1)
         a.require(s, "describe", {"target": a.get(kind, m.group(2)) or m.group(2).upper()})
     elif m := match(r"^(put \S+|remove) @([\w.]+)"):
@@ -751,6 +760,23 @@ def task_runtime(account: Account) -> list[Statement]:
                     f"task {obj.name}", normalize(obj.props["body"]), obj.owner, (database, schema)
                 )
             )
+    return runtime
+
+
+def procedure_runtime(account: Account, warehouse: str) -> list[Statement]:
+    """Each owner's-rights SQL procedure's body, run as its owner on a caller's warehouse:
+    what a CALL does, from the text the deploy created, not from a copy of it."""
+    runtime = []
+    for obj in account.objects.values():
+        if obj.kind != "procedure" or not obj.props.get("body") or not obj.props["owners_rights"]:
+            continue
+        context = obj.props["context"]
+        source = f"procedure {obj.name}"
+        runtime.append(Statement(source, f"use warehouse {warehouse}", obj.owner, context))
+        runtime += [
+            Statement(source, inner, obj.owner, context)
+            for inner in _block_statements(obj.props["body"])
+        ]
     return runtime
 
 

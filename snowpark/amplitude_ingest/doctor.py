@@ -7,7 +7,10 @@ so `make` stops.
 
 Checks, in order:
   storage_integration  SYSTEM$VALIDATE_STORAGE_INTEGRATION on the stage's S3 prefix (the
-                       IAM trust: DESC INTEGRATION gives the values the trust policy needs)
+                       IAM trust: DESC INTEGRATION gives the values the trust policy needs),
+                       both run by AMPLITUDE_CHECK_STORAGE_INTEGRATION(), an owner's-rights
+                       procedure of the admin role (sql/30): the pipeline role holds no
+                       USAGE on the integration, so it cannot point stages at the bucket
   pipe                 SYSTEM$PIPE_STATUS: running, and its notification channel (the SQS
                        queue the bucket's event notification must send to)
   export_api           a request to the Export API through the external access integration,
@@ -15,6 +18,7 @@ Checks, in order:
   secret               the secret is readable and not empty, and ingest_amplitude() is bound
                        to the integration and the secret (DESCRIBE PROCEDURE)
   dbt_project          the dbt project object exists and runs dbt >= the version required
+                       (DESCRIBE DBT PROJECT's dbt_version; unreadable is a failure)
   tasks                each task of the graph exists; its state; the last error of each
   round_trip           a marker file written to events/_doctor/ through the stage arrives in
                        the raw table through the pipe (then its rows and file are removed)
@@ -61,6 +65,7 @@ REQUIRED_SETTINGS = (
     "secret",
     "ingest_procedure",
     "marker_cleanup_procedure",
+    "storage_check_procedure",
     "dbt_project",
     "dbt_version",
     "task_schema",
@@ -119,6 +124,7 @@ class DoctorSettings:
     secret: str
     ingest_procedure: str
     marker_cleanup_procedure: str
+    storage_check_procedure: str
     dbt_project: str
     dbt_version: str
     task_schema: str
@@ -141,6 +147,7 @@ class DoctorSettings:
             "pipe": _QUALIFIED,
             "secret": _QUALIFIED,
             "marker_cleanup_procedure": _QUALIFIED,
+            "storage_check_procedure": _QUALIFIED,
             "dbt_project": _QUALIFIED,
             "storage_integration": _NAME,
             "external_access_integration": _NAME,
@@ -190,13 +197,15 @@ def check_storage_integration(
         if (
             "insufficient privileges" in str(answer).lower()
             or "not authorized" in str(answer).lower()
+            or "does not exist" in str(answer).lower()
         ):
             return CheckResult(
                 "storage_integration",
                 FAIL,
                 f"could not validate {settings.storage_integration}: {_cut(str(answer))}",
-                f"As ACCOUNTADMIN: GRANT USAGE ON INTEGRATION {settings.storage_integration} "
-                "TO ROLE AMPLITUDE_PIPELINE; (sql/30_storage.sql does)",
+                f"`make deploy-setup` (sql/30_storage.sql) creates "
+                f"{settings.storage_check_procedure}() as the admin role, grants it USAGE on "
+                f"{settings.storage_integration} and the pipeline role USAGE on the procedure",
             )
         return CheckResult(
             "storage_integration",
@@ -411,23 +420,31 @@ def check_secret(
 def check_dbt_project(
     rows: Sequence[Mapping[str, Any]] | Exception, settings: DoctorSettings
 ) -> CheckResult:
-    """SHOW DBT PROJECTS LIKE ... rows (DESCRIBE/SHOW DBT PROJECT return dbt_version)."""
+    """DESCRIBE DBT PROJECT's row: its `dbt_version` column is the dbt Core version that
+    EXECUTE DBT PROJECT runs (DESCRIBE DBT PROJECT, Output). A version that cannot be read
+    is a failure: the schedule would start on a dbt nobody has checked."""
     redeploy = (
         f"make deploy-code DBT_VERSION={settings.dbt_version} (snow dbt deploy --dbt-version)"
     )
     if isinstance(rows, Exception):
+        if "does not exist" in str(rows).lower():
+            return CheckResult(
+                "dbt_project", FAIL, f"{settings.dbt_project} does not exist", redeploy
+            )
         return CheckResult(
-            "dbt_project", FAIL, f"SHOW DBT PROJECTS failed: {_cut(str(rows))}", redeploy
+            "dbt_project", FAIL, f"DESCRIBE DBT PROJECT failed: {_cut(str(rows))}", redeploy
         )
     if not rows:
         return CheckResult("dbt_project", FAIL, f"{settings.dbt_project} does not exist", redeploy)
     row = {str(k).lower(): v for k, v in rows[0].items()}
-    version = str(row.get("dbt_version") or "")
-    if not version:
+    version = str(row.get("dbt_version") or "").strip()
+    if not _VERSION.fullmatch(version):
         return CheckResult(
             "dbt_project",
-            WARN,
-            f"{settings.dbt_project} exists, but SHOW DBT PROJECTS gave no dbt_version",
+            FAIL,
+            f"{settings.dbt_project} exists, but its dbt version cannot be read "
+            f"(DESCRIBE DBT PROJECT gave dbt_version {version or 'empty'!r}), so the version "
+            "EXECUTE DBT PROJECT runs is unknown",
             redeploy,
         )
     if _version(version) < _version(settings.dbt_version)[:2]:
@@ -562,12 +579,8 @@ class Probe(Protocol):
 # spliced in.
 
 
-def validate_integration_query() -> str:
-    return "select system$validate_storage_integration(?, ?, ?, 'all') as v"
-
-
-def describe_integration_query(settings: DoctorSettings) -> str:
-    return f"describe integration {settings.storage_integration}"
+def storage_check_query(settings: DoctorSettings) -> str:
+    return f"call {settings.storage_check_procedure}()"
 
 
 def pipe_status_query(settings: DoctorSettings) -> str:
@@ -579,10 +592,7 @@ def describe_procedure_query(settings: DoctorSettings) -> str:
 
 
 def dbt_project_query(settings: DoctorSettings) -> str:
-    return (
-        f"show dbt projects like '{settings.dbt_project.split('.')[-1]}' "
-        f"in schema {settings.dbt_project.rsplit('.', 1)[0]}"
-    )
+    return f"describe dbt project {settings.dbt_project}"
 
 
 def show_tasks_query(settings: DoctorSettings) -> str:
@@ -637,8 +647,7 @@ def put_statement(location: str, name: str) -> str:
 def queries(settings: DoctorSettings, marker: str = "amplitude_doctor_marker.json") -> list[str]:
     """Every statement the doctor sends, in order (the privilege replay checks them)."""
     return [
-        validate_integration_query(),
-        describe_integration_query(settings),
+        storage_check_query(settings),
         pipe_status_query(settings),
         describe_procedure_query(settings),
         dbt_project_query(settings),
@@ -698,6 +707,18 @@ def round_trip(
     return RoundTrip(key, True, rows, clock() - started, load_error=error)
 
 
+def storage_answer(value: Any) -> tuple[str, list[dict[str, str]]]:
+    """AMPLITUDE_CHECK_STORAGE_INTEGRATION()'s VARIANT (Snowpark hands it over as JSON
+    text): SYSTEM$VALIDATE_STORAGE_INTEGRATION's answer, and the trust values of DESC
+    INTEGRATION as its rows (property, property_value)."""
+    answer = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(answer, Mapping):
+        raise AmplitudeIngestError(f"unexpected answer from the storage check: {_cut(str(value))}")
+    trust = answer.get("integration") or {}
+    rows = [{"property": str(k), "property_value": str(v)} for k, v in trust.items()]
+    return str(answer.get("validation") or ""), rows
+
+
 def export_url(settings: DoctorSettings) -> str:
     return f"https://{settings.export_host}/api/2/export?start={PROBE_HOUR}&end={PROBE_HOUR}"
 
@@ -708,18 +729,9 @@ def run_checks(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[CheckResult]:
-    validation_file = f"amplitude_doctor_validate_{uuid.uuid4().hex[:12]}.txt"
-    validated = _attempt(
-        lambda: str(
-            _first(
-                probe.sql(
-                    validate_integration_query(),
-                    [settings.storage_integration, settings.s3_url, validation_file],
-                )
-            )
-        )
-    )
-    described = _attempt(lambda: probe.sql(describe_integration_query(settings)))
+    storage = _attempt(lambda: storage_answer(_first(probe.sql(storage_check_query(settings)))))
+    validated = storage if isinstance(storage, Exception) else storage[0]
+    described = [] if isinstance(storage, Exception) else storage[1]
     pipe_answer = _attempt(lambda: str(_first(probe.sql(pipe_status_query(settings)))))
     credentials = _attempt(probe.secret)
     url = export_url(settings)
@@ -741,9 +753,7 @@ def run_checks(
     )
     trip = round_trip(probe, settings, clock, sleep)
     return [
-        check_storage_integration(
-            validated, [] if isinstance(described, Exception) else described, settings
-        ),
+        check_storage_integration(validated, described, settings),
         check_pipe(pipe_answer, settings),
         check_export_api(status, settings, url),
         check_secret(credentials, description, settings),

@@ -30,8 +30,9 @@ from amplitude_ingest.doctor import (
     queries,
     report,
     run_checks,
+    storage_answer,
 )
-from amplitude_ingest.errors import ConfigurationError
+from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
 from tests.sql_scripts import SQL_DIR, render
 
 CHANNEL = "arn:aws:sqs:us-east-1:123456789012:sf-snowpipe-AIDAEXAMPLE-abcdefgh"
@@ -126,9 +127,29 @@ def test_a_refused_validation_says_which_grant_is_missing() -> None:
     )
     result = check_storage_integration(error, [], SETTINGS)
     assert result.status == FAIL
-    assert result.fix.startswith(
-        "As ACCOUNTADMIN: GRANT USAGE ON INTEGRATION AMPLITUDE_S3 TO ROLE AMPLITUDE_PIPELINE"
+    assert result.fix == (
+        "`make deploy-setup` (sql/30_storage.sql) creates "
+        "AMPLITUDE.INGEST.AMPLITUDE_CHECK_STORAGE_INTEGRATION() as the admin role, grants it "
+        "USAGE on AMPLITUDE_S3 and the pipeline role USAGE on the procedure"
     )
+    assert "TO ROLE AMPLITUDE_PIPELINE" not in result.fix  # never the integration itself
+
+
+def test_the_storage_checks_come_from_the_admin_owned_procedure() -> None:
+    """The procedure (sql/30) returns the validation's JSON text and DESC INTEGRATION's
+    trust values as one object; the doctor reads both out of it."""
+    validation = json.dumps({"status": "success", "actions": {}})
+    value = json.dumps(
+        {
+            "validation": validation,
+            "integration": {r["property"]: r["property_value"] for r in DESC_INTEGRATION},
+        }
+    )
+    answer, rows = storage_answer(value)
+    assert answer == validation
+    assert rows == DESC_INTEGRATION
+    with pytest.raises(AmplitudeIngestError, match="unexpected answer"):
+        storage_answer("[1, 2]")
 
 
 # ---- pipe -----------------------------------------------------------------------------------
@@ -258,23 +279,55 @@ def test_a_procedure_without_its_secret_binding_fails() -> None:
 # ---- dbt project, tasks --------------------------------------------------------------------------
 
 
+def described_dbt_project(version: str | None) -> list[dict[str, Any]]:
+    """DESCRIBE DBT PROJECT's one row, with the columns its reference page lists."""
+    return [
+        {
+            "name": "AMPLITUDE_DBT",
+            "owner": "AMPLITUDE_PIPELINE",
+            "comment": None,
+            "dbt_version": version,
+            "dbt_snowflake_version": "1.10.2",
+            "default_target": "prod",
+            "external_access_integrations": None,
+        }
+    ]
+
+
 @pytest.mark.parametrize(
     ("version", "verdict"),
-    [("1.10.15", OK), ("1.11.0", OK), ("1.9.4", FAIL), (None, WARN)],
+    [("1.10.15", OK), ("1.11.0", OK), ("1.9.4", FAIL)],
 )
-def test_the_dbt_project_runs_a_version_the_models_accept(
-    version: str | None, verdict: str
-) -> None:
-    rows = [{"name": "AMPLITUDE_DBT", "dbt_version": version}]
-    result = check_dbt_project(rows, SETTINGS)
+def test_the_dbt_project_runs_a_version_the_models_accept(version: str, verdict: str) -> None:
+    result = check_dbt_project(described_dbt_project(version), SETTINGS)
     assert result.status == verdict
     if verdict == FAIL:
         assert "runs dbt 1.9.4; the project requires >= 1.10" in result.detail
         assert result.fix == "make deploy-code DBT_VERSION=1.10.15 (snow dbt deploy --dbt-version)"
 
 
+@pytest.mark.parametrize("version", [None, "", "latest", "dbt 1.10"])
+def test_a_dbt_version_that_cannot_be_read_fails(version: str | None) -> None:
+    """Issue 16 item 8: unreadable is not a warning: nobody knows which dbt would run."""
+    result = check_dbt_project(described_dbt_project(version), SETTINGS)
+    assert result.status == FAIL
+    assert "its dbt version cannot be read" in result.detail
+    assert result.fix.startswith("make deploy-code DBT_VERSION=1.10.15")
+
+
 def test_a_missing_dbt_project_fails() -> None:
     assert check_dbt_project([], SETTINGS).status == FAIL
+    error = RuntimeError("DBT PROJECT 'AMPLITUDE.INGEST.AMPLITUDE_DBT' does not exist")
+    result = check_dbt_project(error, SETTINGS)
+    assert result.status == FAIL
+    assert result.detail == "AMPLITUDE.INGEST.AMPLITUDE_DBT does not exist"
+
+
+def test_the_dbt_version_is_read_with_describe_dbt_project() -> None:
+    """DESCRIBE DBT PROJECT documents the `dbt_version` column (desc-dbt-project)."""
+    probe, clock = RecordedProbe(), Clock()
+    run_checks(probe, SETTINGS, clock, clock.sleep)
+    assert "describe dbt project AMPLITUDE.INGEST.AMPLITUDE_DBT" in probe.sent
 
 
 def shown(**states: str) -> list[dict[str, str]]:
@@ -365,16 +418,17 @@ class RecordedProbe:
     def sql(self, query: str, params: Any = ()) -> list[dict[str, Any]]:
         self.sql_log.append((query, list(params)))
         self.sent.append(query)
-        if "validate_storage_integration" in query:
-            return [{"v": json.dumps({"status": "success", "actions": {}})}]
-        if query.startswith("describe integration"):
-            return DESC_INTEGRATION
+        if query == "call AMPLITUDE.INGEST.AMPLITUDE_CHECK_STORAGE_INTEGRATION()":
+            validation = json.dumps({"status": "success", "actions": {}})
+            trust = {r["property"]: r["property_value"] for r in DESC_INTEGRATION}
+            value = json.dumps({"validation": validation, "integration": trust})
+            return [{"amplitude_check_storage_integration": value}]
         if "pipe_status" in query:
             return [{"v": pipe_status(lastReceivedMessageTimestamp="2026-01-26T05:01:02Z")}]
         if query.startswith("describe procedure"):
             return DESCRIBED
-        if query.startswith("show dbt projects"):
-            return [{"name": "AMPLITUDE_DBT", "dbt_version": "1.10.15"}]
+        if query.startswith("describe dbt project"):
+            return described_dbt_project("1.10.15")
         if query.startswith("show tasks"):
             return shown()
         if "task_history" in query:
@@ -435,8 +489,6 @@ def test_a_healthy_deployment_passes_every_check_and_cleans_up_its_marker() -> N
         "call AMPLITUDE.INGEST.AMPLITUDE_REMOVE_DOCTOR_MARKERS()",
         f"remove @AMPLITUDE.INGEST.AMPLITUDE_STAGE/events/_doctor/{name}",
     ]
-    validate = next(p for q, p in probe.sql_log if "validate_storage_integration" in q)
-    assert validate[:2] == ["AMPLITUDE_S3", "s3://example-bucket/amplitude/"]
     assert report(results).startswith("amplitude_doctor: all 7 checks passed")
 
 

@@ -18,6 +18,7 @@ from tests.privilege_replay import (
     deploy_statements,
     load_rules,
     normalize,
+    procedure_runtime,
     replay,
     runtime_statements,
     task_runtime,
@@ -97,7 +98,12 @@ def full_replay(sql_dir: Path = SQL_DIR, text_overrides: dict[str, str] | None =
             dashboard=dashboard_statements(VARIABLES, sql_dir),
         )
     )
-    runtime = task_runtime(account) + runtime_statements(RULES, VARIABLES) + dashboard_queries()
+    runtime = (
+        task_runtime(account)
+        + procedure_runtime(account, VARIABLES["warehouse"])
+        + runtime_statements(RULES, VARIABLES)
+        + dashboard_queries()
+    )
     for statement in runtime:
         account.run(statement)
     if not open_dashboard(account, READER):
@@ -378,6 +384,64 @@ def test_a_reader_cannot_create_or_replace_the_dashboard(statement: str) -> None
         "lacks CREATE STREAMLIT on schema AMPLITUDE.DASHBOARD" in finding.problem
         or "lacks OWNERSHIP on streamlit" in finding.problem
     ), finding.problem
+
+
+BUCKET = VARIABLES["s3_url"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "problem"),
+    [
+        (
+            f"create stage if not exists ingest.elsewhere url = '{BUCKET}' "
+            "storage_integration = amplitude_s3",
+            "create stage: AMPLITUDE_PIPELINE lacks USAGE on integration AMPLITUDE_S3",
+        ),
+        (
+            "describe integration amplitude_s3",
+            "describe: AMPLITUDE_PIPELINE lacks OWNERSHIP or USAGE on integration AMPLITUDE_S3",
+        ),
+        (
+            f"select system$validate_storage_integration('AMPLITUDE_S3', '{BUCKET}', 'f', 'all')",
+            "system$validate_storage_integration(): AMPLITUDE_PIPELINE lacks USAGE on "
+            "integration AMPLITUDE_S3",
+        ),
+    ],
+)
+def test_the_pipeline_role_cannot_point_a_stage_at_the_bucket(statement: str, problem: str) -> None:
+    """Issue 16 item 5: the pipeline role holds CREATE STAGE on INGEST (the CLI's code
+    stage) but no USAGE on the storage integration, so it can create no stage over the
+    bucket (CREATE STAGE needs USAGE on the integration it names); the doctor's
+    integration checks run in the admin's owner's-rights procedure instead."""
+    account = full_replay()
+    warehouse = f"use warehouse {VARIABLES['warehouse']}"
+    for text in (warehouse, statement):
+        account.run(Statement("the pipeline role", text, PIPELINE, CONTEXT))
+    assert [f.problem for f in account.findings] == [problem]
+
+
+def test_the_doctors_integration_checks_run_as_the_admin_role() -> None:
+    """What `call amplitude_check_storage_integration()` runs, replayed from the body sql/30
+    created, as its owner; the pipeline role may only call it."""
+    account = full_replay()
+    procedure = account.get("procedure", "AMPLITUDE.INGEST.AMPLITUDE_CHECK_STORAGE_INTEGRATION")
+    assert procedure is not None
+    assert procedure.owner == VARIABLES["admin_role"]
+    assert procedure.grants == {PIPELINE: {"USAGE"}}
+    body = [
+        (s.role, s.text.split("(")[0])
+        for s in procedure_runtime(account, VARIABLES["warehouse"])
+        if s.source == f"procedure {procedure.name}"
+    ]
+    assert body == [
+        ("AMPLITUDE_ADMIN", "use warehouse AMPLITUDE_WH"),
+        ("AMPLITUDE_ADMIN", "select system$validate_storage_integration"),
+        ("AMPLITUDE_ADMIN", "describe integration amplitude_s3"),
+        ("AMPLITUDE_ADMIN", "select object_agg"),
+    ]
+    integration = account.get("integration", "AMPLITUDE_S3")
+    assert integration is not None
+    assert set(integration.grants) == {VARIABLES["admin_role"]}
 
 
 def test_an_unknown_statement_is_a_finding() -> None:
