@@ -148,9 +148,16 @@ deploy: deploy-setup deploy-code deploy-graph deploy-dashboard
 		exit 1; \
 	fi
 
+# Before any script runs: a re-deploy with another S3_URL or S3_ROLE_ARN than the storage
+# integration and stage were made for stops here, naming the difference and the commands
+# that move the deployment deliberately (amplitude_laptop/deploy_check.py; sql/30 keeps
+# both `if not exists`, so going on would half-apply the change).
 deploy-setup: $(SNOW_STAMP)
 	@test -n "$$AMP_API_KEY" -a -n "$$AMP_SECRET_KEY" || \
 		(echo "AMP_API_KEY and AMP_SECRET_KEY must be set (the secret is created from them)"; exit 2)
+	PYTHONPATH=snowpark $(SNOW_VENV)/bin/python -m amplitude_laptop.deploy_check \
+		--s3-url '$(S3_URL)' --s3-role-arn '$(S3_ROLE_ARN)' --database $(AMPLITUDE_DATABASE) \
+		-- $(SNOW) sql $(SNOW_CONN) --role accountadmin
 	for f in $(SETUP_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(SETUP_VARS) || exit 1; done
 
 deploy-code: $(SNOW_STAMP)
