@@ -52,10 +52,12 @@ alter file format amplitude_json set
     strip_outer_array = false
     comment = 'One Amplitude event per line (.json or .json.gz)';
 
+-- A named file format goes in FILE_FORMAT = ( FORMAT_NAME = '...' ) (CREATE STAGE), as the
+-- pipe's COPY names it (sql/40).
 create stage if not exists amplitude_stage
     url = '<% s3_url %>'
     storage_integration = amplitude_s3
-    file_format = amplitude_json
+    file_format = (format_name = 'ingest.amplitude_json')
     comment = 'Decompressed Amplitude NDJSON: events/ is loaded, _quarantine/ is not';
 
 -- External stages take USAGE only (Access control privileges: READ and WRITE are for

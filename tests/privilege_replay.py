@@ -487,8 +487,15 @@ def _dispatch(account: Account, s: Statement) -> None:
         bindings = _schema_bindings(a, m.group(1))
         if i := re.search(r"storage_integration = (\w+)", rest):
             bindings["integration"] = a.get("integration", i.group(1)) or i.group(1).upper()
-        if f := re.search(r"file_format = (\w[\w.]*)", rest):
-            bindings["file format"] = a.get("file format", f.group(1)) or f.group(1).upper()
+        if f := re.search(r"file_format = (\(\s*format_name = )?'?(\w[\w.]*)", rest):
+            bindings["file format"] = a.get("file format", f.group(2)) or f.group(2).upper()
+            if not f.group(1):
+                a.fail(
+                    s,
+                    "create stage: a named file format is given as FILE_FORMAT = "
+                    "( FORMAT_NAME = '<name>' ), not FILE_FORMAT = <name>",
+                    a.rules["create stage"]["doc"],
+                )
         a.require(s, "create stage", bindings)
         a.create("stage", m.group(1), external="url =" in rest)
     elif m := match(r"^create table if not exists ([\w.]+)"):

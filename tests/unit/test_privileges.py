@@ -198,6 +198,7 @@ def test_the_first_draft_is_caught() -> None:
             "WRITE cannot be granted on external stage AMPLITUDE.INGEST.AMPLITUDE_STAGE (it takes USAGE)",  # noqa: E501
             "grant usage, read, write on stage amplit",
         ),
+        ("30_storage.sql", "create stage", "create stage if not exists amplitude_sta"),
         # Issue 16 item 1, there from the start: queries with no warehouse in the session.
         (
             "50_ledger_and_settings.sql",
@@ -254,6 +255,8 @@ def test_the_scripts_before_issue_16_are_caught_querying_without_a_warehouse() -
     found = [(f.source, f.problem.split(":")[0], f.statement[:30]) for f in account.findings]
     assert found == [
         ("20_external_access.sql", "current warehouse", "select count(*) from table(res"),
+        # Issue 16 item 10: FILE_FORMAT = name is not CREATE STAGE's documented form.
+        ("30_storage.sql", "create stage", "create stage if not exists amp"),
         ("50_ledger_and_settings.sql", "current warehouse", "merge into amplitude_ingest_se"),
         ("50_ledger_and_settings.sql", "current warehouse", "update amplitude_ingest_settin"),
         ("50_ledger_and_settings.sql", "current warehouse", "delete from amplitude_ingest_s"),
