@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import streamlit as st
+import yaml
 
 from amplitude_queries.backends import DuckDBBackend, SnowparkBackend, run
 from amplitude_queries.sql import QUERIES, Filters, Params
@@ -170,8 +172,8 @@ def test_snow_streamlit_bundles_the_app_and_the_bundle_alone_runs_it(
     assert SNOW_PYTHON.exists(), "the Snowflake CLI is missing: run `make test`, which installs it"
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("snowflake.yml", "environment.yml"):
-        shutil.copy(ROOT / name, project)
+    for name in ("snowflake.yml", "environment.yml", "streamlit_app.py"):
+        shutil.copy(ROOT / name, project, follow_symlinks=False)
     shutil.copytree(
         ROOT / "snowpark",
         project / "snowpark",
@@ -197,29 +199,45 @@ def test_snow_streamlit_bundles_the_app_and_the_bundle_alone_runs_it(
     assert result.returncode == 0, result.stderr
     built = json.loads(result.stdout.strip().splitlines()[-1])
     packages = {
-        f"snowpark/{package}/{p.name}"
+        f"{package}/{p.name}"
         for package in ("amplitude_dashboard", "amplitude_queries")
         for p in (ROOT / "snowpark" / package).glob("*.py")
     }
-    # The two packages and the environment, nothing of the procedure or the laptop app.
-    assert set(built["files"]) == packages | {"environment.yml"}
+    # The main file at the root, the two packages beside it and the environment, nothing of
+    # the procedure or the laptop app. On the warehouse runtime MAIN_FILE must be a file
+    # name at the root of the app's folder, not a path (CREATE STREAMLIT): an assumption
+    # only an account can confirm, encoded here as the documented rule.
+    assert set(built["files"]) == packages | {"streamlit_app.py", "environment.yml"}
     assert built["create"].splitlines() == [
         "CREATE STREAMLIT IF NOT EXISTS IDENTIFIER('AMPLITUDE.dashboard.amplitude_dashboard')",
-        "MAIN_FILE = 'snowpark/amplitude_dashboard/streamlit_app.py'",
+        "MAIN_FILE = 'streamlit_app.py'",
         "QUERY_WAREHOUSE = AMPLITUDE_WH",
         "TITLE = 'Amplitude pipeline and product analytics'",
         "COMMENT = 'Pipeline health, repeat clicks, sessions and users (amplitude-ingest)';",
     ]
+    main_file = re.search(r"MAIN_FILE = '([^']*)'", built["create"]).group(1)  # type: ignore[union-attr]
+    assert "/" not in main_file
+    # environment.yml is listed in the entity's artifacts, not left to the CLI to add.
+    (entity,) = [
+        e
+        for e in yaml.safe_load((ROOT / "snowflake.yml").read_text())["entities"].values()
+        if e["type"] == "streamlit"
+    ]
+    assert {"src": "environment.yml", "dest": "environment.yml"} in entity["artifacts"]
     # The CLI links the files into its deploy root; the stage gets their content: copy it.
     bundle = tmp_path / "stage"
     shutil.copytree(built["bundle"], bundle)
     assert "  - streamlit=1.51.0" in (bundle / "environment.yml").read_text().splitlines()
 
     # The bundle runs the app with nothing of this repository's snowpark/ on sys.path.
-    main = bundle / "snowpark" / "amplitude_dashboard" / "streamlit_app.py"
+    main = bundle / main_file
+    # No checkout's snowpark/ (this one, or the one an editable install points at) stays on
+    # sys.path; the main file's folder goes first, as `streamlit run` puts it there
+    # (streamlit/web/bootstrap.py, _fix_sys_path), which AppTest does not do.
     check = (
         "import sys\n"
-        f"sys.path = [p for p in sys.path if not p.startswith({str(ROOT / 'snowpark')!r})]\n"
+        "sys.path = [p for p in sys.path if not p.rstrip('/').endswith('/snowpark')]\n"
+        f"sys.path.insert(0, {str(main.parent)!r})\n"
         "from streamlit.testing.v1 import AppTest\n"
         f"at = AppTest.from_file({str(main)!r}, default_timeout=60).run()\n"
         "assert not at.exception, [e.value for e in at.exception]\n"

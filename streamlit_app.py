@@ -1,0 +1,1 @@
+snowpark/amplitude_dashboard/streamlit_app.py
