@@ -19,7 +19,9 @@ Checks, in order:
                        to the integration and the secret (DESCRIBE PROCEDURE)
   dbt_project          the dbt project object exists and runs dbt >= the version required
                        (DESCRIBE DBT PROJECT's dbt_version; unreadable is a failure)
-  tasks                each task of the graph exists; its state; the last error of each
+  tasks                each task of the graph exists; its state; the last error of each;
+                       a started graph with a suspended task fails, naming SHOW TASKS'
+                       last_suspended_reason (as does any task suspended due to errors)
   round_trip           a marker file written to events/_doctor/ through the stage arrives in
                        the raw table through the pipe (then its rows and file are removed)
 
@@ -459,44 +461,83 @@ def check_dbt_project(
     return CheckResult("dbt_project", OK, f"{settings.dbt_project} runs dbt {version}")
 
 
+# SHOW TASKS' last_suspended_reason when Snowflake suspended a task itself after consecutive
+# failures (SUSPEND_TASK_AFTER_NUM_FAILURES; release-notes/bcr-bundles/2023_08/bcr-1385-1414).
+SUSPENDED_DUE_TO_ERRORS = "SUSPENDED_DUE_TO_ERRORS"
+
+
 def check_tasks(
     shown: Sequence[Mapping[str, Any]] | Exception,
     last_runs: Mapping[str, Mapping[str, Any]],
     settings: DoctorSettings,
 ) -> CheckResult:
-    """SHOW TASKS rows, and each task's latest completed run from TASK_HISTORY."""
+    """SHOW TASKS rows (state, last_suspended_reason), and each task's latest completed run
+    from TASK_HISTORY.
+
+    A started graph with any suspended task is a failure: a suspended child never runs
+    again by itself (nothing resumes it when its cause is gone), so the graph runs on in
+    part, or not at all. So is a task Snowflake suspended after repeated failures, even in
+    a graph that is not started (its root, then, is the one suspended)."""
     if isinstance(shown, Exception):
         return CheckResult("tasks", FAIL, f"SHOW TASKS failed: {_cut(str(shown))}", "make deploy")
-    states = {str(r.get("name", "")).upper(): str(r.get("state", "")).lower() for r in shown}
+    rows = {str(r.get("name", "")).upper(): r for r in shown}
+    states = {name: str(r.get("state", "")).lower() for name, r in rows.items()}
+    reasons = {
+        name: str(r.get("last_suspended_reason") or "").upper()
+        for name, r in rows.items()
+        if states[name] == "suspended"
+    }
     missing = [t for t in TASKS if t not in states]
     if missing:
         return CheckResult(
             "tasks", FAIL, f"missing: {', '.join(missing)}", "make deploy-graph (sql/70_tasks.sql)"
         )
-    parts = [f"{t.removeprefix('AMPLITUDE_').lower()} {states[t]}" for t in TASKS]
+    parts = [
+        f"{t.removeprefix('AMPLITUDE_').lower()} {states[t]}"
+        + (f" ({reasons[t]})" if reasons.get(t) else "")
+        for t in TASKS
+    ]
     errors = []
     for task in TASKS:
         run = last_runs.get(task) or {}
         if str(run.get("state", "")).upper().startswith("FAILED"):
             errors.append(f"{task} last failed: {_cut(str(run.get('error_message', '')), 160)}")
-    root, finalizer = states["AMPLITUDE_PIPELINE_ROOT"], states["AMPLITUDE_PIPELINE_FINALIZER"]
-    if root == "started" and finalizer != "started":
+    detail = "; ".join(parts) + (". " + " | ".join(errors) if errors else "")
+    started = states["AMPLITUDE_PIPELINE_ROOT"] == "started"
+    suspended = [t for t in TASKS if states[t] == "suspended"]
+    by_errors = [t for t in TASKS if reasons.get(t) == SUSPENDED_DUE_TO_ERRORS]
+    if (started and suspended) or by_errors:
+        named = suspended if started else by_errors
+        why = (
+            "the graph is started but "
+            + ", ".join(f"{t} is suspended ({reasons.get(t) or 'no reason given'})" for t in named)
+            + ": "
+            + (
+                "runs go unrecorded"
+                if named == ["AMPLITUDE_PIPELINE_FINALIZER"]
+                else "the tasks after it never run, and nothing resumes them"
+            )
+            if started
+            else "Snowflake suspended "
+            + ", ".join(named)
+            + " after repeated failures (SUSPENDED_DUE_TO_ERRORS)"
+        )
         return CheckResult(
             "tasks",
             FAIL,
-            "; ".join(parts) + ": the finalizer is not running, runs go unrecorded",
-            "make resume (sql/80_resume_tasks.sql resumes the finalizer, then the graph)",
+            f"{detail}. {why}",
+            "Fix the cause (each task's last error above; TASK_HISTORY), then `make resume` "
+            "(sql/80_resume_tasks.sql resumes the finalizer and every task of the graph)",
         )
     if errors:
         return CheckResult(
             "tasks",
             WARN,
-            "; ".join(parts) + ". " + " | ".join(errors),
+            detail,
             "Fix the cause above, then EXECUTE TASK "
-            f"{settings.task_schema}.AMPLITUDE_PIPELINE_ROOT; "
-            "(a root suspended after repeated failures needs `make resume`)",
+            f"{settings.task_schema}.AMPLITUDE_PIPELINE_ROOT;",
         )
-    return CheckResult("tasks", OK, "; ".join(parts))
+    return CheckResult("tasks", OK, detail)
 
 
 @dataclass(frozen=True)

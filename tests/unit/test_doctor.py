@@ -361,7 +361,64 @@ def test_a_running_graph_without_its_finalizer_fails() -> None:
         SETTINGS,
     )
     assert result.status == FAIL
-    assert result.fix.startswith("make resume")
+    assert "AMPLITUDE_PIPELINE_FINALIZER is suspended (no reason given): runs go unrecorded" in (
+        result.detail
+    )
+    assert "`make resume`" in result.fix
+
+
+def shown_with(reasons: dict[str, str], **states: str) -> list[dict[str, str | None]]:
+    """SHOW TASKS rows with the last_suspended_reason column (bcr-1385-1414)."""
+    return [{**row, "last_suspended_reason": reasons.get(row["name"])} for row in shown(**states)]
+
+
+STARTED = dict.fromkeys(TASKS, "started")
+
+
+def test_a_started_graph_with_a_child_suspended_after_errors_fails_naming_the_reason() -> None:
+    """Issue 16 item 3: a child suspended after its failures never runs again by itself."""
+    result = check_tasks(
+        shown_with(
+            {"AMPLITUDE_DBT_BUILD": "SUSPENDED_DUE_TO_ERRORS"},
+            **{**STARTED, "AMPLITUDE_DBT_BUILD": "suspended"},
+        ),
+        {"AMPLITUDE_DBT_BUILD": {"state": "FAILED", "error_message": "Database Error in model"}},
+        SETTINGS,
+    )
+    assert result.status == FAIL
+    assert "dbt_build suspended (SUSPENDED_DUE_TO_ERRORS)" in result.detail
+    assert "AMPLITUDE_DBT_BUILD last failed: Database Error in model" in result.detail
+    assert (
+        "the graph is started but AMPLITUDE_DBT_BUILD is suspended (SUSPENDED_DUE_TO_ERRORS): "
+        "the tasks after it never run" in result.detail
+    )
+    assert "`make resume`" in result.fix
+
+
+@pytest.mark.parametrize("reason", ["USER_SUSPENDED", None])
+def test_any_suspended_task_of_a_started_graph_fails(reason: str | None) -> None:
+    reasons = {"AMPLITUDE_SOURCE_FRESHNESS": reason} if reason else {}
+    result = check_tasks(
+        shown_with(reasons, **{**STARTED, "AMPLITUDE_SOURCE_FRESHNESS": "suspended"}), {}, SETTINGS
+    )
+    assert result.status == FAIL
+    assert f"AMPLITUDE_SOURCE_FRESHNESS is suspended ({reason or 'no reason given'})" in (
+        result.detail
+    )
+
+
+def test_a_root_suspended_after_errors_fails_though_the_graph_is_not_started() -> None:
+    result = check_tasks(
+        shown_with({"AMPLITUDE_PIPELINE_ROOT": "SUSPENDED_DUE_TO_ERRORS"}), {}, SETTINGS
+    )
+    assert result.status == FAIL
+    assert "pipeline_root suspended (SUSPENDED_DUE_TO_ERRORS)" in result.detail
+    assert "Snowflake suspended AMPLITUDE_PIPELINE_ROOT after repeated failures" in result.detail
+
+
+def test_a_started_graph_with_every_task_started_passes() -> None:
+    result = check_tasks(shown_with({}, **STARTED), {}, SETTINGS)
+    assert result.status == OK
 
 
 def test_each_tasks_last_error_is_shown() -> None:
