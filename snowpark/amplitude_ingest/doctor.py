@@ -23,7 +23,9 @@ Checks, in order:
                        a started graph with a suspended task fails, naming SHOW TASKS'
                        last_suspended_reason (as does any task suspended due to errors)
   round_trip           a marker file written to events/_doctor/ through the stage arrives in
-                       the raw table through the pipe (then its rows and file are removed)
+                       the raw table through the pipe (then its rows and file are removed).
+                       The clean-up also runs first in every doctor run: a marker the pipe
+                       loaded after an earlier run gave up waiting is removed by the next
 
 Each verdict is a plain function of the answers Snowflake (or AWS, or Amplitude) gave,
 so tests feed it recorded answers. `Probe` is the only I/O: SQL, the secret, one HTTP
@@ -553,6 +555,34 @@ class RoundTrip:
 
 
 def check_round_trip(
+    trip: RoundTrip,
+    pipe_answer: str | Exception,
+    settings: DoctorSettings,
+    late_rows: int | Exception = 0,
+) -> CheckResult:
+    """The marker's fate; `late_rows`: what the clean-up at the start of the run removed
+    (rows of markers earlier runs stopped waiting for), or why it could not run."""
+    result = _round_trip_verdict(trip, pipe_answer, settings)
+    if isinstance(late_rows, Exception):
+        return CheckResult(
+            result.check_name,
+            FAIL,
+            f"{result.detail}; the clean-up of earlier markers failed: {_cut(str(late_rows))}",
+            f"CALL {settings.marker_cleanup_procedure}(); as the admin role, or `make "
+            "deploy-setup` (sql/40 creates it and grants the pipeline role USAGE on it)",
+        )
+    if late_rows:
+        return CheckResult(
+            result.check_name,
+            result.status,
+            f"{result.detail}; removed {late_rows} raw row(s) of earlier markers that arrived "
+            "after their run stopped waiting",
+            result.fix,
+        )
+    return result
+
+
+def _round_trip_verdict(
     trip: RoundTrip, pipe_answer: str | Exception, settings: DoctorSettings
 ) -> CheckResult:
     if not trip.written:
@@ -688,6 +718,7 @@ def put_statement(location: str, name: str) -> str:
 def queries(settings: DoctorSettings, marker: str = "amplitude_doctor_marker.json") -> list[str]:
     """Every statement the doctor sends, in order (the privilege replay checks them)."""
     return [
+        marker_cleanup_query(settings),
         storage_check_query(settings),
         pipe_status_query(settings),
         describe_procedure_query(settings),
@@ -697,7 +728,6 @@ def queries(settings: DoctorSettings, marker: str = "amplitude_doctor_marker.jso
         put_statement(marker_location(settings), marker),
         marker_rows_query(settings),
         marker_errors_query(settings),
-        marker_cleanup_query(settings),
         remove_marker_query(settings, marker),
     ]
 
@@ -770,6 +800,9 @@ def run_checks(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[CheckResult]:
+    # First, the rows of any marker the pipe loaded after an earlier run stopped waiting for
+    # it (the pipe is asynchronous: a late marker would otherwise stay in the raw table).
+    late = _attempt(lambda: int(_first(probe.sql(marker_cleanup_query(settings))) or 0))
     storage = _attempt(lambda: storage_answer(_first(probe.sql(storage_check_query(settings)))))
     validated = storage if isinstance(storage, Exception) else storage[0]
     described = [] if isinstance(storage, Exception) else storage[1]
@@ -800,7 +833,7 @@ def run_checks(
         check_secret(credentials, description, settings),
         check_dbt_project(projects, settings),
         check_tasks(shown, last_runs, settings),
-        check_round_trip(trip, pipe_answer, settings),
+        check_round_trip(trip, pipe_answer, settings, late),
     ]
 
 

@@ -465,9 +465,11 @@ def test_a_marker_that_cannot_be_written_points_at_the_integration() -> None:
 class RecordedProbe:
     """Answers recorded per query, as the Snowpark probe would return them."""
 
-    def __init__(self, marker_after_polls: int | None = 2) -> None:
+    def __init__(self, marker_after_polls: int | None = 2, late_marker_rows: int = 0) -> None:
         self.marker_after_polls = marker_after_polls
         self.polls = 0
+        # Rows of earlier markers in the raw table: the first clean-up removes them.
+        self.marker_rows = late_marker_rows
         self.sql_log: list[tuple[str, list[Any]]] = []
         self.puts: list[tuple[str, str, bytes]] = []
         self.sent: list[str] = []  # every statement, the marker's PUT included, in order
@@ -496,7 +498,11 @@ class RecordedProbe:
             return [{"n": 1 if arrived else 0}]
         if "copy_history" in query:
             return []
-        if query.startswith(("call ", "remove @")):
+        if query == "call AMPLITUDE.INGEST.AMPLITUDE_REMOVE_DOCTOR_MARKERS()":
+            removed = self.marker_rows + (1 if self.polls and self.marker_after_polls else 0)
+            self.marker_rows = 0
+            return [{"amplitude_remove_doctor_markers": removed}]
+        if query.startswith("remove @"):
             return []
         raise AssertionError(query)
 
@@ -591,3 +597,35 @@ def test_the_statements_the_privilege_replay_checks_are_the_ones_a_run_sends() -
     run_checks(probe, SETTINGS, clock, clock.sleep)
     ((_, name, _),) = probe.puts
     assert list(dict.fromkeys(probe.sent)) == queries(SETTINGS, marker=name)
+
+
+def test_every_run_first_removes_markers_an_earlier_run_stopped_waiting_for() -> None:
+    """Issue 16 item 6: the pipe may load a marker after its run gave up; the next run's
+    clean-up, its first statement, removes those rows, and the report says so."""
+    probe, clock = RecordedProbe(marker_after_polls=1, late_marker_rows=2), Clock()
+    results = run_checks(probe, SETTINGS, clock, clock.sleep)
+    calls = [q for q, _ in probe.sql_log]
+    cleanup = "call AMPLITUDE.INGEST.AMPLITUDE_REMOVE_DOCTOR_MARKERS()"
+    assert calls[0] == cleanup
+    assert calls.count(cleanup) == 2  # first, and after its own marker
+    trip = results[-1]
+    assert trip.status == OK
+    assert trip.detail.endswith(
+        "; removed 2 raw row(s) of earlier markers that arrived after their run stopped waiting"
+    )
+
+
+def test_a_clean_up_that_cannot_run_fails_the_round_trip() -> None:
+    class Refused(RecordedProbe):
+        def sql(self, query: str, params: Any = ()) -> list[dict[str, Any]]:
+            if query.startswith("call AMPLITUDE.INGEST.AMPLITUDE_REMOVE_DOCTOR_MARKERS"):
+                self.sql_log.append((query, list(params)))
+                self.sent.append(query)
+                raise RuntimeError("Insufficient privileges to operate on procedure")
+            return super().sql(query, params)
+
+    probe, clock = Refused(), Clock()
+    trip = run_checks(probe, SETTINGS, clock, clock.sleep)[-1]
+    assert trip.status == FAIL
+    assert "the clean-up of earlier markers failed: Insufficient privileges" in trip.detail
+    assert "sql/40" in trip.fix
