@@ -84,13 +84,24 @@ declare
     validation varchar;
     trust variant;
 begin
-    select system$validate_storage_integration('AMPLITUDE_S3', '<% s3_url %>', 'amplitude_doctor_validate_' || uuid_string() || '.txt', 'all')
+    select
+        system$validate_storage_integration(
+            'AMPLITUDE_S3',
+            '<% s3_url %>',
+            'amplitude_doctor_validate_' || uuid_string() || '.txt',
+            'all'
+        )
     into :validation;
     describe integration amplitude_s3;
     select object_agg("property", "property_value"::variant)
     into :trust
     from table(result_scan(last_query_id()))
-    where "property" in ('STORAGE_AWS_ROLE_ARN', 'STORAGE_AWS_IAM_USER_ARN', 'STORAGE_AWS_EXTERNAL_ID', 'STORAGE_ALLOWED_LOCATIONS');
+    where "property" in (
+        'STORAGE_AWS_ROLE_ARN',
+        'STORAGE_AWS_IAM_USER_ARN',
+        'STORAGE_AWS_EXTERNAL_ID',
+        'STORAGE_ALLOWED_LOCATIONS'
+    );
     return object_construct('validation', :validation, 'integration', :trust);
 end;
 $$;
