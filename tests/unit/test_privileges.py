@@ -265,6 +265,34 @@ def test_the_scripts_before_issue_16_are_caught_querying_without_a_warehouse() -
     ], "\n".join(map(str, account.findings))
 
 
+def test_before_issue_16_a_reader_could_create_streamlits_and_the_pipeline_role_stages() -> None:
+    """What the tests of items 4 and 5 below catch, shown on the scripts before issue 16:
+    there the reader held CREATE STREAMLIT on DASHBOARD and the pipeline role USAGE on the
+    storage integration, so both statements replayed without a finding."""
+    statements = deploy_statements(
+        VARIABLES,
+        BEFORE_ISSUE_16,
+        setup=["00_roles", "10_warehouse_database", "20_external_access", "30_storage"],
+        graph=["90_dashboard"],
+        resume=[],
+        code=[],
+    )
+    account = replay(statements)
+    account.findings.clear()  # the scripts' own (item 1, 10): see the test above
+    dashboard = (VARIABLES["database"].upper(), "DASHBOARD")
+    for role, context, text in (
+        (READER, dashboard, f"create or replace streamlit {APP} main_file = 'streamlit_app.py'"),
+        (
+            PIPELINE,
+            CONTEXT,
+            f"create stage if not exists ingest.elsewhere url = '{VARIABLES['s3_url']}' "
+            "storage_integration = amplitude_s3",
+        ),
+    ):
+        account.run(Statement(role, text, role, context))
+    assert account.findings == []
+
+
 def test_a_role_that_may_not_use_the_current_warehouse_cannot_query() -> None:
     """USE WAREHOUSE by one role, then a query by a role without USAGE on it."""
     account = full_replay()
