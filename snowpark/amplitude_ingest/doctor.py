@@ -509,21 +509,21 @@ def check_tasks(
     suspended = [t for t in TASKS if states[t] == "suspended"]
     by_errors = [t for t in TASKS if reasons.get(t) == SUSPENDED_DUE_TO_ERRORS]
     if (started and suspended) or by_errors:
-        named = suspended if started else by_errors
-        why = (
-            "the graph is started but "
-            + ", ".join(f"{t} is suspended ({reasons.get(t) or 'no reason given'})" for t in named)
-            + ": "
-            + (
+        if started:
+            named = ", ".join(
+                f"{t} is suspended ({reasons.get(t) or 'no reason given'})" for t in suspended
+            )
+            effect = (
                 "runs go unrecorded"
-                if named == ["AMPLITUDE_PIPELINE_FINALIZER"]
+                if suspended == ["AMPLITUDE_PIPELINE_FINALIZER"]
                 else "the tasks after it never run, and nothing resumes them"
             )
-            if started
-            else "Snowflake suspended "
-            + ", ".join(named)
-            + " after repeated failures (SUSPENDED_DUE_TO_ERRORS)"
-        )
+            why = f"the graph is started but {named}: {effect}"
+        else:
+            why = (
+                f"Snowflake suspended {', '.join(by_errors)} after repeated failures "
+                f"({SUSPENDED_DUE_TO_ERRORS})"
+            )
         return CheckResult(
             "tasks",
             FAIL,
