@@ -301,7 +301,9 @@ def _reads(sql: str) -> list[str]:
 
 def _functions(sql: str) -> Iterator[tuple[str, str | None]]:
     for match in re.finditer(
-        r"(system\$\w+|copy_history|task_history)\s*\(\s*(?:\w+\s*=>\s*)?'([^']*)'?", sql, re.I
+        r"(system\$\w+|copy_history|task_history|task_dependents)\s*\(\s*(?:\w+\s*=>\s*)?'([^']*)'?",
+        sql,
+        re.I,
     ):
         yield match.group(1).lower(), match.group(2)
     for match in re.finditer(r"\b(task_history)\s*\(", sql, re.I):
@@ -346,6 +348,8 @@ def _dispatch(account: Account, s: Statement) -> None:
             },
         )
         a.schema = a.qualify(m.group(1), "schema").split(".")[1]
+    elif match(r"^(begin transaction|commit|rollback)$"):
+        a.require(s, "transaction", {})
     elif match(r"^show\b"):
         a.require(s, "show", {})
     elif m := match(r"^create role if not exists (\w+)"):
@@ -561,6 +565,10 @@ def _dispatch(account: Account, s: Statement) -> None:
         bindings["reads"] = [a.get("view", n) or a.get("table", n) or n for n in _reads(body)]
         a.require(s, "create view", bindings)
         _check_functions(a, s, body)
+        for name, _ in _functions(body):
+            row = a.functions.get(name.lower())
+            if row is not None and row.get("in_views") is False:
+                a.fail(s, f"{name}() in a view: {row['in_views_why']}", row["doc"])
         copy_grants = "copy grants" in m.group(2)
         old = a.get("view", m.group(1))
         view = a.create("view", m.group(1), replace=True, body=body)
@@ -661,6 +669,9 @@ def _check_functions(a: Account, s: Statement, sql: str) -> None:
             bindings["table"] = a.get("table", argument or "") or argument
         elif name == "system$validate_storage_integration":
             bindings["integration"] = a.get("integration", argument or "") or argument
+        elif name == "task_dependents":
+            root = a.get("task", argument or "")
+            bindings["task graph"] = _task_graph(a, root) if root else argument
         elif name == "task_history":
             roots = [
                 o

@@ -159,6 +159,11 @@ def test_the_first_draft_is_caught() -> None:
             "WRITE cannot be granted on external stage AMPLITUDE.INGEST.AMPLITUDE_STAGE (it takes USAGE)",  # noqa: E501
             "grant usage, read, write on stage amplit",
         ),
+        (
+            "85_health_view.sql",
+            "copy_history() in a view",
+            "create or replace view amplitude_pipelin",
+        ),
         ("85_health_view.sql", "create view", "create or replace view amplitude_pipelin"),
         ("a reader", "select", "select * from amplitude.ingest.amplitude"),
     ], "\n".join(map(str, account.findings))
@@ -246,6 +251,22 @@ MUTATIONS = [
         "grant select, insert on table amplitude_pipeline_runs to role <% pipeline_role %>;",
         "merge: AMPLITUDE_PIPELINE lacks UPDATE on table AMPLITUDE.INGEST.AMPLITUDE_PIPELINE_RUNS",
         id="finalizer-merge-without-update",
+    ),
+    # Issue 16, item 7: a health view over COPY_HISTORY may show readers nothing.
+    pytest.param(
+        "85_health_views.sql",
+        "    from <% database %>.ingest.amplitude_load_history\n    where file_name is null",
+        "    from table(information_schema.copy_history(table_name => "
+        "'<% database %>.RAW.AMPLITUDE_EVENTS_RAW'))\n    where file_name is null",
+        "copy_history() in a view: whether it answers a reader through the view",
+        id="health-view-over-copy-history",
+    ),
+    pytest.param(
+        "50_ledger_and_settings.sql",
+        "grant insert, delete on table amplitude_load_history to role <% pipeline_role %>;",
+        "grant insert on table amplitude_load_history to role <% pipeline_role %>;",
+        "delete: AMPLITUDE_PIPELINE lacks DELETE on table AMPLITUDE.INGEST.AMPLITUDE_LOAD_HISTORY",
+        id="finalizer-snapshot-without-delete",
     ),
 ]
 

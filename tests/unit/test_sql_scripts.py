@@ -181,7 +181,11 @@ def test_the_task_graph_has_one_scheduled_root_and_everything_hangs_off_it() -> 
 
 def test_the_finalizer_merges_each_tasks_last_attempt() -> None:
     body = _tasks()["amplitude_pipeline_finalizer"]["body"] or ""
-    assert body.lower().startswith("merge into ")
+    # A Snowflake Scripting block: the run record first, then the load-history snapshot.
+    assert re.match(r"execute immediate \$\$\s+begin\s+merge into ", body, re.I)
+    assert re.search(r"begin transaction;\s+delete from [\w.]+amplitude_load_history;", body, re.I)
+    # The tasks a run should have had: the graph itself, from its root.
+    assert "information_schema.task_dependents(" in body.lower()
     assert re.search(
         r"partition by history\.name order by history\.attempt_number desc", body, re.I
     )
