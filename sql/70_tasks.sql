@@ -9,7 +9,8 @@
 --                                          and the finalizer's record, not the build)
 --   amplitude_pipeline_finalizer finalize  records the run in amplitude_pipeline_runs (every
 --                                          task of the graph, DID_NOT_RUN when missing) and
---                                          snapshots COPY_HISTORY for the health views
+--                                          snapshots COPY_HISTORY for the health views;
+--                                          calls amplitude_send_alerts()
 -- Run as:  the pipeline role (tasks run as their owner; CREATE TASK needs CREATE TASK on
 --          the schema and USAGE on the warehouse).
 -- Idempotent: tasks are pure definition (`or replace`); the root is suspended first
@@ -90,8 +91,10 @@ as
 -- never COPY_HISTORY. Its first row, with no file, marks when it was taken (loads or
 -- not). Delete and insert are one transaction, so readers see the old
 -- snapshot or the new one (BEGIN TRANSACTION inside a Snowflake Scripting block:
--- sql-reference/transactions). A task body may be a Snowflake Scripting block
--- (sql-reference/sql/create-task, "AS sql").
+-- sql-reference/transactions). Last, amplitude_send_alerts() tells the alert channels
+-- (sql/75-77) when this run failed, still fails, or recovered; it sends nothing while no
+-- channel is set, and an error there fails this task, visibly. A task body may be a
+-- Snowflake Scripting block (sql-reference/sql/create-task, "AS sql").
 create or replace task amplitude_pipeline_finalizer
     warehouse = <% warehouse %>
     comment = 'Records how every task of the run ended, success or not'
@@ -188,5 +191,7 @@ as
             )
         ) as history;
         commit;
+
+        call <% database %>.ingest.amplitude_send_alerts();
     end;
     $$;

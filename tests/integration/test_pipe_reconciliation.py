@@ -11,18 +11,20 @@ import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import fakesnow
 import pytest
 import snowflake.connector
 
+from amplitude_ingest import alerts
 from amplitude_ingest.reconcile import FilesNotLoadedError, check_run
 from tests.integration.test_sql_on_fakesnow import run_scripts
 from tests.privilege_replay import _block_statements
 from tests.sql_scripts import SQL_DIR, render, split_statements
 
 SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"
+ALERT_SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_ALERT_SETTINGS"
 KEYS = [f"events/web/2026/01/26/05/web_20260126T05_{i:04d}_{i:016x}.json" for i in range(3)]
 OTHER_RUN_KEY = "events/web/2026/01/26/04/web_20260126T04_0000_ffffffffffffffff.json"
 
@@ -35,7 +37,9 @@ def cursor(tmp_path: Path) -> Iterator[Any]:
         )
         cur = connection.cursor()
         cur.execute("create schema if not exists amplitude.raw")
-        run_scripts(cur, ["40_raw_table_and_pipe.sql", "50_ledger_and_settings.sql"])
+        run_scripts(
+            cur, ["40_raw_table_and_pipe.sql", "50_ledger_and_settings.sql", "75_alerts.sql"]
+        )
         cur.execute(
             "update amplitude.ingest.amplitude_ingest_settings set value = '60' "
             "where name = 'wait_timeout_seconds'"
@@ -196,6 +200,23 @@ def finalizer_statements() -> list[str]:
     return _block_statements(task)
 
 
+class Sends:
+    """run_sql over fakesnow for amplitude_send_alerts(); SYSTEM$SEND_EMAIL and
+    SYSTEM$SEND_SNOWFLAKE_NOTIFICATION (not in fakesnow) are recorded instead."""
+
+    log: ClassVar[list[tuple[str, list[Any]]]] = []
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def __call__(self, query: str, params: Any) -> list[Any]:
+        if query in (alerts.SEND_EMAIL, alerts.SEND_WEBHOOK):
+            Sends.log.append((query, list(params)))
+            return [("sent",)]
+        self.cursor.execute(query, list(params) or None)
+        return list(self.cursor.fetchall())
+
+
 def run_finalizer(
     cursor: Any,
     history: list[dict[str, Any]],
@@ -246,6 +267,11 @@ def run_finalizer(
         statement = statement.replace(
             "system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID')", f"'{group}'"
         )
+        if statement.startswith("call "):
+            # CALL amplitude_send_alerts(): its handler, on these tables (sends recorded).
+            assert statement.endswith(".amplitude_send_alerts()"), statement
+            alerts.notify(Sends(cursor), ALERT_SETTINGS_TABLE)
+            continue
         if statement.startswith("merge into"):
             start = statement.index("using (") + len("using (")
             end = statement.index(") as source")
@@ -434,3 +460,56 @@ def test_the_finalizer_fails_a_run_in_which_a_task_of_the_graph_did_not_run(curs
         "not in TASK_HISTORY for this graph run: suspended, or never reached",
     )
     assert outcome["AMPLITUDE_DBT_BUILD"] == ("SUCCEEDED", None)
+
+
+def test_a_failed_run_then_its_recovery_are_each_told_once_by_email(cursor: Any) -> None:
+    """The finalizer's block end to end: TASK_HISTORY rows recorded, the run record
+    written, amplitude_send_alerts() deciding on the tables as written, the sends recorded."""
+    Sends.log.clear()
+    start = datetime(2026, 1, 26, 5, 15)
+
+    def attempt(group: str, wait: str, minutes: int) -> list[dict[str, Any]]:
+        at = start + timedelta(minutes=minutes)
+        rows = [
+            {"name": "AMPLITUDE_PIPELINE_ROOT", "state": "SUCCEEDED", "attempt": 1},
+            {
+                "name": "AMPLITUDE_WAIT_FOR_LOADS",
+                "state": wait,
+                "attempt": 1,
+                "error": "run r1: 1 of the 2 files this run wrote are not in the raw table"
+                if wait == "FAILED"
+                else None,
+            },
+        ]
+        if wait == "SUCCEEDED":
+            rows += [
+                {"name": "AMPLITUDE_DBT_BUILD", "state": "SUCCEEDED", "attempt": 1},
+                {"name": "AMPLITUDE_SOURCE_FRESHNESS", "state": "SUCCEEDED", "attempt": 1},
+            ]
+        return [{**r, "group": group, "scheduled": at} for r in rows]
+
+    # Without a channel: nothing is sent, nothing recorded.
+    run_finalizer(cursor, attempt("g1", "FAILED", 0), "g1")
+    assert Sends.log == []
+    cursor.execute(
+        "insert into amplitude.ingest.amplitude_alert_settings values "
+        "('email_integration', 'AMPLITUDE_ALERT_EMAIL'), ('email_recipients', 'ops@example.com')"
+    )
+    run_finalizer(cursor, attempt("g2", "FAILED", 60), "g2")
+    run_finalizer(cursor, attempt("g3", "FAILED", 120), "g3")  # the same failure: quiet
+    run_finalizer(cursor, attempt("g4", "SUCCEEDED", 180), "g4")
+    run_finalizer(cursor, attempt("g5", "SUCCEEDED", 240), "g5")  # nothing new
+    subjects = [params[2] for _, params in Sends.log]
+    assert subjects == [
+        "[amplitude-ingest] AMPLITUDE: pipeline run failed",
+        "[amplitude-ingest] AMPLITUDE: pipeline recovered",
+    ]
+    integration, recipients, _, body = Sends.log[0][1]
+    assert (integration, recipients) == ("AMPLITUDE_ALERT_EMAIL", "ops@example.com")
+    assert "- AMPLITUDE_DBT_BUILD did not run (suspended, or never reached)" in body
+    assert "where run_group_id = 'g2';" in body
+    cursor.execute(
+        "select kind, run_group_id, channels from amplitude.ingest.amplitude_alerts_sent "
+        "order by sent_at"
+    )
+    assert cursor.fetchall() == [("failure", "g2", "email"), ("recovered", "g4", "email")]

@@ -14,6 +14,7 @@ from amplitude_queries.sql import QUERIES
 from tests.privilege_replay import (
     Account,
     Statement,
+    alert_statements,
     dashboard_statements,
     deploy_statements,
     load_rules,
@@ -50,6 +51,7 @@ def module_statements() -> list[Statement]:
         Statement("amplitude_doctor()", normalize(q), PIPELINE, CONTEXT)
         for q in doctor.queries(doctor.DoctorSettings.from_rows(rows))
     ]
+    out += alert_statements()
     return out
 
 
@@ -251,22 +253,6 @@ MUTATIONS = [
         "grant select, insert on table amplitude_pipeline_runs to role <% pipeline_role %>;",
         "merge: AMPLITUDE_PIPELINE lacks UPDATE on table AMPLITUDE.INGEST.AMPLITUDE_PIPELINE_RUNS",
         id="finalizer-merge-without-update",
-    ),
-    # Issue 16, item 7: a health view over COPY_HISTORY may show readers nothing.
-    pytest.param(
-        "85_health_views.sql",
-        "    from <% database %>.ingest.amplitude_load_history\n    where file_name is null",
-        "    from table(information_schema.copy_history(table_name => "
-        "'<% database %>.RAW.AMPLITUDE_EVENTS_RAW'))\n    where file_name is null",
-        "copy_history() in a view: whether it answers a reader through the view",
-        id="health-view-over-copy-history",
-    ),
-    pytest.param(
-        "50_ledger_and_settings.sql",
-        "grant insert, delete on table amplitude_load_history to role <% pipeline_role %>;",
-        "grant insert on table amplitude_load_history to role <% pipeline_role %>;",
-        "delete: AMPLITUDE_PIPELINE lacks DELETE on table AMPLITUDE.INGEST.AMPLITUDE_LOAD_HISTORY",
-        id="finalizer-snapshot-without-delete",
     ),
 ]
 
