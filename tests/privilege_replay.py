@@ -660,8 +660,8 @@ def _dispatch(account: Account, s: Statement) -> None:
             "execute dbt project",
             {"target": a.get("dbt project", m.group(1)) or m.group(1).upper()},
         )
-    elif m := match(r"^desc(?:ribe)? (procedure|integration) ([\w.]+)"):
-        kind = m.group(1)
+    elif m := match(r"^desc(?:ribe)? (procedure|integration|notification integration) ([\w.]+)"):
+        kind = m.group(1).removeprefix("notification ")
         a.require(s, "describe", {"target": a.get(kind, m.group(2)) or m.group(2).upper()})
     elif m := match(r"^(put \S+|remove) @([\w.]+)"):
         a.require(s, "stage write", {"target": a.get("stage", m.group(2)) or m.group(2).upper()})

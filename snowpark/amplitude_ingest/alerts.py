@@ -676,3 +676,51 @@ def test_send_check(run_sql: Queries, settings_table: str) -> CheckResult:
     return CheckResult(
         "alert_test_message", OK, f"test message sent to: {', '.join(result['channels'])}"
     )
+
+
+def doctor_checks(
+    run_sql: Queries, settings_table: str = SETTINGS_TABLE, send_test: bool = False
+) -> list[CheckResult]:
+    """The doctor's rows for alerts, in order: whether they are on, whether the email
+    recipients are allowed (verified) ones, and, on request, a test message."""
+    try:
+        settings: AlertSettings | None = read_settings(run_sql, settings_table)
+    except Exception as exc:  # noqa: BLE001 - the doctor reports every failure as a row
+        return [
+            CheckResult(
+                "alerts",
+                FAIL,
+                f"cannot read the alert settings: {_cut(scrub(str(exc)))}",
+                "re-run sql/75_alerts.sql (make deploy-graph)",
+            )
+        ]
+    rows = [alerts_off_check(settings)]
+    allowed: list[str] | None = None
+    query = integration_query(settings) if settings is not None else None
+    if query is not None:
+        try:
+            allowed = allowed_recipients(run_sql(query, []))
+        except Exception as exc:  # noqa: BLE001
+            rows.append(
+                CheckResult(
+                    "alert_recipients",
+                    FAIL,
+                    f"cannot describe the email integration: {_cut(scrub(str(exc)))}",
+                    "make deploy-alerts ALERT_EMAILS=... (it grants USAGE to the pipeline role)",
+                )
+            )
+            query = None
+    if query is not None:
+        rows.append(recipients_check(settings, allowed))
+    if send_test:
+        rows.append(test_send_check(run_sql, settings_table))
+    return rows
+
+
+def doctor_queries(settings: AlertSettings, settings_table: str = SETTINGS_TABLE) -> list[str]:
+    """What `doctor_checks` runs besides the procedure's own queries (for the replay)."""
+    out = [settings_query(settings_table)]
+    query = integration_query(settings)
+    if query is not None:
+        out.append(query)
+    return out

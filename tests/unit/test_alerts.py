@@ -482,3 +482,33 @@ def test_a_test_message_that_cannot_be_sent_is_a_failed_row() -> None:
     result = alerts.test_send_check(run_sql, "AMPLITUDE.INGEST.AMPLITUDE_ALERT_SETTINGS")
     assert result.status == FAIL
     assert "does not exist or not authorized" in result.detail
+
+
+def test_the_doctors_rows_in_order_with_the_test_message_on_request() -> None:
+    def run_sql(query: str, params: Any) -> list[Any]:
+        if query.startswith("select name, value"):
+            return [
+                *BASE.items(),
+                ("email_integration", "AMPLITUDE_ALERT_EMAIL"),
+                ("email_recipients", "ops@example.com"),
+            ]
+        if query == "describe notification integration AMPLITUDE_ALERT_EMAIL":
+            return DESC_ROWS
+        if query == alerts.now_query():
+            return [(T0,)]
+        return []
+
+    table = "AMPLITUDE.INGEST.AMPLITUDE_ALERT_SETTINGS"
+    rows = alerts.doctor_checks(run_sql, table)
+    assert [(r.check_name, r.status) for r in rows] == [("alerts", OK), ("alert_recipients", OK)]
+    with_test = alerts.doctor_checks(run_sql, table, send_test=True)
+    assert [(r.check_name, r.status) for r in with_test][-1] == ("alert_test_message", OK)
+
+
+def test_the_doctor_says_so_when_the_alert_settings_cannot_be_read() -> None:
+    def run_sql(query: str, params: Any) -> list[Any]:
+        raise RuntimeError("Object 'AMPLITUDE_ALERT_SETTINGS' does not exist or not authorized.")
+
+    (row,) = alerts.doctor_checks(run_sql, "AMPLITUDE.INGEST.AMPLITUDE_ALERT_SETTINGS")
+    assert (row.check_name, row.status) == ("alerts", FAIL)
+    assert "does not exist or not authorized" in row.detail

@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from amplitude_ingest import alerts
 from tests.privilege_replay import (
     Account,
+    Statement,
+    alert_settings_rows,
     alert_statements,
     dashboard_statements,
     deploy_statements,
     makefile_list,
+    normalize,
     replay,
     runtime_statements,
     script_statements,
@@ -27,6 +31,20 @@ from tests.unit.test_privileges import module_statements as procedure_statements
 
 PIPELINE = VARIABLES["pipeline_role"]
 CHANNELS = {"email": "AMPLITUDE_ALERT_EMAIL", "webhook": "AMPLITUDE_ALERT_WEBHOOK"}
+CONTEXT = (VARIABLES["database"].upper(), "INGEST")
+
+
+def doctor_alert_statements() -> list[Statement]:
+    """The doctor's alert queries (alerts.doctor_queries), as the doctor (pipeline role)
+    runs them, with the email channel set as sql/76 sets it."""
+    rows = {**alert_settings_rows(), "email_integration": CHANNELS["email"]}
+    settings = alerts.AlertSettings.from_rows(rows)
+    return [
+        Statement("amplitude_doctor()", normalize(q), PIPELINE, CONTEXT)
+        for q in alerts.doctor_queries(
+            settings, f"{VARIABLES['database']}.INGEST.AMPLITUDE_ALERT_SETTINGS"
+        )
+    ]
 
 
 def replay_with_channels(text_overrides: dict[str, str] | None = None) -> Account:
@@ -47,6 +65,7 @@ def replay_with_channels(text_overrides: dict[str, str] | None = None) -> Accoun
         + runtime_statements(RULES, VARIABLES)
         + dashboard_queries()
         + alert_statements(sends=CHANNELS)
+        + doctor_alert_statements()
     )
     for statement in runtime:
         account.run(statement)
