@@ -125,7 +125,10 @@ SETUP_VARS = $(BASE_VARS) -D amplitude_host=$(AMPLITUDE_HOST) \
 # RESUME_SQL.
 SETUP_SQL := 00_roles 10_warehouse_database 20_external_access 30_storage \
 	40_raw_table_and_pipe 50_ledger_and_settings 60_retired_objects
-GRAPH_SQL := 70_tasks 85_health_views
+GRAPH_SQL := 70_tasks 75_alerts 85_health_views
+# The alert channels (`make deploy-alerts`): email when ALERT_EMAILS is set, the webhook
+# when AMP_ALERT_WEBHOOK_SECRET is in the environment.
+ALERT_SQL := 76_alert_email 77_alert_webhook
 DASHBOARD_SQL := 90_dashboard
 DASHBOARD_ACCESS_SQL := 91_dashboard_access
 RESUME_SQL := 80_resume_tasks
@@ -134,7 +137,7 @@ DBT_PROFILES := .local/snowflake-dbt
 # which needs a warehouse: give it one, and the role that may use it.
 SNOW_AS_PIPELINE = $(SNOW_CONN) --role $(PIPELINE_ROLE) --warehouse $(AMPLITUDE_WAREHOUSE)
 
-.PHONY: deploy deploy-setup deploy-code deploy-graph deploy-dashboard doctor resume teardown
+.PHONY: deploy deploy-setup deploy-code deploy-graph deploy-dashboard deploy-alerts doctor resume teardown
 
 deploy: deploy-setup deploy-code deploy-graph deploy-dashboard
 	@if $(MAKE) --no-print-directory doctor; then \
@@ -186,12 +189,28 @@ deploy-dashboard: $(SNOW_STAMP)
 		--env AMPLITUDE_WAREHOUSE=$(AMPLITUDE_WAREHOUSE)
 	for f in $(DASHBOARD_ACCESS_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(BASE_VARS) || exit 1; done
 
+# The alert channels (README, "Alerts"), after `make deploy`. Email: ALERT_EMAILS, a
+# comma-separated list of verified addresses of users of this account (not a secret). The
+# webhook: the secret part of its URL in the environment, never on the command line:
+#   export AMP_ALERT_WEBHOOK_SECRET=T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX
+ALERT_EMAILS ?=
+deploy-alerts: $(SNOW_STAMP)
+	@test -n "$(ALERT_EMAILS)" -o -n "$$AMP_ALERT_WEBHOOK_SECRET" || \
+		(echo "set ALERT_EMAILS=a@example.com,... and/or export AMP_ALERT_WEBHOOK_SECRET"; exit 2)
+	@if [ -n "$(ALERT_EMAILS)" ]; then \
+		$(SNOW) sql $(SNOW_CONN) -f sql/76_alert_email.sql $(BASE_VARS) \
+			-D "alert_emails=$(ALERT_EMAILS)" || exit 1; fi
+	@if [ -n "$$AMP_ALERT_WEBHOOK_SECRET" ]; then \
+		$(SNOW) sql $(SNOW_CONN) -f sql/77_alert_webhook.sql $(BASE_VARS) || exit 1; fi
+
 # Every check of amplitude_doctor() (amplitude_ingest/doctor.py): what is wrong and the
 # command that fixes it. Exits non-zero when a check fails. From a worksheet:
 #   call amplitude.ingest.amplitude_doctor();
+# TEST_ALERT=1 also sends a test message to every alert channel that is set.
+TEST_ALERT ?= 0
 doctor: $(SNOW_STAMP)
 	$(SNOW) sql $(SNOW_AS_PIPELINE) \
-		-q "call $(AMPLITUDE_DATABASE).ingest.amplitude_doctor(true)"
+		-q "call $(AMPLITUDE_DATABASE).ingest.amplitude_doctor(strict => true, test_alert => $(if $(filter 1,$(TEST_ALERT)),true,false))"
 
 resume: $(SNOW_STAMP)
 	for f in $(RESUME_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(BASE_VARS) || exit 1; done

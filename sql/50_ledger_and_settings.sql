@@ -115,8 +115,25 @@ create table if not exists amplitude_pipeline_runs (
 )
 comment = 'One row per run of the task graph, written (and rewritten on retry) by its finalizer';
 
+-- What COPY_HISTORY said about the raw table's loads (14 days), as the finalizer last saw
+-- it. COPY_HISTORY answers only a role with MONITOR on the account or a privilege on the
+-- table (sql-reference/functions/copy_history), and whether it answers a reader through a
+-- view is not documented: the health views (sql/85) read this snapshot instead, and show
+-- its age, so a graph that stopped running never looks healthy. Each snapshot replaces
+-- the last; its one row with a null FILE_NAME marks when it was taken.
+create table if not exists amplitude_load_history (
+    taken_at timestamp_ntz not null comment 'When the finalizer took this snapshot (UTC)',
+    file_name varchar comment 'As COPY_HISTORY gives it; null in the row that marks the snapshot',
+    status varchar comment 'Loaded, Load failed, Partially loaded, ...',
+    row_count number,
+    first_error_message varchar,
+    last_load_time timestamp_ltz
+)
+comment = 'The latest snapshot of COPY_HISTORY for the raw table, written by the finalizer';
+
 -- The ledger's MERGE (Snowpark Table.merge) needs SELECT, INSERT and UPDATE; the
--- finalizer's MERGE into the run history the same.
+-- finalizer's MERGE into the run history the same, and its snapshot DELETE and INSERT.
 grant select, insert, update on table amplitude_ingest_ledger to role <% pipeline_role %>;
 grant select on table amplitude_ingest_settings to role <% pipeline_role %>;
 grant select, insert, update on table amplitude_pipeline_runs to role <% pipeline_role %>;
+grant insert, delete on table amplitude_load_history to role <% pipeline_role %>;

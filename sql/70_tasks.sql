@@ -7,7 +7,10 @@
 --   amplitude_source_freshness   after     EXECUTE DBT PROJECT ... source freshness
 --                                          (beside the build: stale data fails this task,
 --                                          and the finalizer's record, not the build)
---   amplitude_pipeline_finalizer finalize  records the run in amplitude_pipeline_runs
+--   amplitude_pipeline_finalizer finalize  records the run in amplitude_pipeline_runs (every
+--                                          task of the graph, DID_NOT_RUN when missing) and
+--                                          snapshots COPY_HISTORY for the health views;
+--                                          calls amplitude_send_alerts()
 -- Run as:  the pipeline role (tasks run as their owner; CREATE TASK needs CREATE TASK on
 --          the schema and USAGE on the warehouse).
 -- Idempotent: tasks are pure definition (`or replace`); the root is suspended first
@@ -71,57 +74,124 @@ as
     execute dbt project <% database %>.ingest.amplitude_dbt
         args = 'source freshness --target prod';
 
--- One row per graph run. A retried task appears in TASK_HISTORY once per attempt
--- (ATTEMPT_NUMBER), so only each task's last attempt counts: a retry that succeeded is a
--- success. The finalizer may run again when the graph is retried, hence MERGE.
--- GRAPH_RUN_GROUP_ID is compared as text: SYSTEM$TASK_RUNTIME_INFO returns it as a string.
+-- One row per graph run, then a snapshot of the raw table's load history.
+-- The run: every task of the graph, by its last attempt. A retried task appears in
+-- TASK_HISTORY once per attempt (ATTEMPT_NUMBER), so only each task's last attempt counts:
+-- a retry that succeeded is a success. The tasks the run should have had are the graph
+-- itself, as TASK_DEPENDENTS lists it from the root (the root first, then every task
+-- after it; the finalizer, which is not AFTER any task, is left out by name): a task of
+-- the graph missing from TASK_HISTORY for this run (suspended, or never reached) is
+-- recorded as DID_NOT_RUN and fails the run. The finalizer may run again when the graph
+-- is retried, hence MERGE. GRAPH_RUN_GROUP_ID is compared as text:
+-- SYSTEM$TASK_RUNTIME_INFO returns it as a string. TASK_HISTORY and TASK_DEPENDENTS answer
+-- the tasks' owner, the role this task runs as (sql-reference/functions/task_history,
+-- sql-reference/functions/task_dependents).
+-- The snapshot: COPY_HISTORY answers this role (it holds SELECT on the raw table,
+-- sql-reference/functions/copy_history); the health views of sql/85 read the snapshot,
+-- never COPY_HISTORY. Its first row, with no file, marks when it was taken (loads or
+-- not). Delete and insert are one transaction, so readers see the old
+-- snapshot or the new one (BEGIN TRANSACTION inside a Snowflake Scripting block:
+-- sql-reference/transactions). Last, amplitude_send_alerts() tells the alert channels
+-- (sql/75-77) when this run failed, still fails, or recovered; it sends nothing while no
+-- channel is set, and an error there fails this task, visibly. A task body may be a
+-- Snowflake Scripting block (sql-reference/sql/create-task, "AS sql").
 create or replace task amplitude_pipeline_finalizer
     warehouse = <% warehouse %>
     comment = 'Records how every task of the run ended, success or not'
     finalize = amplitude_pipeline_root
 as
-    merge into <% database %>.ingest.amplitude_pipeline_runs as target
-    using (
-        select
-            system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID') as run_group_id,
-            sysdate() as finished_at,
-            count_if(last_attempt.state <> 'SUCCEEDED') = 0 as succeeded,
-            array_agg(
-                object_construct(
-                    'task', last_attempt.name,
-                    'state', last_attempt.state,
-                    'attempt', last_attempt.attempt_number,
-                    'error', last_attempt.error_message,
-                    'return_value', last_attempt.return_value
-                )
-            ) as tasks
-        from (
+    execute immediate $$
+    begin
+        merge into <% database %>.ingest.amplitude_pipeline_runs as target
+        using (
             select
-                history.name,
-                history.state,
-                history.attempt_number,
-                history.error_message,
-                history.return_value
-            from table(
-                information_schema.task_history(
-                    scheduled_time_range_start => dateadd(day, -1, current_timestamp()),
-                    result_limit => 1000
-                )
-            ) as history
-            where
-                to_varchar(history.graph_run_group_id)
-                = system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID')
-                and history.name <> 'AMPLITUDE_PIPELINE_FINALIZER'
-            qualify row_number() over (
-                partition by history.name
-                order by history.attempt_number desc, history.scheduled_time desc
-            ) = 1
-        ) as last_attempt
-    ) as source
-    on target.run_group_id = source.run_group_id
-    when matched then update set
-        target.finished_at = source.finished_at,
-        target.succeeded = source.succeeded,
-        target.tasks = source.tasks
-    when not matched then insert (run_group_id, finished_at, succeeded, tasks)
-        values (source.run_group_id, source.finished_at, source.succeeded, source.tasks);
+                system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID') as run_group_id,
+                sysdate() as finished_at,
+                count_if(outcome.state <> 'SUCCEEDED') = 0 as succeeded,
+                array_agg(
+                    object_construct(
+                        'task', outcome.name,
+                        'state', outcome.state,
+                        'attempt', outcome.attempt_number,
+                        'error', outcome.error_message,
+                        'return_value', outcome.return_value
+                    )
+                ) as tasks
+            from (
+                select
+                    coalesce(last_attempt.name, expected.name) as name,
+                    coalesce(last_attempt.state, 'DID_NOT_RUN') as state,
+                    last_attempt.attempt_number,
+                    iff(
+                        last_attempt.name is null,
+                        'not in TASK_HISTORY for this graph run: suspended, or never reached',
+                        last_attempt.error_message
+                    ) as error_message,
+                    last_attempt.return_value
+                from (
+                    select dependent.name
+                    from table(
+                        information_schema.task_dependents(
+                            task_name => '<% database %>.ingest.amplitude_pipeline_root',
+                            recursive => true
+                        )
+                    ) as dependent
+                    where dependent.name <> 'AMPLITUDE_PIPELINE_FINALIZER'
+                ) as expected
+                full outer join (
+                    select
+                        history.name,
+                        history.state,
+                        history.attempt_number,
+                        history.error_message,
+                        history.return_value
+                    from table(
+                        information_schema.task_history(
+                            scheduled_time_range_start => dateadd(day, -1, current_timestamp()),
+                            result_limit => 1000
+                        )
+                    ) as history
+                    where
+                        to_varchar(history.graph_run_group_id)
+                        = system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID')
+                        and history.name <> 'AMPLITUDE_PIPELINE_FINALIZER'
+                    qualify row_number() over (
+                        partition by history.name
+                        order by history.attempt_number desc, history.scheduled_time desc
+                    ) = 1
+                ) as last_attempt
+                    on last_attempt.name = expected.name
+            ) as outcome
+        ) as source
+        on target.run_group_id = source.run_group_id
+        when matched then update set
+            target.finished_at = source.finished_at,
+            target.succeeded = source.succeeded,
+            target.tasks = source.tasks
+        when not matched then insert (run_group_id, finished_at, succeeded, tasks)
+            values (source.run_group_id, source.finished_at, source.succeeded, source.tasks);
+
+        begin transaction;
+        delete from <% database %>.ingest.amplitude_load_history;
+        insert into <% database %>.ingest.amplitude_load_history
+            (taken_at, file_name, status, row_count, first_error_message, last_load_time)
+        select sysdate(), null, null, null, null, null
+        union all
+        select
+            sysdate(),
+            history.file_name,
+            history.status,
+            history.row_count,
+            history.first_error_message,
+            history.last_load_time
+        from table(
+            information_schema.copy_history(
+                table_name => '<% database %>.RAW.AMPLITUDE_EVENTS_RAW',
+                start_time => dateadd(day, -14, current_timestamp())
+            )
+        ) as history;
+        commit;
+
+        call <% database %>.ingest.amplitude_send_alerts();
+    end;
+    $$;

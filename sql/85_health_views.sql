@@ -4,7 +4,10 @@
 --          written in the last 14 days that no row of the raw table came from (with the
 --          pipe's load error when it has one), and INGEST.AMPLITUDE_PIPELINE_HEALTH, one row
 --          joining the ledger (hours done, empty, failed, the watermark), those files, the
---          pipe's copy history over the last 24 hours and the last run of the task graph.
+--          pipe's loads over the last 24 hours and the last run of the task graph, each
+--          with its age. The pipe's loads come from the finalizer's snapshot of
+--          COPY_HISTORY (AMPLITUDE_LOAD_HISTORY, sql/50 and sql/70), never from
+--          COPY_HISTORY itself, so readers see what the pipeline role saw.
 -- Run as:  the admin role, which owns everything the views read; readers may select them
 --          (they have USAGE on the INGEST schema from 10).
 -- Idempotent: views are pure definition (`or replace ... copy grants`).
@@ -45,17 +48,18 @@ loaded as (
 ),
 
 load_errors as (
+    -- The finalizer's snapshot of COPY_HISTORY (sql/50, AMPLITUDE_LOAD_HISTORY), never
+    -- COPY_HISTORY itself: that answers only a role with MONITOR on the account or a
+    -- privilege on the table (sql-reference/functions/copy_history), and whether it
+    -- answers a reader through this view is not documented.
     select
         history.file_name,
         history.status,
         history.first_error_message
-    from table(
-        information_schema.copy_history(
-            table_name => '<% database %>.RAW.AMPLITUDE_EVENTS_RAW',
-            start_time => dateadd(day, -14, current_timestamp())
-        )
-    ) as history
-    where history.status <> 'Loaded'
+    from <% database %>.ingest.amplitude_load_history as history
+    where
+        history.status <> 'Loaded'
+        and history.last_load_time >= dateadd(day, -14, current_timestamp())
     qualify row_number() over (
         partition by history.file_name order by history.last_load_time desc
     ) = 1
@@ -105,17 +109,19 @@ missing as (
 ),
 
 loads as (
+    -- From the finalizer's latest snapshot (see load_errors above). With no snapshot the
+    -- numbers are null, not 0, and LOAD_HISTORY_AGE_MINUTES says how old the one shown is:
+    -- a graph that stopped running shows an old snapshot, never a quiet pipeline.
     select
-        count(*) as files_loaded_24h,
+        count_if(file_name is not null) as files_loaded_24h,
         coalesce(sum(row_count), 0) as rows_loaded_24h,
         count_if(status <> 'Loaded') as files_failed_24h,
-        max(last_load_time) as last_load_time
-    from table(
-        information_schema.copy_history(
-            table_name => '<% database %>.RAW.AMPLITUDE_EVENTS_RAW',
-            start_time => dateadd(hour, -24, current_timestamp())
-        )
-    )
+        max(last_load_time) as last_load_time,
+        max(taken_at) as load_history_taken_at,
+        datediff(minute, max(taken_at), sysdate()) as load_history_age_minutes
+    from <% database %>.ingest.amplitude_load_history
+    where file_name is null or last_load_time >= dateadd(hour, -24, current_timestamp())
+    having count(*) > 0
 ),
 
 last_run as (
@@ -131,10 +137,11 @@ select
     missing.*,
     loads.*,
     last_run.last_run_finished_at,
-    last_run.last_run_succeeded
+    last_run.last_run_succeeded,
+    datediff(minute, last_run.last_run_finished_at, sysdate()) as last_run_age_minutes
 from ledger
 cross join missing
-cross join loads
+left join loads on true
 left join last_run on true;
 
 grant select on view amplitude_files_not_loaded to role <% reader_role %>;

@@ -26,6 +26,9 @@ drop database if exists <% database %>;
 drop warehouse if exists <% warehouse %>;
 drop integration if exists amplitude_export_access;
 drop integration if exists amplitude_s3;
+-- The alert channels (sql/76, sql/77), when `make deploy-alerts` made them.
+drop integration if exists amplitude_alert_email;
+drop integration if exists amplitude_alert_webhook;
 
 drop role if exists <% dashboard_role %>;
 drop role if exists <% reader_role %>;

@@ -24,7 +24,7 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-from tests.sql_scripts import SQL_DIR, render, split_statements
+from tests.sql_scripts import SQL_DIR, VARIABLES, render, split_statements
 
 PRIVILEGES_FILE = SQL_DIR / "privileges.yml"
 
@@ -328,10 +328,15 @@ def _reads(sql: str) -> list[str]:
 
 def _functions(sql: str) -> Iterator[tuple[str, str | None]]:
     for match in re.finditer(
-        r"(system\$\w+|copy_history|task_history)\s*\(\s*(?:\w+\s*=>\s*)?'([^']*)'?", sql, re.I
+        r"(system\$\w+|copy_history|task_history|task_dependents)\s*\(\s*(?:\w+\s*=>\s*)?'([^']*)'?",
+        sql,
+        re.I,
     ):
         yield match.group(1).lower(), match.group(2)
-    for match in re.finditer(r"\b(task_history)\s*\(", sql, re.I):
+    # Functions whose first argument is not the object they act on.
+    for match in re.finditer(
+        r"\b(task_history|system\$send_snowflake_notification)\s*\(", sql, re.I
+    ):
         yield match.group(1).lower(), None
 
 
@@ -374,6 +379,8 @@ def _dispatch(account: Account, s: Statement) -> None:
             },
         )
         a.schema = a.qualify(m.group(1), "schema").split(".")[1]
+    elif match(r"^(begin transaction|commit|rollback)$"):
+        a.require(s, "transaction", {})
     elif match(r"^show\b"):
         a.require(s, "show", {})
     elif m := match(r"^create role if not exists (\w+)"):
@@ -470,6 +477,41 @@ def _dispatch(account: Account, s: Statement) -> None:
     elif low.startswith("execute immediate $$"):
         for inner in _block_statements(text):
             a.run(Statement(s.source, inner))
+    elif m := match(r"^create notification integration if not exists (\w+) type = (\w+)(.*)$"):
+        bindings = {}
+        if w := re.search(r"webhook_secret = ([\w.]+)", m.group(3)):
+            bindings["secret"] = a.get("secret", w.group(1)) or w.group(1).upper()
+        a.require(s, "create notification integration", bindings)
+        a.create(
+            "integration",
+            m.group(1),
+            type=f"{m.group(2)} notification",
+            secret=a.qualify(w.group(1), "secret") if w else None,
+        )
+    elif m := match(r"^alter notification integration (\w+) set"):
+        target = a.get("integration", m.group(1)) or m.group(1).upper()
+        a.require(s, "alter notification integration", {"target": target})
+    elif m := re.match(
+        r"^create or replace alert (\w+) warehouse = (\w+)(.*?) if \(exists \((.*)\)\) then (.*)$",
+        text,
+        re.S | re.I,
+    ):
+        bindings = _schema_bindings(a, m.group(1))
+        bindings["warehouse"] = a.get("warehouse", m.group(2)) or m.group(2).upper()
+        a.require(s, "create alert", bindings)
+        a.create(
+            "alert",
+            m.group(1),
+            replace=True,
+            condition=m.group(4),
+            action=m.group(5),
+            context=(a.database, a.schema),
+            warehouse=m.group(2),
+        )
+    elif m := match(r"^alter alert (\w+) (suspend|resume)$"):
+        a.require(
+            s, f"{m.group(2)} alert", {"target": a.get("alert", m.group(1)) or m.group(1).upper()}
+        )
     elif m := match(r"^create storage integration if not exists (\w+)"):
         a.require(s, "create storage integration", {})
         a.create("integration", m.group(1), type="storage")
@@ -607,6 +649,10 @@ def _dispatch(account: Account, s: Statement) -> None:
         bindings["reads"] = [a.get("view", n) or a.get("table", n) or n for n in _reads(body)]
         a.require(s, "create view", bindings)
         _check_functions(a, s, body)
+        for name, _ in _functions(body):
+            row = a.functions.get(name.lower())
+            if row is not None and row.get("in_views") is False:
+                a.fail(s, f"{name}() in a view: {row['in_views_why']}", row["doc"])
         copy_grants = "copy grants" in m.group(2)
         old = a.get("view", m.group(1))
         view = a.create("view", m.group(1), replace=True, body=body)
@@ -656,6 +702,7 @@ def _dispatch(account: Account, s: Statement) -> None:
         _check_functions(a, s, text)
     elif m := match(r"^call ([\w.$]+)\("):
         if m.group(1).startswith("system$"):
+            _check_functions(a, s, text)
             return
         a.require(s, "call", {"target": a.get("procedure", m.group(1)) or m.group(1).upper()})
         a.need_warehouse(s)
@@ -666,8 +713,10 @@ def _dispatch(account: Account, s: Statement) -> None:
             {"target": a.get("dbt project", m.group(1)) or m.group(1).upper()},
         )
         a.need_warehouse(s)
-    elif m := match(r"^desc(?:ribe)? (procedure|integration|dbt project) ([\w.]+)"):
-        kind = m.group(1)
+    elif m := match(
+        r"^desc(?:ribe)? (procedure|integration|notification integration|dbt project) ([\w.]+)"
+    ):
+        kind = m.group(1).removeprefix("notification ")
         a.require(s, "describe", {"target": a.get(kind, m.group(2)) or m.group(2).upper()})
     elif m := match(r"^(put \S+|remove) @([\w.]+)"):
         a.require(s, "stage write", {"target": a.get("stage", m.group(2)) or m.group(2).upper()})
@@ -714,6 +763,17 @@ def _check_functions(a: Account, s: Statement, sql: str) -> None:
             bindings["table"] = a.get("table", argument or "") or argument
         elif name == "system$validate_storage_integration":
             bindings["integration"] = a.get("integration", argument or "") or argument
+        elif name == "task_dependents":
+            root = a.get("task", argument or "")
+            bindings["task graph"] = _task_graph(a, root) if root else argument
+        elif name == "system$send_email":
+            bindings["integration"] = a.get("integration", argument or "") or argument
+        elif name == "system$send_snowflake_notification":
+            found = re.search(r"snowflake\.notification\.integration\('(\w+)'\)", sql, re.I)
+            integration = a.get("integration", found.group(1)) if found else None
+            bindings["integration"] = integration or (found.group(1) if found else None)
+            secret = integration.props.get("secret") if integration else None
+            bindings["secret"] = (a.objects.get(("secret", secret)) or secret) if secret else None
         elif name == "task_history":
             roots = [
                 o
@@ -755,9 +815,24 @@ def replay(statements: Iterable[Statement], rules: dict[str, Any] | None = None)
 
 
 def task_runtime(account: Account) -> list[Statement]:
-    """Each task's body, run as the task's owner in the task's schema."""
+    """Each task's body, and each alert's condition and action, run as its owner in its
+    schema (tasks and alerts run with their owner's rights)."""
     runtime = []
     for obj in account.objects.values():
+        if obj.kind == "alert":
+            database, schema = obj.props["context"]
+            for sql in (f"use warehouse {obj.props['warehouse']}", obj.props["condition"]):
+                runtime.append(
+                    Statement(f"alert {obj.name}", normalize(sql), obj.owner, (database, schema))
+                )
+            runtime.append(
+                Statement(
+                    f"alert {obj.name}",
+                    normalize(obj.props["action"]),
+                    obj.owner,
+                    (database, schema),
+                )
+            )
         if obj.kind == "task":
             database, schema = obj.props["context"]
             warehouse = f"use warehouse {obj.props['warehouse']}"
@@ -801,6 +876,36 @@ def runtime_statements(rules: dict[str, Any], variables: dict[str, str]) -> list
                 )
             )
     return out
+
+
+def alert_settings_rows(variables: dict[str, str] | None = None) -> dict[str, str]:
+    """amplitude_alert_settings as sql/75 writes it, read back from the script."""
+    text = render((SQL_DIR / "75_alerts.sql").read_text(), variables or VARIABLES)
+    return dict(re.findall(r"\('(\w+)', '([^']*)'\)", text))
+
+
+def alert_statements(sends: dict[str, str] | None = None) -> list[Statement]:
+    """What amplitude_send_alerts() runs, as the pipeline role (its owner): its queries,
+    built by amplitude_ingest.alerts, and the sends of `sends` (channel -> integration),
+    the integration bound as the procedure binds it."""
+    from amplitude_ingest import alerts
+
+    settings = alerts.AlertSettings.from_rows(alert_settings_rows())
+    table = f"{VARIABLES['database']}.INGEST.AMPLITUDE_ALERT_SETTINGS"
+    texts = alerts.queries(settings, table)
+    if sends and "email" in sends:
+        texts.append(alerts.SEND_EMAIL.replace("?", f"'{sends['email']}'", 1))
+    if sends and "webhook" in sends:
+        texts.append(
+            alerts.SEND_WEBHOOK.replace("integration(?)", f"integration('{sends['webhook']}')")
+        )
+    role = VARIABLES["pipeline_role"]
+    context = (VARIABLES["database"].upper(), "INGEST")
+    # It runs on its caller's warehouse: the finalizer's, or the alert's.
+    warehouse = f"use warehouse {VARIABLES['warehouse']}"
+    return [Statement("amplitude_send_alerts()", warehouse, role, context)] + [
+        Statement("amplitude_send_alerts()", normalize(q), role, context) for q in texts
+    ]
 
 
 def unused_grants(account: Account, roles: Iterable[str]) -> list[str]:

@@ -36,6 +36,9 @@ VARIABLES = {
     "dbt_version": "1.10.15",
     "ctx.env.AMP_API_KEY": "api-key",
     "ctx.env.AMP_SECRET_KEY": "secret-key",
+    # `make deploy-alerts`: the email channel's list, the webhook's secret URL part.
+    "alert_emails": "ops@example.com,dev@example.com",
+    "ctx.env.AMP_ALERT_WEBHOOK_SECRET": "T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
 }
 
 _NO_BLOCKS = "___very___unique___block___to___disable___logic___blocks___"

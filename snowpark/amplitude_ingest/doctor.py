@@ -26,10 +26,13 @@ Checks, in order:
                        the raw table through the pipe (then its rows and file are removed).
                        The clean-up also runs first in every doctor run: a marker the pipe
                        loaded after an earlier run gave up waiting is removed by the next
+  alerts ...           alerts on or off, email recipients allowed (verified), and with
+                       `test_alert => true` a test message: amplitude_ingest/alerts.py
 
 Each verdict is a plain function of the answers Snowflake (or AWS, or Amplitude) gave,
 so tests feed it recorded answers. `Probe` is the only I/O: SQL, the secret, one HTTP
-status, one stage write. This module imports nothing from amplitude_ingest but its errors.
+status, one stage write. This module imports nothing from amplitude_ingest but its errors,
+the check row and the alerts' own checks.
 """
 
 from __future__ import annotations
@@ -48,12 +51,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
+from amplitude_ingest import alerts
+from amplitude_ingest.checks import FAIL, OK, WARN, CheckResult
 from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
 
 if TYPE_CHECKING:
     from snowflake.snowpark import DataFrame, Session
 
-OK, WARN, FAIL = "ok", "warn", "fail"
 SECRET_ALIAS = "amplitude_credentials"  # noqa: S105 - the alias in the SECRETS clause
 MARKER_FOLDER = "events/_doctor"
 # An hour long before any Amplitude project existed: the request proves the host is
@@ -99,18 +103,6 @@ _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
 class DoctorFailedError(AmplitudeIngestError):
     """A check failed (strict mode): the message is the report."""
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    check_name: str
-    status: str
-    detail: str
-    fix: str = ""
-
-    def line(self) -> str:
-        fix = f"\n    fix: {self.fix}" if self.fix else ""
-        return f"[{self.status.upper()}] {self.check_name}: {self.detail}{fix}"
 
 
 # ---- settings ----------------------------------------------------------------------------------
@@ -847,6 +839,11 @@ def report(results: Sequence[CheckResult]) -> str:
     return "\n".join([head, *(r.line() for r in results)])
 
 
+def alert_settings_table(settings_table: str) -> str:
+    """The alerts' settings table lives beside the ingest settings table (sql/75)."""
+    return f"{settings_table.rsplit('.', 1)[0]}.{alerts.SETTINGS_TABLE_NAME}"
+
+
 def _first(rows: Sequence[Mapping[str, Any]]) -> Any:
     if not rows:
         raise AmplitudeIngestError("the query returned no row")
@@ -911,13 +908,20 @@ def amplitude_doctor(
     session: Session,
     strict: bool = False,
     settings_table: str = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS",
+    test_alert: bool = False,
 ) -> DataFrame:
-    """CALL amplitude_doctor([strict [, settings_table]]): one row per check."""
+    """CALL amplitude_doctor([strict [, settings_table [, test_alert]]]): one row per check;
+    `test_alert => true` also sends a test message to every alert channel that is set."""
     if not _QUALIFIED.match(settings_table):
         raise ConfigurationError(f"{settings_table!r} is not a fully qualified table name")
     rows = session.sql(f"select name, value from {settings_table}").collect()
     settings = DoctorSettings.from_rows({str(r[0]): str(r[1]) for r in rows})
-    results = run_checks(SessionProbe(session), settings)
+    probe = SessionProbe(session)
+    results = run_checks(probe, settings) + alerts.doctor_checks(
+        lambda query, params: [list(row.values()) for row in probe.sql(query, params)],
+        alert_settings_table(settings_table),
+        send_test=bool(test_alert),
+    )
     if strict and any(r.status == FAIL for r in results):
         raise DoctorFailedError(report(results))
     return session.create_dataframe(

@@ -11,17 +11,20 @@ import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import fakesnow
 import pytest
 import snowflake.connector
 
+from amplitude_ingest import alerts
 from amplitude_ingest.reconcile import FilesNotLoadedError, check_run
 from tests.integration.test_sql_on_fakesnow import run_scripts
+from tests.privilege_replay import _block_statements
 from tests.sql_scripts import SQL_DIR, render, split_statements
 
 SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"
+ALERT_SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_ALERT_SETTINGS"
 KEYS = [f"events/web/2026/01/26/05/web_20260126T05_{i:04d}_{i:016x}.json" for i in range(3)]
 OTHER_RUN_KEY = "events/web/2026/01/26/04/web_20260126T04_0000_ffffffffffffffff.json"
 
@@ -34,7 +37,9 @@ def cursor(tmp_path: Path) -> Iterator[Any]:
         )
         cur = connection.cursor()
         cur.execute("create schema if not exists amplitude.raw")
-        run_scripts(cur, ["40_raw_table_and_pipe.sql", "50_ledger_and_settings.sql"])
+        run_scripts(
+            cur, ["40_raw_table_and_pipe.sql", "50_ledger_and_settings.sql", "75_alerts.sql"]
+        )
         cur.execute(
             "update amplitude.ingest.amplitude_ingest_settings set value = '60' "
             "where name = 'wait_timeout_seconds'"
@@ -159,25 +164,122 @@ def replace_table_function(sql: str, function: str, replacement: str) -> str:
     return sql
 
 
-def _views_with_copy_history(rows: list[tuple[str, str, str]]) -> list[str]:
-    """sql/85's views, with COPY_HISTORY (not in fakesnow) replaced by recorded rows."""
+def _views() -> list[str]:
+    """sql/85's views, exactly as written (they read the finalizer's snapshot, not
+    COPY_HISTORY); only `copy grants`, which fakesnow does not take, is dropped."""
     text = render((SQL_DIR / "85_health_views.sql").read_text())
-    recorded = " union all ".join(
-        f"select '{name}' as file_name, '{status}' as status, '{error}' as first_error_message, "
-        "1 as row_count, sysdate() as last_load_time"
-        for name, status, error in rows
-    ) or (
-        "select null::varchar as file_name, null::varchar as status, "
-        "null::varchar as first_error_message, 0 as row_count, null::timestamp_ntz as last_load_time "  # noqa: E501
-        "where false"
-    )
-    views = []
+    return [
+        statement.replace("copy grants", "")
+        for statement in split_statements(text)
+        if "create or replace view" in statement
+    ]
+
+
+def _recorded(rows: list[str], empty: str) -> str:
+    return " union all ".join(rows) or f"{empty} where false"
+
+
+def graph_tasks() -> list[str]:
+    """What TASK_DEPENDENTS answers for the root: the root, then every task AFTER one of
+    the graph (sql-reference/functions/task_dependents), read from sql/70 itself."""
+    text = render((SQL_DIR / "70_tasks.sql").read_text())
+    graph: list[str] = []
     for statement in split_statements(text):
-        if "create or replace view" not in statement:
+        if match := re.search(r"create or replace task (\w+)(.*?)\bas\b", statement, re.S):
+            name, options = match.group(1).upper(), match.group(2)
+            after = re.search(r"\bafter (\w+)", options)
+            if "schedule =" in options or (after and after.group(1).upper() in graph):
+                graph.append(name)
+    return graph
+
+
+def finalizer_statements() -> list[str]:
+    """The statements of sql/70's finalizer block, in order."""
+    text = render((SQL_DIR / "70_tasks.sql").read_text())
+    (task,) = [s for s in split_statements(text) if "task amplitude_pipeline_finalizer" in s]
+    return _block_statements(task)
+
+
+class Sends:
+    """run_sql over fakesnow for amplitude_send_alerts(); SYSTEM$SEND_EMAIL and
+    SYSTEM$SEND_SNOWFLAKE_NOTIFICATION (not in fakesnow) are recorded instead."""
+
+    log: ClassVar[list[tuple[str, list[Any]]]] = []
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+
+    def __call__(self, query: str, params: Any) -> list[Any]:
+        if query in (alerts.SEND_EMAIL, alerts.SEND_WEBHOOK):
+            Sends.log.append((query, list(params)))
+            return [("sent",)]
+        self.cursor.execute(query, list(params) or None)
+        return list(self.cursor.fetchall())
+
+
+def run_finalizer(
+    cursor: Any,
+    history: list[dict[str, Any]],
+    group: str,
+    copy_history: list[tuple[str, str, str, int]] | None = None,
+    dependents: list[str] | None = None,
+) -> None:
+    """sql/70's finalizer, with TASK_HISTORY, TASK_DEPENDENTS, COPY_HISTORY and
+    SYSTEM$TASK_RUNTIME_INFO recorded.
+
+    fakesnow cannot run a MERGE whose source aggregates (ARRAY_AGG of OBJECT_CONSTRUCT),
+    so the source query (the last-attempt logic) runs first into a table, then the MERGE
+    (the upsert) runs on it, both exactly as written otherwise.
+    """
+    tasks = _recorded(
+        [
+            f"select '{h['name']}' as name, '{h['state']}' as state, "
+            f"{h['attempt']} as attempt_number, "
+            f"{'null' if h.get('error') is None else repr(h['error'])} as error_message, "
+            f"null as return_value, '{h['group']}' as graph_run_group_id, "
+            f"'{h['scheduled']}'::timestamp_ntz as scheduled_time"
+            for h in history
+        ],
+        "select null::varchar as name, null::varchar as state, 0 as attempt_number, "
+        "null::varchar as error_message, null as return_value, "
+        "null::varchar as graph_run_group_id, null::timestamp_ntz as scheduled_time",
+    )
+    graph = _recorded(
+        [f"select '{name}' as name" for name in graph_tasks() if dependents is None]
+        + [f"select '{name}' as name" for name in dependents or []],
+        "select null::varchar as name",
+    )
+    loads = _recorded(
+        [
+            f"select '{name}' as file_name, '{status}' as status, "
+            f"'{error}' as first_error_message, {rows} as row_count, "
+            "current_timestamp() as last_load_time"
+            for name, status, error, rows in copy_history or []
+        ],
+        "select null::varchar as file_name, null::varchar as status, "
+        "null::varchar as first_error_message, 0 as row_count, "
+        "null::timestamp_ltz as last_load_time",
+    )
+    for statement in finalizer_statements():
+        statement = replace_table_function(statement, "task_history", tasks)
+        statement = replace_table_function(statement, "task_dependents", graph)
+        statement = replace_table_function(statement, "copy_history", loads)
+        statement = statement.replace(
+            "system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID')", f"'{group}'"
+        )
+        if statement.startswith("call "):
+            # CALL amplitude_send_alerts(): its handler, on these tables (sends recorded).
+            assert statement.endswith(".amplitude_send_alerts()"), statement
+            alerts.notify(Sends(cursor), ALERT_SETTINGS_TABLE)
             continue
-        statement = replace_table_function(statement, "copy_history", recorded)
-        views.append(statement.replace("copy grants", ""))
-    return views
+        if statement.startswith("merge into"):
+            start = statement.index("using (") + len("using (")
+            end = statement.index(") as source")
+            cursor.execute(
+                f"create or replace temporary table finalizer_source as {statement[start:end]}"
+            )
+            statement = statement[: start - 1] + "finalizer_source" + statement[end + 1 :]
+        cursor.execute(statement)
 
 
 def test_the_view_lists_files_written_and_never_loaded_with_the_pipes_error(cursor: Any) -> None:
@@ -188,8 +290,12 @@ def test_the_view_lists_files_written_and_never_loaded_with_the_pipes_error(curs
     )
     write_ledger(cursor, "run44", "2026-01-26 07:00:00", [], status="empty")
     load(cursor, f"amplitude/{KEYS[0]}")
-    history = [(f"amplitude/{KEYS[1]}", "Load failed", "Error parsing JSON")]
-    for view in _views_with_copy_history(history):
+    history = [
+        (f"amplitude/{KEYS[0]}", "Loaded", "", 2),
+        (f"amplitude/{KEYS[1]}", "Load failed", "Error parsing JSON", 0),
+    ]
+    run_finalizer(cursor, [], "g1", copy_history=history)
+    for view in _views():
         cursor.execute(view)
     cursor.execute(
         "select run_id, stage_key, load_status, first_error_message, refreshable "
@@ -206,33 +312,59 @@ def test_the_view_lists_files_written_and_never_loaded_with_the_pipes_error(curs
     )
     # Written 90 minutes ago and still missing: not loaded. Written 5 minutes ago: on its way.
     assert cursor.fetchall() == [(3, 1, 2, 1)]
-
-
-def run_finalizer(cursor: Any, history: list[dict[str, Any]], group: str) -> None:
-    """sql/70's finalizer, with TASK_HISTORY and SYSTEM$TASK_RUNTIME_INFO recorded.
-
-    fakesnow cannot run a MERGE whose source aggregates (ARRAY_AGG of OBJECT_CONSTRUCT),
-    so the source query (the last-attempt logic) runs first into a table, then the MERGE
-    (the upsert) runs on it, both exactly as written otherwise.
-    """
-    text = render((SQL_DIR / "70_tasks.sql").read_text())
-    (task,) = [s for s in split_statements(text) if "task amplitude_pipeline_finalizer" in s]
-    merge = task[task.index("merge into") :].rstrip().rstrip(";")
-    rows = " union all ".join(
-        f"select '{h['name']}' as name, '{h['state']}' as state, {h['attempt']} as attempt_number, "
-        f"{'null' if h.get('error') is None else repr(h['error'])} as error_message, "
-        f"null as return_value, '{h['group']}' as graph_run_group_id, "
-        f"'{h['scheduled']}'::timestamp_ntz as scheduled_time"
-        for h in history
+    # The pipe's loads, from the finalizer's snapshot, with its age.
+    cursor.execute(
+        "select files_loaded_24h, rows_loaded_24h, files_failed_24h, load_history_age_minutes "
+        "from amplitude.ingest.amplitude_pipeline_health"
     )
-    merge = replace_table_function(merge, "task_history", rows)
-    merge = merge.replace(
-        "system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID')", f"'{group}'"
+    assert cursor.fetchall() == [(2, 2, 1, 0)]
+
+
+def test_without_a_snapshot_the_health_view_shows_no_loads_rather_than_zero(cursor: Any) -> None:
+    """A graph that never ran (or a reader COPY_HISTORY would not answer) must not read as
+    a quiet pipeline: the load numbers are null, not 0."""
+    write_ledger(cursor, "run42", "2026-01-26 05:00:00", KEYS[:1], minutes_ago=90)
+    for view in _views():
+        cursor.execute(view)
+    cursor.execute(
+        "select hours_done, files_loaded_24h, files_failed_24h, load_history_taken_at, "
+        "last_run_finished_at from amplitude.ingest.amplitude_pipeline_health"
     )
-    start = merge.index("using (") + len("using (")
-    end = merge.index(") as source")
-    cursor.execute(f"create or replace temporary table finalizer_source as {merge[start:end]}")
-    cursor.execute(merge[: start - 1] + "finalizer_source" + merge[end + 1 :])
+    assert cursor.fetchall() == [(1, None, None, None, None)]
+
+
+def test_the_health_view_shows_how_old_the_snapshot_and_the_last_run_are(cursor: Any) -> None:
+    """A graph that stopped running keeps its last snapshot: its age says so."""
+    run_finalizer(cursor, [], "g1", copy_history=[(f"amplitude/{KEYS[0]}", "Loaded", "", 5)])
+    # The graph then stops: the snapshot and the run record age.
+    cursor.execute(
+        "update amplitude.ingest.amplitude_load_history set taken_at = dateadd(hour, -30, taken_at)"
+    )
+    cursor.execute(
+        "update amplitude.ingest.amplitude_pipeline_runs "
+        "set finished_at = dateadd(hour, -30, finished_at)"
+    )
+    for view in _views():
+        cursor.execute(view)
+    cursor.execute(
+        "select load_history_age_minutes, last_run_age_minutes, last_run_succeeded "
+        "from amplitude.ingest.amplitude_pipeline_health"
+    )
+    ((snapshot_age, run_age, succeeded),) = cursor.fetchall()
+    assert 30 * 60 <= snapshot_age <= 30 * 60 + 1
+    assert 30 * 60 <= run_age <= 30 * 60 + 1
+    # No task of the graph ran in that run: it is recorded as failed.
+    assert succeeded is False
+
+
+def test_each_snapshot_replaces_the_last(cursor: Any) -> None:
+    run_finalizer(cursor, [], "g1", copy_history=[("a.json", "Loaded", "", 5)])
+    run_finalizer(cursor, [], "g2", copy_history=[("b.json", "Load failed", "bad", 0)])
+    cursor.execute(
+        "select file_name, status from amplitude.ingest.amplitude_load_history "
+        "order by file_name nulls first"
+    )
+    assert cursor.fetchall() == [(None, None), ("b.json", "Load failed")]
 
 
 def test_the_finalizer_records_a_retried_task_by_its_last_attempt(cursor: Any) -> None:
@@ -271,6 +403,13 @@ def test_the_finalizer_records_a_retried_task_by_its_last_attempt(cursor: Any) -
             "scheduled": start + timedelta(minutes=12),
         },
         {
+            "name": "AMPLITUDE_SOURCE_FRESHNESS",
+            "state": "SUCCEEDED",
+            "attempt": 2,
+            "group": "g1",
+            "scheduled": start + timedelta(minutes=12),
+        },
+        {
             "name": "AMPLITUDE_DBT_BUILD",
             "state": "FAILED",
             "attempt": 1,
@@ -292,5 +431,85 @@ def test_the_finalizer_records_a_retried_task_by_its_last_attempt(cursor: Any) -
     assert recorded == [
         ("AMPLITUDE_DBT_BUILD", "SUCCEEDED", 2),
         ("AMPLITUDE_PIPELINE_ROOT", "SUCCEEDED", 2),
+        ("AMPLITUDE_SOURCE_FRESHNESS", "SUCCEEDED", 2),
         ("AMPLITUDE_WAIT_FOR_LOADS", "SUCCEEDED", 2),
     ]
+
+
+def test_the_finalizer_fails_a_run_in_which_a_task_of_the_graph_did_not_run(cursor: Any) -> None:
+    """A suspended child (or one never reached) leaves no row in TASK_HISTORY for the run:
+    the run is failed and the task named, with the expected tasks read from the graph."""
+    start = datetime(2026, 1, 26, 5, 15)
+    ran = [
+        {"name": name, "state": "SUCCEEDED", "attempt": 1, "group": "g7", "scheduled": start}
+        for name in ("AMPLITUDE_PIPELINE_ROOT", "AMPLITUDE_WAIT_FOR_LOADS", "AMPLITUDE_DBT_BUILD")
+    ]
+    assert graph_tasks() == [
+        "AMPLITUDE_PIPELINE_ROOT",
+        "AMPLITUDE_WAIT_FOR_LOADS",
+        "AMPLITUDE_DBT_BUILD",
+        "AMPLITUDE_SOURCE_FRESHNESS",
+    ]
+    run_finalizer(cursor, ran, "g7")
+    cursor.execute("select succeeded, tasks from amplitude.ingest.amplitude_pipeline_runs")
+    ((succeeded, tasks),) = cursor.fetchall()
+    assert succeeded is False
+    outcome = {t["task"]: (t["state"], t.get("error")) for t in json.loads(tasks)}
+    assert outcome["AMPLITUDE_SOURCE_FRESHNESS"] == (
+        "DID_NOT_RUN",
+        "not in TASK_HISTORY for this graph run: suspended, or never reached",
+    )
+    assert outcome["AMPLITUDE_DBT_BUILD"] == ("SUCCEEDED", None)
+
+
+def test_a_failed_run_then_its_recovery_are_each_told_once_by_email(cursor: Any) -> None:
+    """The finalizer's block end to end: TASK_HISTORY rows recorded, the run record
+    written, amplitude_send_alerts() deciding on the tables as written, the sends recorded."""
+    Sends.log.clear()
+    start = datetime(2026, 1, 26, 5, 15)
+
+    def attempt(group: str, wait: str, minutes: int) -> list[dict[str, Any]]:
+        at = start + timedelta(minutes=minutes)
+        rows = [
+            {"name": "AMPLITUDE_PIPELINE_ROOT", "state": "SUCCEEDED", "attempt": 1},
+            {
+                "name": "AMPLITUDE_WAIT_FOR_LOADS",
+                "state": wait,
+                "attempt": 1,
+                "error": "run r1: 1 of the 2 files this run wrote are not in the raw table"
+                if wait == "FAILED"
+                else None,
+            },
+        ]
+        if wait == "SUCCEEDED":
+            rows += [
+                {"name": "AMPLITUDE_DBT_BUILD", "state": "SUCCEEDED", "attempt": 1},
+                {"name": "AMPLITUDE_SOURCE_FRESHNESS", "state": "SUCCEEDED", "attempt": 1},
+            ]
+        return [{**r, "group": group, "scheduled": at} for r in rows]
+
+    # Without a channel: nothing is sent, nothing recorded.
+    run_finalizer(cursor, attempt("g1", "FAILED", 0), "g1")
+    assert Sends.log == []
+    cursor.execute(
+        "insert into amplitude.ingest.amplitude_alert_settings values "
+        "('email_integration', 'AMPLITUDE_ALERT_EMAIL'), ('email_recipients', 'ops@example.com')"
+    )
+    run_finalizer(cursor, attempt("g2", "FAILED", 60), "g2")
+    run_finalizer(cursor, attempt("g3", "FAILED", 120), "g3")  # the same failure: quiet
+    run_finalizer(cursor, attempt("g4", "SUCCEEDED", 180), "g4")
+    run_finalizer(cursor, attempt("g5", "SUCCEEDED", 240), "g5")  # nothing new
+    subjects = [params[2] for _, params in Sends.log]
+    assert subjects == [
+        "[amplitude-ingest] AMPLITUDE: pipeline run failed",
+        "[amplitude-ingest] AMPLITUDE: pipeline recovered",
+    ]
+    integration, recipients, _, body = Sends.log[0][1]
+    assert (integration, recipients) == ("AMPLITUDE_ALERT_EMAIL", "ops@example.com")
+    assert "- AMPLITUDE_DBT_BUILD did not run (suspended, or never reached)" in body
+    assert "where run_group_id = 'g2';" in body
+    cursor.execute(
+        "select kind, run_group_id, channels from amplitude.ingest.amplitude_alerts_sent "
+        "order by sent_at"
+    )
+    assert cursor.fetchall() == [("failure", "g2", "email"), ("recovered", "g4", "email")]

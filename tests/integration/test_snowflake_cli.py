@@ -122,7 +122,12 @@ def generated_procedures(tmp_path: Path) -> dict[str, list[str]]:
 def test_the_procedures_the_cli_creates_replay_without_a_finding(tmp_path: Path) -> None:
     generated = generated_procedures(tmp_path)
     by_name = {re.search(r"IDENTIFIER\('[\w.]+\.(\w+)'\)", q).group(1): q for q in generated["sql"]}  # type: ignore[union-attr]
-    assert set(by_name) == {"ingest_amplitude", "amplitude_wait_for_loads", "amplitude_doctor"}
+    assert set(by_name) == {
+        "ingest_amplitude",
+        "amplitude_wait_for_loads",
+        "amplitude_doctor",
+        "amplitude_send_alerts",
+    }
     # The string default is quoted once (the CLI adds the quotes), the doctor returns a table.
     assert (
         "settings_table varchar default 'AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS'"
@@ -139,6 +144,9 @@ def test_the_procedures_the_cli_creates_replay_without_a_finding(tmp_path: Path)
             in by_name[name]
         )
     assert "external_access_integrations" not in by_name["amplitude_wait_for_loads"]
+    # The alerts go through notification integrations: no egress, no secret of its own.
+    assert "external_access_integrations" not in by_name["amplitude_send_alerts"]
+    assert "secrets" not in by_name["amplitude_send_alerts"]
 
     role, context = VARIABLES["pipeline_role"], (VARIABLES["database"], "INGEST")
     code = [
@@ -205,7 +213,12 @@ def render_with_cli(
             *[f"sql/{s}.sql" for s in scripts],
         ],
         cwd=ROOT,
-        env=cli_env(tmp_path, AMP_API_KEY=HOSTILE, AMP_SECRET_KEY="plain" + HOSTILE),
+        env=cli_env(
+            tmp_path,
+            AMP_API_KEY=HOSTILE,
+            AMP_SECRET_KEY="plain" + HOSTILE,
+            AMP_ALERT_WEBHOOK_SECRET="hook" + HOSTILE,
+        ),
         capture_output=True,
         text=True,
         timeout=120,
@@ -249,6 +262,31 @@ def test_hostile_secret_values_stay_inside_their_literals(tmp_path: Path) -> Non
         "password": "plain" + HOSTILE,
     }
     assert "drop database" not in re.sub(r"'(?:[^'\\]|\\.)*'", "''", secret)
+
+
+def test_the_alert_channels_render_as_make_deploy_alerts_runs_them(tmp_path: Path) -> None:
+    """`make deploy-alerts`: BASE_VARS plus ALERT_EMAILS; the webhook's secret from the
+    environment, hostile, stays inside its literal."""
+    variables = {
+        **makefile_variables("BASE_VARS"),
+        "alert_emails": "ops@example.com, dev@example.com",
+    }
+    rendered = render_with_cli(tmp_path, variables, makefile_list("ALERT_SQL"))
+    for path, result in rendered.items():
+        assert result["errors"] == [], path
+        for statement, executed in zip(result["statements"], result["executed"], strict=True):
+            assert "<%" not in re.sub(r"'(?:[^'\\]|\\.)*'", "''", statement), statement
+            assert len(executed) == 1, statement
+    email = rendered["sql/76_alert_email.sql"]["statements"]
+    (create,) = [s for s in email if s.startswith("create notification integration")]
+    assert "allowed_recipients = ('ops@example.com', 'dev@example.com')" in create
+    webhook = rendered["sql/77_alert_webhook.sql"]["statements"]
+    (secret,) = [s for s in webhook if s.startswith("create secret")]
+    (literal,) = re.findall(r"secret_string = '((?:[^'\\]|\\.)*)'\n", secret)
+    assert re.sub(r"\\(.)", r"\1", literal) == "hook" + HOSTILE
+    assert "drop database" not in re.sub(r"'(?:[^'\\]|\\.)*'", "''", secret)
+    # The URL's secret part is never in a statement but the secret's own.
+    assert not any("hook" + HOSTILE[:3] in s for s in webhook if s is not secret)
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,9 @@ from typing import Any
 
 import pytest
 
+from amplitude_ingest.checks import FAIL, OK, WARN, CheckResult
 from amplitude_ingest.doctor import (
-    FAIL,
-    OK,
     TASKS,
-    WARN,
-    CheckResult,
     DoctorSettings,
     RoundTrip,
     check_dbt_project,
@@ -629,3 +626,14 @@ def test_a_clean_up_that_cannot_run_fails_the_round_trip() -> None:
     assert trip.status == FAIL
     assert "the clean-up of earlier markers failed: Insufficient privileges" in trip.detail
     assert "sql/40" in trip.fix
+
+
+def test_the_alert_settings_are_read_beside_the_ingest_settings_the_doctor_was_given() -> None:
+    """`CALL amplitude_doctor()` adds the alerts' rows (alerts.doctor_checks) read from the
+    alert settings table in the same database and schema as its own settings table."""
+    from amplitude_ingest import alerts
+    from amplitude_ingest.doctor import alert_settings_table
+
+    table = alert_settings_table("PROD_AMP.INGEST.AMPLITUDE_INGEST_SETTINGS")
+    assert table == "PROD_AMP.INGEST.AMPLITUDE_ALERT_SETTINGS"
+    assert table.endswith(alerts.SETTINGS_TABLE_NAME)

@@ -14,6 +14,7 @@ from amplitude_queries.sql import QUERIES
 from tests.privilege_replay import (
     Account,
     Statement,
+    alert_statements,
     dashboard_statements,
     deploy_statements,
     load_rules,
@@ -57,6 +58,7 @@ def module_statements() -> list[Statement]:
         Statement("amplitude_doctor()", normalize(q), PIPELINE, CONTEXT)
         for q in doctor.queries(doctor.DoctorSettings.from_rows(rows))
     ]
+    out += alert_statements()
     return out
 
 
@@ -206,6 +208,11 @@ def test_the_first_draft_is_caught() -> None:
             "merge into amplitude_ingest_settings as ",
         ),
         ("80_resume_tasks.sql", "current warehouse", "select system$task_dependents_enable('AM"),
+        (
+            "85_health_view.sql",
+            "copy_history() in a view",
+            "create or replace view amplitude_pipelin",
+        ),
         ("85_health_view.sql", "create view", "create or replace view amplitude_pipelin"),
         ("a reader", "select", "select * from amplitude.ingest.amplitude"),
     ], "\n".join(map(str, account.findings))
@@ -261,6 +268,9 @@ def test_the_scripts_before_issue_16_are_caught_querying_without_a_warehouse() -
         ("50_ledger_and_settings.sql", "current warehouse", "update amplitude_ingest_settin"),
         ("50_ledger_and_settings.sql", "current warehouse", "delete from amplitude_ingest_s"),
         ("50_ledger_and_settings.sql", "current warehouse", "merge into amplitude_ingest_se"),
+        # Issue 16 item 7: the health views called COPY_HISTORY.
+        ("85_health_views.sql", "copy_history() in a view", "create or replace view amplitu"),
+        ("85_health_views.sql", "copy_history() in a view", "create or replace view amplitu"),
         ("80_resume_tasks.sql", "current warehouse", "select system$task_dependents_"),
     ], "\n".join(map(str, account.findings))
 

@@ -48,6 +48,20 @@ COMMAND_SHAPES = [
     r"drop (task|pipe|procedure) if exists [\w.]+(\((\w+(, )?)*\))?",
     r"create or replace task \w+\s+warehouse = \w+\s+.*\bas\s+.+",
     r"show tasks like 'AMPLITUDE_%' in schema [\w.]+",
+    # sql/75-77: the alert, its channels (CREATE ALERT; CREATE NOTIFICATION INTEGRATION).
+    r"create or replace alert \w+ warehouse = \w+ schedule = '\d+ minute' comment = '[^']+' "
+    r"if \(exists \( select .+ \)\) then call [\w.]+\(\)",
+    r"alter alert \w+ resume",
+    r"create notification integration if not exists \w+ type = email enabled = true "
+    r"allowed_recipients = \('[^']+'(, '[^']+')*\) comment = '[^']+'",
+    r"alter notification integration \w+ set enabled = true "
+    r"allowed_recipients = \('[^']+'(, '[^']+')*\)",
+    r"create secret if not exists \w+ type = generic_string "
+    r"secret_string = '(?:[^'\\]|\\.)*' comment = '[^']+'",
+    r"create notification integration if not exists \w+ type = webhook enabled = true "
+    r"webhook_url = 'https://hooks\.slack\.com/services/SNOWFLAKE_WEBHOOK_SECRET' "
+    r"webhook_secret = [\w.]+ webhook_body_template = '[^']+' "
+    r"webhook_headers = \('Content-Type' = 'application/json'\) comment = '[^']+'",
 ]
 
 
@@ -181,7 +195,11 @@ def test_the_task_graph_has_one_scheduled_root_and_everything_hangs_off_it() -> 
 
 def test_the_finalizer_merges_each_tasks_last_attempt() -> None:
     body = _tasks()["amplitude_pipeline_finalizer"]["body"] or ""
-    assert body.lower().startswith("merge into ")
+    # A Snowflake Scripting block: the run record first, then the load-history snapshot.
+    assert re.match(r"execute immediate \$\$\s+begin\s+merge into ", body, re.I)
+    assert re.search(r"begin transaction;\s+delete from [\w.]+amplitude_load_history;", body, re.I)
+    # The tasks a run should have had: the graph itself, from its root.
+    assert "information_schema.task_dependents(" in body.lower()
     assert re.search(
         r"partition by history\.name order by history\.attempt_number desc", body, re.I
     )
@@ -257,8 +275,12 @@ def test_the_deploy_order_resumes_the_schedule_last() -> None:
     assert "70_tasks" in graph
     assert dashboard == ["90_dashboard"]
     assert access == ["91_dashboard_access"]
-    deployed = setup + graph + dashboard + access + resume
-    assert {f"{n}.sql" for n in deployed} | {"99_teardown.sql"} == {p.name for p in scripts()}
+    # The alert channels run on their own (`make deploy-alerts`), after the deploy.
+    channels = makefile_list("ALERT_SQL")
+    assert channels == ["76_alert_email", "77_alert_webhook"]
+    assert "75_alerts" in graph
+    every = setup + graph + dashboard + access + resume + channels
+    assert {f"{n}.sql" for n in every} | {"99_teardown.sql"} == {p.name for p in scripts()}
     makefile = (ROOT / "Makefile").read_text()
     deploy = makefile[makefile.index("\ndeploy:") :]
     deploy = deploy[: deploy.index("\n\n")]
