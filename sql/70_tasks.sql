@@ -10,6 +10,13 @@
 --   amplitude_pipeline_finalizer finalize  records the run in amplitude_pipeline_runs
 -- Run as:  the pipeline role (tasks run as their owner; CREATE TASK needs CREATE TASK on
 --          the schema and USAGE on the warehouse).
+-- Never auto-suspended: every task here sets suspend_task_after_num_failures = 0. On the
+--          root it counts the consecutive failed runs of any task of the graph (CREATE TASK:
+--          the parameter is set on a standalone or root task); since bundle 2023_08 every
+--          task, child or not, also defaults to 10 and then sits FAILED_AND_AUTO_SUSPENDED
+--          (release-notes/bcr-bundles/2023_08/bcr-1412), so each child sets it too. A run
+--          that fails is told to people by alerts instead, and the next run may succeed.
+--          The root keeps task_auto_retry_attempts = 2 (CREATE TASK: root task only).
 -- Idempotent: tasks are pure definition (`or replace`); the root is suspended first
 --          because a task graph cannot change while it is scheduled, and every task is
 --          created suspended. 80_resume_tasks.sql starts the graph, and `make deploy` runs
@@ -28,7 +35,7 @@ create or replace task amplitude_pipeline_root
     warehouse = <% warehouse %>
     schedule = 'USING CRON <% schedule_cron %> UTC'
     task_auto_retry_attempts = 2
-    suspend_task_after_num_failures = 3
+    suspend_task_after_num_failures = 0
     user_task_timeout_ms = 3600000
     comment = 'Exports the hours Amplitude has ready since the last run'
 as
@@ -40,6 +47,7 @@ as
 -- timeout leaves room above the default 900 s.
 create or replace task amplitude_wait_for_loads
     warehouse = <% warehouse %>
+    suspend_task_after_num_failures = 0
     user_task_timeout_ms = 1200000
     comment = 'Fails unless every file the export wrote has been loaded by Snowpipe'
     after amplitude_pipeline_root
@@ -52,6 +60,7 @@ as
 -- not to every scheduled build.
 create or replace task amplitude_dbt_build
     warehouse = <% warehouse %>
+    suspend_task_after_num_failures = 0
     user_task_timeout_ms = 3600000
     comment = 'Builds and tests the dbt models on the newly loaded events'
     after amplitude_wait_for_loads
@@ -64,6 +73,7 @@ as
 -- which the finalizer records and SHOW TASKS / the health view show.
 create or replace task amplitude_source_freshness
     warehouse = <% warehouse %>
+    suspend_task_after_num_failures = 0
     user_task_timeout_ms = 600000
     comment = 'dbt source freshness on load time: says when the raw events stop arriving'
     after amplitude_wait_for_loads
