@@ -67,7 +67,8 @@ class Extractor:
         """Hours to export now, and how many of the requested ones were already done.
 
         Without ``start`` the run resumes: unfinished hours first, then every hour after the
-        watermark. ``force`` exports hours the ledger holds as done again.
+        watermark. ``force`` exports hours the ledger holds as done, or given up, again;
+        without it a given-up hour is left out and counted (``hours_skipped_given_up``).
         """
         newest = newest_exportable_hour(self._clock(), self.config.lag_hours)
         if start is None:
@@ -87,8 +88,9 @@ class Extractor:
         if force:
             return ExtractPlan(hours, force=True)
         known = self.ledger.get(hours)
-        todo = [h for h in hours if not (h in known and known[h].status.is_complete)]
-        return ExtractPlan(todo, already_done=len(hours) - len(todo))
+        todo = [h for h in hours if not (h in known and known[h].status.is_settled)]
+        given_up = sum(1 for h in hours if h in known and known[h].status is HourStatus.GIVEN_UP)
+        return ExtractPlan(todo, already_done=len(hours) - len(todo) - given_up, given_up=given_up)
 
     # -- running ----------------------------------------------------------------------
 
@@ -99,7 +101,12 @@ class Extractor:
         now is left to it (``hours_held_elsewhere``), so two runs never export it at once.
         """
         began = time.monotonic()
-        summary = ExtractSummary(hours_planned=len(plan.hours), hours_skipped=plan.already_done)
+        summary = ExtractSummary(
+            hours_planned=len(plan.hours),
+            hours_skipped=plan.already_done,
+            hours_skipped_given_up=plan.given_up,
+            run_id=self.owner,
+        )
         tried = self.ledger.get(plan.hours)
         now = self._clock()
         until = now + timedelta(seconds=self.config.lease_seconds)
@@ -188,10 +195,23 @@ class Extractor:
             attempts = previous.attempts + result.attempts
             if result.hours is None:
                 message = str(result.error)
+                failed_runs = previous.failed_runs + 1
+                give_up = failed_runs >= self.config.give_up_after_failed_runs
+                if give_up:
+                    message = (
+                        f"given up after failing in {failed_runs} runs (export it again with "
+                        f"force): {message}"
+                    )
                 records.append(
-                    previous.with_status(HourStatus.FAILED, attempts=attempts, error=message)
+                    previous.with_status(
+                        HourStatus.GIVEN_UP if give_up else HourStatus.FAILED,
+                        attempts=attempts,
+                        error=message,
+                        failed_runs=failed_runs,
+                    )
                 )
                 summary.hours_failed += 1
+                summary.hours_given_up += give_up
                 summary.failures[format_hour(hour)] = message
                 continue
             outcome = result.hours[hour]
