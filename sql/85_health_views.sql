@@ -3,7 +3,7 @@
 -- Creates: INGEST.AMPLITUDE_FILES_NOT_LOADED, one row per stage file the ledger says was
 --          written in the last 14 days that no row of the raw table came from (with the
 --          pipe's load error when it has one), and INGEST.AMPLITUDE_PIPELINE_HEALTH, one row
---          joining the ledger (hours done, empty, failed, the watermark), those files, the
+--          joining the ledger (hours done, empty, failed, given up, the watermark), those files, the
 --          pipe's copy history over the last 24 hours and the last run of the task graph.
 -- Run as:  the admin role, which owns everything the views read; readers may select them
 --          (they have USAGE on the INGEST schema from 10).
@@ -88,6 +88,8 @@ with ledger as (
         count_if(status = 'done') as hours_done,
         count_if(status = 'empty') as hours_empty,
         count_if(status = 'failed') as hours_failed,
+        -- Failed in give_up_after_failed_runs calls: no run exports them again unless forced.
+        count_if(status = 'given_up') as hours_given_up,
         count_if(status = 'pending') as hours_pending,
         max(iff(status in ('done', 'empty'), hour, null)) as watermark_hour,
         sum(events) as events_exported,

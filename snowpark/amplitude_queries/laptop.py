@@ -52,7 +52,8 @@ create table ingest.amplitude_ingest_ledger (
     updated_at timestamp not null,
     run_id varchar,
     lease_owner varchar,
-    lease_expires_at timestamp
+    lease_expires_at timestamp,
+    failed_runs bigint
 );
 create table ingest.amplitude_files_not_loaded (
     hour timestamp,
@@ -82,7 +83,7 @@ def attach_ingest(db: Any, state_dir: Path | None, now: datetime | None = None) 
     if ledger:
         db.executemany(
             "insert into ingest.amplitude_ingest_ledger values "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?)",
             ledger,
         )
     missing = list(files_not_loaded(db, ledger, now))
@@ -115,9 +116,13 @@ def ledger_rows(path: Path) -> Iterator[tuple[object, ...]]:
         return
     # Read-only, through a URI: the dashboard must never create or change a ledger.
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as ledger:
+        present = {row[1] for row in ledger.execute("pragma table_info(hours)")}
+        # A ledger from before give-up (never upgraded here: read-only) failed no run yet.
+        failed_runs = "failed_runs" if "failed_runs" in present else "0"
         rows = ledger.execute(
             "select hour, status, files, events, bytes, rejected_lines, attempts, error, "
-            "keys, updated_at, lease_owner, lease_expires_at from hours order by hour"
+            f"keys, updated_at, lease_owner, lease_expires_at, {failed_runs} "
+            "from hours order by hour"
         ).fetchall()
     for row in rows:
         hour, status, files, events, size, rejected, attempts, error, keys, updated = row[:10]
@@ -134,6 +139,7 @@ def ledger_rows(path: Path) -> Iterator[tuple[object, ...]]:
             _timestamp(updated),
             row[10],
             _timestamp(row[11]),
+            row[12],
         )
 
 
@@ -160,7 +166,7 @@ def files_not_loaded(
                 "select file_name, error from raw.load_errors order by failed_at"
             ).fetchall()
         }
-    for hour, status, *_rest, keys, updated, _owner, _expires in ledger:
+    for hour, status, *_rest, keys, updated, _owner, _expires, _failed_runs in ledger:
         if status != "done":
             continue
         for key in json.loads(str(keys or "[]")):
