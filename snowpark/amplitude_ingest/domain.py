@@ -88,6 +88,7 @@ class ExtractPlan:
     already_done: int = 0
     force: bool = False  # export hours the ledger holds as complete, or given up, again
     given_up: int = 0  # hours asked for that the ledger holds as given up (left out)
+    explicit: bool = False  # a range the caller gave, not a resume from the ledger
 
 
 @dataclass
@@ -110,6 +111,11 @@ class ExtractSummary:
     windows_split: int = 0
     windows_spooled: int = 0
     stopped_early: bool = False
+    # Claimed but not reached (the time budget): left pending, the next run exports them.
+    hours_left_pending: int = 0
+    # After the run: exportable hours not yet settled, whatever the number of calls needed.
+    hours_behind: int = 0
+    catch_up: bool = False  # more than one call's worth is left and nothing failed
     duration_seconds: float = 0.0
     failures: dict[str, str] = field(default_factory=dict)
     run_id: str = ""  # the run's name in the ledger's leases and rows
@@ -174,7 +180,12 @@ class ExtractSummary:
         if self.windows_spooled:
             line += f" | {self.windows_spooled} window(s) spooled (zip not readable as a stream)"
         if self.stopped_early:
-            line += " | stopped at the time budget; the next run resumes"
+            line += (
+                f" | stopped at the time budget: {self.hours_left_pending} hour(s) left "
+                "pending, the next run (the schedule) exports them"
+            )
+        if self.hours_behind:
+            line += f" | {self.hours_behind} exportable hour(s) still to export"
         return line
 
     def as_dict(self, max_failures: int | None = None) -> dict[str, object]:
@@ -198,6 +209,9 @@ class ExtractSummary:
             "windows_split": self.windows_split,
             "windows_spooled": self.windows_spooled,
             "stopped_early": self.stopped_early,
+            "hours_left_pending": self.hours_left_pending,
+            "hours_behind": self.hours_behind,
+            "catch_up": self.catch_up,
             "duration_seconds": round(self.duration_seconds, 3),
             "failures": dict(kept),
             "failures_not_shown": len(failures) - len(kept),

@@ -25,6 +25,7 @@ from amplitude_ingest.domain import (
 )
 from amplitude_ingest.errors import AmplitudeAuthError, AmplitudeIngestError, InvalidWindowError
 from amplitude_ingest.hours import (
+    MAX_REQUEST_HOURS,
     HourWindow,
     format_hour,
     hour_range,
@@ -85,12 +86,18 @@ class Extractor:
             end = newest if end is None else end
             validate_range(start, end, newest)
             hours = hour_range(start, end)
+        explicit = start is not None
         if force:
-            return ExtractPlan(hours, force=True)
+            return ExtractPlan(hours, force=True, explicit=explicit)
         known = self.ledger.get(hours)
         todo = [h for h in hours if not (h in known and known[h].status.is_settled)]
         given_up = sum(1 for h in hours if h in known and known[h].status is HourStatus.GIVEN_UP)
-        return ExtractPlan(todo, already_done=len(hours) - len(todo) - given_up, given_up=given_up)
+        return ExtractPlan(
+            todo,
+            already_done=len(hours) - len(todo) - given_up,
+            given_up=given_up,
+            explicit=explicit,
+        )
 
     # -- running ----------------------------------------------------------------------
 
@@ -121,8 +128,33 @@ class Extractor:
             self._run(plan_windows(held, self.config.window_hours), tried, summary, on_progress)
         finally:
             self.ledger.release(self.owner)
+        finished = summary.hours_done + summary.hours_empty + summary.hours_failed
+        summary.hours_left_pending = len(held) - finished
+        summary.hours_behind = self.hours_behind()
+        # More than one call's worth is left (this call was cut short by its time budget or
+        # capped at max_hours) and nothing failed: the pipeline may run again at once.
+        capped = not plan.explicit and summary.hours_planned >= self.config.max_hours
+        summary.catch_up = (
+            summary.hours_failed == 0
+            and summary.hours_behind > 0
+            and (summary.stopped_early or capped)
+        )
         summary.duration_seconds = time.monotonic() - began
         return summary
+
+    def hours_behind(self) -> int:
+        """Exportable hours the ledger does not hold as settled: every hour a run without a
+        range would export now, however many calls that takes (no ``max_hours`` cap)."""
+        newest = newest_exportable_hour(self._clock(), self.config.lag_hours)
+        return len(
+            resume_hours(
+                watermark=self.ledger.watermark(),
+                unfinished=self.ledger.unfinished(),
+                newest_exportable=newest,
+                initial_hours=self.config.initial_hours,
+                max_hours=MAX_REQUEST_HOURS * 100,
+            )
+        )
 
     def _run(
         self,

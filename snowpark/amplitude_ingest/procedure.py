@@ -130,7 +130,9 @@ def ingest_amplitude(
     ):
         summary = extractor.run(extractor.plan(start, end, bool(force)))
         logger.info("ingest_amplitude: %s", summary.one_line())
-    result: dict[str, Any] = {"run_id": run_id, **summary.as_dict()}
+    # A worksheet CALL shows this line: what was done, and what is left pending for the
+    # schedule when the call's time budget ran out.
+    result: dict[str, Any] = {"run_id": run_id, **summary.as_dict(), "message": summary.one_line()}
     # Parts are spooled to /tmp, which is memory here: what it held at most, against its
     # bound of one data part and one quarantine part per window in flight.
     result["peak_tmp_bytes"] = stage.gauge.peak

@@ -284,3 +284,30 @@ def test_an_hour_that_keeps_failing_is_given_up_and_calls_succeed_again(
         assert _ledger_rows(snowpark)["20260126T04"] == ("given_up", 1)
     finally:
         snowpark.close()  # type: ignore[attr-defined]
+
+
+def test_a_call_larger_than_its_time_budget_says_what_it_left_pending(
+    snowflake_secrets: None, amplitude: Callable[..., LocalAmplitude]
+) -> None:
+    """A worksheet CALL over a range with a tiny time budget exports what fits, leaves the
+    rest pending in the ledger, says so in its result and asks for a catch-up. (The next
+    call re-exports the pending hours after a LIST of the stage, which local testing lacks:
+    tests/integration/test_catch_up.py shows the schedule finishing them.)"""
+    server = amplitude(FaultPlan(response_delay_seconds=0.4))
+    snowpark = start_session(server, time_budget_seconds="0.6")
+    try:
+        result = snowpark.call(  # type: ignore[attr-defined]
+            "INGEST_AMPLITUDE", "2026-01-26T00", "2026-01-26T05", False
+        )
+        first = json.loads(result) if isinstance(result, str) else result
+        ledger = _ledger_rows(snowpark)
+    finally:
+        snowpark.close()  # type: ignore[attr-defined]
+    pending = sorted(h for h, (status, _) in ledger.items() if status == "pending")
+    assert first["stopped_early"] is True
+    assert first["hours_done"] >= 1
+    assert first["hours_done"] + first["hours_left_pending"] == 6
+    assert len(pending) == first["hours_left_pending"] >= 1
+    assert first["hours_behind"] > 1000  # every hour since 2026-01-26 is exportable
+    assert first["catch_up"] is True
+    assert f"{first['hours_left_pending']} hour(s) left pending" in first["message"]
