@@ -94,10 +94,11 @@ with ledger as (
         behind.*,
         case
             when behind.hours_behind = 0 then sysdate()
-            when behind.hours_exported_last_6h / 6 > 1
+            -- behind / (exported / 6 - 1) hours, as whole numbers: 360 * behind / (exported - 6)
+            when behind.hours_exported_last_6h > 6
                 then dateadd(
                     minute,
-                    ceil(60 * behind.hours_behind / (behind.hours_exported_last_6h / 6 - 1)),
+                    ceil(360 * behind.hours_behind / (behind.hours_exported_last_6h - 6)),
                     sysdate()
                 )
         end as current_at_present_pace

@@ -196,6 +196,28 @@ def health(data: Data, filters: Filters, now: datetime) -> None:
                 "failed too often: exported again only with force",
             )
             _metric(d, "Lines quarantined", units.count(totals["lines_quarantined"]), "not JSON")
+            backlog = data.get("ledger_backlog")
+            if not backlog.empty:
+                behind_hours, current_at = backlog.iloc[0]
+                e, f = st.columns(2)
+                if behind_hours is None or pd.isna(behind_hours):
+                    _metric(e, "Hours behind", "unknown", "the extract's lag is not known here")
+                    _metric(f, "Current at this pace", "unknown")
+                else:
+                    _metric(
+                        e,
+                        "Hours behind",
+                        units.count(int(behind_hours)),
+                        "exportable hours not exported yet (given-up hours aside)",
+                    )
+                    when = _moment(current_at)
+                    shown = units.utc(when) if when else "not gaining"
+                    _metric(
+                        f,
+                        "Current at this pace",
+                        "now" if int(behind_hours) == 0 else shown,
+                        "from the hours exported in the last 6 hours, less one new hour an hour",
+                    )
             daily = data.get("ledger_daily", filters.params())
             if daily.empty:
                 st.info(f"No hours exported from {filters.start} to {filters.end}.")

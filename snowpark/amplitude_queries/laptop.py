@@ -28,7 +28,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,10 @@ create table ingest.amplitude_files_not_loaded (
     first_error_message varchar,
     refreshable boolean
 );
+create table ingest.amplitude_pipeline_health (
+    hours_behind bigint,
+    current_at_present_pace timestamp
+);
 create table ingest.amplitude_pipeline_runs (
     run_group_id varchar not null,
     finished_at timestamp not null,
@@ -74,8 +78,48 @@ create table ingest.amplitude_pipeline_runs (
 """
 
 
-def attach_ingest(db: Any, state_dir: Path | None, now: datetime | None = None) -> None:
-    """Create and fill the ``ingest`` catalog on DuckDB connection ``db``."""
+# sql/85's ledger figures, in DuckDB: every exportable hour not settled (done, empty or
+# given up), and when the ledger is current at the pace of the last 6 hours less the one
+# new hour an hour. ``?`` are the newest exportable hour (NULL when the lag is unknown) and
+# now, each bound twice.
+_BACKLOG = """
+insert into ingest.amplitude_pipeline_health
+with counts as (
+    select
+        max(case when status in ('done', 'empty', 'given_up') then hour end) as settled,
+        cast(? as timestamp) as newest,
+        count(case when status in ('pending', 'failed') and hour <= cast(? as timestamp)
+            then 1 end) as unfinished,
+        count(case when status in ('done', 'empty')
+            and updated_at >= cast(? as timestamp) - interval 6 hour then 1 end) as last_6h
+    from ingest.amplitude_ingest_ledger
+),
+
+behind as (
+    select
+        *,
+        case when newest is not null then
+            unfinished + greatest(0, date_diff('hour', coalesce(settled, newest), newest))
+        end as hours_behind
+    from counts
+)
+
+select
+    hours_behind,
+    case
+        when hours_behind = 0 then cast(? as timestamp)
+        when last_6h > 6 then cast(? as timestamp)
+            + to_minutes(cast(ceil(360 * hours_behind / (last_6h - 6)) as bigint))
+    end
+from behind
+"""
+
+
+def attach_ingest(
+    db: Any, state_dir: Path | None, now: datetime | None = None, lag_hours: int | None = None
+) -> None:
+    """Create and fill the ``ingest`` catalog on DuckDB connection ``db``. ``lag_hours``
+    is the extract's (``AMP_LAG_HOURS``); without it, how far behind is unknown (NULL)."""
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     db.execute("attach ':memory:' as ingest")
     db.execute(_DDL)
@@ -86,6 +130,12 @@ def attach_ingest(db: Any, state_dir: Path | None, now: datetime | None = None) 
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?)",
             ledger,
         )
+    newest = (
+        None
+        if lag_hours is None
+        else now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=lag_hours)
+    )
+    db.execute(_BACKLOG, [newest, newest, now, now, now])
     missing = list(files_not_loaded(db, ledger, now))
     if missing:
         db.executemany(

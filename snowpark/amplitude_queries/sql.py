@@ -503,6 +503,18 @@ from ingest.amplitude_ingest_ledger
         Params.NONE,
     ),
     Query(
+        # How far behind the ledger is and when it will be current at the present pace:
+        # sql/85's figures on Snowflake, the same computed by amplitude_queries.laptop.
+        "ledger_backlog",
+        """
+select
+    hours_behind,
+    current_at_present_pace
+from ingest.amplitude_pipeline_health
+""",
+        Params.NONE,
+    ),
+    Query(
         "ledger_daily",
         _FILTERS
         + """
