@@ -4,6 +4,8 @@
 --   amplitude_wait_for_loads     after     CALL amplitude_wait_for_loads()
 --                                          every file the run wrote is in the raw table
 --   amplitude_dbt_build          after     EXECUTE DBT PROJECT ... build
+--   amplitude_catch_up           after     EXECUTE TASK on the root when the export
+--                                          reported more than one call's worth left
 --   amplitude_source_freshness   after     EXECUTE DBT PROJECT ... source freshness
 --                                          (beside the build: stale data fails this task,
 --                                          and the finalizer's record, not the build)
@@ -67,6 +69,40 @@ create or replace task amplitude_dbt_build
 as
     execute dbt project <% database %>.ingest.amplitude_dbt
         args = 'build --target prod --exclude-resource-type unit_test';
+
+-- Catch-up at full speed: when the root's summary says more than one call's worth is left
+-- (catch_up: its call was capped at max_hours or stopped at its time budget, it exported
+-- something, and no hour failed), the graph runs again as soon as this run is built,
+-- instead of at the next cron time. It hangs off the root (to read its return value:
+-- SYSTEM$GET_PREDECESSOR_RETURN_VALUE names a direct predecessor) and off the dbt build
+-- (so each load is built before the next): a failed export, wait or build never gets here,
+-- so a failing pipeline never loops. EXECUTE TASK starts one asynchronous run of the root
+-- (sql-reference/sql/execute-task; the owner needs EXECUTE TASK on the account and owns
+-- the root); the root keeps the default OVERLAP_POLICY = NO_OVERLAP, under which a root
+-- run is scheduled only after every task of the previous run has finished
+-- (release-notes/2026/other/2026-03-13-tasks-overlap-policy), so two graph runs never
+-- overlap. Whether Snowflake accepts EXECUTE TASK on the root from a task of the running
+-- graph is not documented: a refusal is caught and returned as this task's value, and
+-- the cron schedule then works the backlog off as before.
+create or replace task amplitude_catch_up
+    warehouse = <% warehouse %>
+    suspend_task_after_num_failures = 0
+    user_task_timeout_ms = 120000
+    comment = 'Runs the graph again at once while the ledger is more than one call behind'
+    after amplitude_pipeline_root, amplitude_dbt_build
+as
+    execute immediate $$
+    begin
+        if (coalesce(try_parse_json(system$get_predecessor_return_value('AMPLITUDE_PIPELINE_ROOT')):catch_up::boolean, false)) then
+            execute task <% database %>.ingest.amplitude_pipeline_root;
+            return 'catch-up: the graph runs again at once';
+        end if;
+        return 'no catch-up: the ledger is current or a call from it';
+    exception
+        when other then
+            return 'catch-up not started: ' || sqlerrm;
+    end;
+    $$;
 
 -- How long ago the newest raw row was loaded, against the thresholds in the dbt sources
 -- (warn after 6 h, error after 24 h): an export that stopped arriving fails this task,

@@ -607,6 +607,8 @@ def _dispatch(account: Account, s: Statement) -> None:
         if m.group(1).startswith("system$"):
             return
         a.require(s, "call", {"target": a.get("procedure", m.group(1)) or m.group(1).upper()})
+    elif m := match(r"^execute task ([\w.]+)$"):
+        a.require(s, "execute task", {"target": a.get("task", m.group(1)) or m.group(1).upper()})
     elif m := match(r"^execute dbt project ([\w.]+)"):
         a.require(
             s,
@@ -684,6 +686,7 @@ def _block_statements(text: str) -> list[str]:
     statements = []
     for part in body.split(";"):
         part = re.sub(r"(?is)^\s*if\s*\(.*?\)\s*then\b", "", part.strip())
+        part = re.sub(r"(?is)^\s*exception\s+when\s+\w+\s+then\b", "", part.strip())
         part = " ".join(part.split())
         if not part or re.match(r"(?i)^(end( if)?|return\b|select .* into :)", part):
             continue

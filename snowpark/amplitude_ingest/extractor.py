@@ -132,10 +132,13 @@ class Extractor:
         summary.hours_left_pending = len(held) - finished
         summary.hours_behind = self.hours_behind()
         # More than one call's worth is left (this call was cut short by its time budget or
-        # capped at max_hours) and nothing failed: the pipeline may run again at once.
+        # capped at max_hours), it got somewhere, and nothing failed: the pipeline may run
+        # again at once. A call that exported nothing (hours held by another run) or in
+        # which an hour failed never asks, so the catch-up cannot loop.
         capped = not plan.explicit and summary.hours_planned >= self.config.max_hours
         summary.catch_up = (
             summary.hours_failed == 0
+            and summary.hours_done + summary.hours_empty > 0
             and summary.hours_behind > 0
             and (summary.stopped_early or capped)
         )

@@ -208,6 +208,35 @@ def test_no_task_of_the_graph_auto_suspends_and_only_the_root_retries() -> None:
             assert _option(task["options"], "task_auto_retry_attempts") is None, name
 
 
+def test_the_catch_up_task_runs_the_root_again_only_when_the_export_asked() -> None:
+    """After the export and the dbt build (each load is built; a failed export, wait or
+    build never reaches it), it reads the root's own return value and runs the root again
+    when the summary's ``catch_up`` is set. Assumptions from the docs, only an account shows
+    them: EXECUTE TASK starts one run of the root (sql-reference/sql/execute-task), and the
+    default OVERLAP_POLICY = NO_OVERLAP schedules a root run only after the previous run's
+    tasks have all finished (release-notes/2026/other/2026-03-13-tasks-overlap-policy). That
+    a task of the running graph may execute its root is not documented: a refusal is caught
+    and returned, never failing the graph."""
+    from amplitude_ingest.domain import ExtractSummary
+
+    tasks = _tasks()
+    task = tasks["amplitude_catch_up"]
+    after = re.search(r"\bafter (\w+(?:, \w+)*)", task["options"] or "")
+    assert after is not None
+    assert set(after.group(1).split(", ")) == {"amplitude_pipeline_root", "amplitude_dbt_build"}
+    body = " ".join((task["body"] or "").split())
+    assert "catch_up" in ExtractSummary().as_dict()  # the key the procedure returns
+    assert re.search(
+        r"if \(coalesce\(try_parse_json\(system\$get_predecessor_return_value\("
+        r"'AMPLITUDE_PIPELINE_ROOT'\)\):catch_up::boolean, false\)\) then "
+        r"execute task AMPLITUDE\.ingest\.amplitude_pipeline_root;",
+        body,
+    ), body
+    assert re.search(r"exception when other then return '[^']+' \|\| sqlerrm; end;", body)
+    root = tasks["amplitude_pipeline_root"]["options"] or ""
+    assert not re.search(r"allow_overlapping_execution|overlap_policy", root, re.I)
+
+
 def test_the_finalizer_merges_each_tasks_last_attempt() -> None:
     body = _tasks()["amplitude_pipeline_finalizer"]["body"] or ""
     assert body.lower().startswith("merge into ")
