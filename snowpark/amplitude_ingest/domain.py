@@ -189,7 +189,13 @@ class ExtractSummary:
         return line
 
     def as_dict(self, max_failures: int | None = None) -> dict[str, object]:
-        """Plain values; ``max_failures`` keeps the first few failures (oldest hours first)."""
+        """Plain values; ``max_failures`` keeps the first few failures (oldest hours first).
+
+        The keys are an interface: the task graph's wait step and alerts read them from the
+        procedure's return value. Keep them stable; in particular ``hours_failed``,
+        ``hours_given_up`` (given up by this run), ``hours_skipped_given_up``,
+        ``hours_left_pending``, ``hours_behind`` and ``catch_up``.
+        """
         failures = sorted(self.failures.items())
         kept = failures if max_failures is None else failures[:max_failures]
         return {
