@@ -4,8 +4,8 @@
 --   amplitude_wait_for_loads     after     CALL amplitude_wait_for_loads()
 --                                          every file the run wrote is in the raw table
 --   amplitude_dbt_build          after     EXECUTE DBT PROJECT ... build
---   amplitude_catch_up           after     EXECUTE TASK on the root when the export
---                                          reported more than one call's worth left
+--   amplitude_catch_up           after     (the dbt build) EXECUTE TASK on the root when
+--                                          the export reported more than one call left
 --   amplitude_source_freshness   after     EXECUTE DBT PROJECT ... source freshness
 --                                          (beside the build: stale data fails this task,
 --                                          and the finalizer's record, not the build)
@@ -73,10 +73,10 @@ as
 -- Catch-up at full speed: when the root's summary says more than one call's worth is left
 -- (catch_up: its call was capped at max_hours or stopped at its time budget, it exported
 -- something, and no hour failed), the graph runs again as soon as this run is built,
--- instead of at the next cron time. It hangs off the root (to read its return value:
--- SYSTEM$GET_PREDECESSOR_RETURN_VALUE names a direct predecessor) and off the dbt build
--- (so each load is built before the next): a failed export, wait or build never gets here,
--- so a failing pipeline never loops. EXECUTE TASK starts one asynchronous run of the root
+-- instead of at the next cron time. It hangs off the dbt build (each load is built before
+-- the next) and reads the root's return value by name (SYSTEM$GET_PREDECESSOR_RETURN_VALUE
+-- returns a matching ancestor's; names are case sensitive): a failed export, wait or
+-- build never gets here, so a failing pipeline never loops. EXECUTE TASK starts one asynchronous run of the root
 -- (sql-reference/sql/execute-task; the owner needs EXECUTE TASK on the account and owns
 -- the root); the root keeps the default OVERLAP_POLICY = NO_OVERLAP, under which a root
 -- run is scheduled only after every task of the previous run has finished
@@ -89,7 +89,7 @@ create or replace task amplitude_catch_up
     suspend_task_after_num_failures = 0
     user_task_timeout_ms = 120000
     comment = 'Runs the graph again at once while the ledger is more than one call behind'
-    after amplitude_pipeline_root, amplitude_dbt_build
+    after amplitude_dbt_build
 as
     execute immediate $$
     begin
