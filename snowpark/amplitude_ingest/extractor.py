@@ -25,7 +25,6 @@ from amplitude_ingest.domain import (
 )
 from amplitude_ingest.errors import AmplitudeAuthError, AmplitudeIngestError, InvalidWindowError
 from amplitude_ingest.hours import (
-    MAX_REQUEST_HOURS,
     HourWindow,
     format_hour,
     hour_range,
@@ -155,7 +154,7 @@ class Extractor:
                 unfinished=self.ledger.unfinished(),
                 newest_exportable=newest,
                 initial_hours=self.config.initial_hours,
-                max_hours=MAX_REQUEST_HOURS * 100,
+                max_hours=None,
             )
         )
 
