@@ -4,9 +4,9 @@
 --          procedures' settings and the task graph's run history.
 -- Run as:  the admin role, which owns them, on the deploy's warehouse; the pipeline role
 --          reads and writes them.
--- Idempotent: tables `if not exists` (they hold state); the RUN_ID and lease columns are
---          added with ADD COLUMN IF NOT EXISTS (ALTER TABLE) to a ledger created by an older
---          version. Two calls never export the same hour at once: each claims its hours with
+-- Idempotent: tables `if not exists` (they hold state); the RUN_ID, lease and FAILED_RUNS
+--          columns are added with ADD COLUMN IF NOT EXISTS (ALTER TABLE) to a ledger
+--          created by an older version. Two calls never export the same hour at once: each claims its hours with
 --          a lease (LEASE_OWNER, LEASE_EXPIRES_AT) in one MERGE.
 --          Settings come in two kinds: what describes this deployment (object names,
 --          region, bucket) is set on every deploy; what a user tunes (concurrency, lags,
@@ -25,7 +25,7 @@ use schema ingest;
 
 create table if not exists amplitude_ingest_ledger (
     hour timestamp_ntz not null primary key comment 'UTC hour (server_upload_time)',
-    status varchar not null comment 'pending, done, empty or failed',
+    status varchar not null comment 'pending, done, empty, failed or given_up',
     files number not null,
     events number not null,
     bytes number not null,
@@ -36,7 +36,8 @@ create table if not exists amplitude_ingest_ledger (
     updated_at timestamp_ntz not null,
     run_id varchar comment 'The ingest_amplitude() call that last wrote this row',
     lease_owner varchar comment 'The call exporting the hour right now (none when idle)',
-    lease_expires_at timestamp_ntz comment 'When that lease lapses if its call was killed'
+    lease_expires_at timestamp_ntz comment 'When that lease lapses if its call was killed',
+    failed_runs number default 0 comment 'Calls in a row that failed the hour; given up at the limit'
 )
 comment = 'What ingest_amplitude() exported, hour by hour; the watermark it resumes from';
 
@@ -46,6 +47,10 @@ alter table amplitude_ingest_ledger add column if not exists lease_owner varchar
     comment 'The call exporting the hour right now (none when idle)';
 alter table amplitude_ingest_ledger add column if not exists lease_expires_at timestamp_ntz
     comment 'When that lease lapses if its call was killed';
+-- An hour that failed in give_up_after_failed_runs calls is given up (status given_up):
+-- runs stop planning it, so it cannot fail every run; `force` exports it again.
+alter table amplitude_ingest_ledger add column if not exists failed_runs number default 0
+    comment 'Calls in a row that failed the hour; given up at the limit';
 
 create table if not exists amplitude_ingest_settings (
     name varchar not null primary key,

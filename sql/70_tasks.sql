@@ -4,6 +4,8 @@
 --   amplitude_wait_for_loads     after     CALL amplitude_wait_for_loads()
 --                                          every file the run wrote is in the raw table
 --   amplitude_dbt_build          after     EXECUTE DBT PROJECT ... build
+--   amplitude_catch_up           after     (the dbt build) EXECUTE TASK on the root when
+--                                          the export reported more than one call left
 --   amplitude_source_freshness   after     EXECUTE DBT PROJECT ... source freshness
 --                                          (beside the build: stale data fails this task,
 --                                          and the finalizer's record, not the build)
@@ -13,6 +15,13 @@
 --                                          calls amplitude_send_alerts()
 -- Run as:  the pipeline role (tasks run as their owner; CREATE TASK needs CREATE TASK on
 --          the schema and USAGE on the warehouse).
+-- Never auto-suspended: every task here sets suspend_task_after_num_failures = 0. On the
+--          root it counts the consecutive failed runs of any task of the graph (CREATE TASK:
+--          the parameter is set on a standalone or root task); since bundle 2023_08 every
+--          task, child or not, also defaults to 10 and then sits FAILED_AND_AUTO_SUSPENDED
+--          (release-notes/bcr-bundles/2023_08/bcr-1412), so each child sets it too. A run
+--          that fails is told to people by alerts instead, and the next run may succeed.
+--          The root keeps task_auto_retry_attempts = 2 (CREATE TASK: root task only).
 -- Idempotent: tasks are pure definition (`or replace`); the root is suspended first
 --          because a task graph cannot change while it is scheduled, and every task is
 --          created suspended. 80_resume_tasks.sql starts the graph, and `make deploy` runs
@@ -31,7 +40,7 @@ create or replace task amplitude_pipeline_root
     warehouse = <% warehouse %>
     schedule = 'USING CRON <% schedule_cron %> UTC'
     task_auto_retry_attempts = 2
-    suspend_task_after_num_failures = 3
+    suspend_task_after_num_failures = 0
     user_task_timeout_ms = 3600000
     comment = 'Exports the hours Amplitude has ready since the last run'
 as
@@ -43,6 +52,7 @@ as
 -- timeout leaves room above the default 900 s.
 create or replace task amplitude_wait_for_loads
     warehouse = <% warehouse %>
+    suspend_task_after_num_failures = 0
     user_task_timeout_ms = 1200000
     comment = 'Fails unless every file the export wrote has been loaded by Snowpipe'
     after amplitude_pipeline_root
@@ -55,6 +65,7 @@ as
 -- not to every scheduled build.
 create or replace task amplitude_dbt_build
     warehouse = <% warehouse %>
+    suspend_task_after_num_failures = 0
     user_task_timeout_ms = 3600000
     comment = 'Builds and tests the dbt models on the newly loaded events'
     after amplitude_wait_for_loads
@@ -62,11 +73,46 @@ as
     execute dbt project <% database %>.ingest.amplitude_dbt
         args = 'build --target prod --exclude-resource-type unit_test';
 
+-- Catch-up at full speed: when the root's summary says more than one call's worth is left
+-- (catch_up: its call was capped at max_hours or stopped at its time budget, it exported
+-- something, and no hour failed), the graph runs again as soon as this run is built,
+-- instead of at the next cron time. It hangs off the dbt build (each load is built before
+-- the next) and reads the root's return value by name (SYSTEM$GET_PREDECESSOR_RETURN_VALUE
+-- returns a matching ancestor's; names are case sensitive): a failed export, wait or
+-- build never gets here, so a failing pipeline never loops. EXECUTE TASK starts one asynchronous run of the root
+-- (sql-reference/sql/execute-task; the owner needs EXECUTE TASK on the account and owns
+-- the root); the root keeps the default OVERLAP_POLICY = NO_OVERLAP, under which a root
+-- run is scheduled only after every task of the previous run has finished
+-- (release-notes/2026/other/2026-03-13-tasks-overlap-policy), so two graph runs never
+-- overlap. Whether Snowflake accepts EXECUTE TASK on the root from a task of the running
+-- graph is not documented: a refusal is caught and returned as this task's value, and
+-- the cron schedule then works the backlog off as before.
+create or replace task amplitude_catch_up
+    warehouse = <% warehouse %>
+    suspend_task_after_num_failures = 0
+    user_task_timeout_ms = 120000
+    comment = 'Runs the graph again at once while the ledger is more than one call behind'
+    after amplitude_dbt_build
+as
+    execute immediate $$
+    begin
+        if (coalesce(try_parse_json(system$get_predecessor_return_value('AMPLITUDE_PIPELINE_ROOT')):catch_up::boolean, false)) then
+            execute task <% database %>.ingest.amplitude_pipeline_root;
+            return 'catch-up: the graph runs again at once';
+        end if;
+        return 'no catch-up: the ledger is current or a call from it';
+    exception
+        when other then
+            return 'catch-up not started: ' || sqlerrm;
+    end;
+    $$;
+
 -- How long ago the newest raw row was loaded, against the thresholds in the dbt sources
 -- (warn after 6 h, error after 24 h): an export that stopped arriving fails this task,
 -- which the finalizer records and SHOW TASKS / the health view show.
 create or replace task amplitude_source_freshness
     warehouse = <% warehouse %>
+    suspend_task_after_num_failures = 0
     user_task_timeout_ms = 600000
     comment = 'dbt source freshness on load time: says when the raw events stop arriving'
     after amplitude_wait_for_loads

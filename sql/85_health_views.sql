@@ -3,11 +3,12 @@
 -- Creates: INGEST.AMPLITUDE_FILES_NOT_LOADED, one row per stage file the ledger says was
 --          written in the last 14 days that no row of the raw table came from (with the
 --          pipe's load error when it has one), and INGEST.AMPLITUDE_PIPELINE_HEALTH, one row
---          joining the ledger (hours done, empty, failed, the watermark), those files, the
---          pipe's loads over the last 24 hours and the last run of the task graph, each
---          with its age. The pipe's loads come from the finalizer's snapshot of
---          COPY_HISTORY (AMPLITUDE_LOAD_HISTORY, sql/50 and sql/70), never from
---          COPY_HISTORY itself, so readers see what the pipeline role saw.
+--          joining the ledger (hours done, empty, failed, given up, the watermark, how many
+--          hours behind and when current at the present pace), those files, the pipe's
+--          loads over the last 24 hours and the last run of the task graph, each with its
+--          age. The pipe's loads come from the finalizer's snapshot of COPY_HISTORY
+--          (AMPLITUDE_LOAD_HISTORY, sql/50 and sql/70), never from COPY_HISTORY itself, so
+--          readers see what the pipeline role saw.
 -- Run as:  the admin role, which owns everything the views read; readers may select them
 --          (they have USAGE on the INGEST schema from 10).
 -- Idempotent: views are pure definition (`or replace ... copy grants`).
@@ -88,15 +89,66 @@ copy grants
 comment = 'Ledger, files not loaded, pipe loads and the last task graph run, in one row'
 as
 with ledger as (
+    -- How far behind: every exportable hour not settled (done, empty or given up), what a
+    -- call without a range would export however many calls it takes (the procedure's
+    -- hours_behind); exportable means at least lag_hours old (the settings table's row).
+    -- When current: at the pace of the last 6 hours (hours settled per hour) less the one
+    -- new hour that becomes exportable each hour; NULL when that pace is not gaining.
     select
-        count_if(status = 'done') as hours_done,
-        count_if(status = 'empty') as hours_empty,
-        count_if(status = 'failed') as hours_failed,
-        count_if(status = 'pending') as hours_pending,
-        max(iff(status in ('done', 'empty'), hour, null)) as watermark_hour,
-        sum(events) as events_exported,
-        sum(rejected_lines) as lines_quarantined
-    from <% database %>.ingest.amplitude_ingest_ledger
+        behind.*,
+        case
+            when behind.hours_behind = 0 then sysdate()
+            -- behind / (exported / 6 - 1) hours, as whole numbers: 360 * behind / (exported - 6)
+            when behind.hours_exported_last_6h > 6
+                then dateadd(
+                    minute,
+                    ceil(360 * behind.hours_behind / (behind.hours_exported_last_6h - 6)),
+                    sysdate()
+                )
+        end as current_at_present_pace
+    from (
+        select
+            counts.*,
+            counts.hours_unfinished + greatest(
+                0,
+                datediff(
+                    hour,
+                    coalesce(counts.settled_up_to_hour, counts.newest_exportable_hour),
+                    counts.newest_exportable_hour
+                )
+            ) as hours_behind
+        from (
+            select
+                count_if(hours.status = 'done') as hours_done,
+                count_if(hours.status = 'empty') as hours_empty,
+                count_if(hours.status = 'failed') as hours_failed,
+                -- Failed in give_up_after_failed_runs calls: exported again only with force.
+                count_if(hours.status = 'given_up') as hours_given_up,
+                count_if(hours.status = 'pending') as hours_pending,
+                max(iff(hours.status in ('done', 'empty'), hours.hour, null)) as watermark_hour,
+                sum(hours.events) as events_exported,
+                sum(hours.rejected_lines) as lines_quarantined,
+                max(iff(hours.status in ('done', 'empty', 'given_up'), hours.hour, null))
+                    as settled_up_to_hour,
+                any_value(newest.hour) as newest_exportable_hour,
+                count_if(hours.status in ('pending', 'failed') and hours.hour <= newest.hour)
+                    as hours_unfinished,
+                count_if(
+                    hours.status in ('done', 'empty')
+                    and hours.updated_at >= dateadd(hour, -6, sysdate())
+                ) as hours_exported_last_6h
+            from <% database %>.ingest.amplitude_ingest_ledger as hours
+            -- Without a lag_hours row the counts stay; only the behind figures are NULL.
+            left join (
+                select
+                    dateadd(
+                        hour, -try_cast(settings.value as number), date_trunc('hour', sysdate())
+                    ) as hour
+                from <% database %>.ingest.amplitude_ingest_settings as settings
+                where settings.name = 'lag_hours'
+            ) as newest on true
+        ) as counts
+    ) as behind
 ),
 
 missing as (

@@ -16,6 +16,7 @@ use role accountadmin;
 
 alter task if exists <% database %>.ingest.amplitude_pipeline_root suspend;
 drop task if exists <% database %>.ingest.amplitude_pipeline_finalizer;
+drop task if exists <% database %>.ingest.amplitude_catch_up;
 drop task if exists <% database %>.ingest.amplitude_dbt_build;
 drop task if exists <% database %>.ingest.amplitude_source_freshness;
 drop task if exists <% database %>.ingest.amplitude_wait_for_loads;

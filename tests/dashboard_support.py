@@ -124,7 +124,7 @@ def fakesnow_account(demo: Path, db_path: Path) -> Iterator[Any]:
     import fakesnow
     import snowflake.connector
 
-    from tests.integration.test_pipe_reconciliation import _views_with_copy_history
+    from tests.integration.test_pipe_reconciliation import _views
     from tests.integration.test_sql_on_fakesnow import run_scripts
 
     with fakesnow.patch(db_path=str(db_path)):
@@ -137,7 +137,7 @@ def fakesnow_account(demo: Path, db_path: Path) -> Iterator[Any]:
         for schema in ("raw", "analytics", "dashboard"):
             cursor.execute(f"create schema if not exists amplitude.{schema}")
         run_scripts(cursor, ["40_raw_table_and_pipe.sql", "50_ledger_and_settings.sql"])
-        for view in _views_with_copy_history([]):
+        for view in _views():
             cursor.execute(view)
         warehouse = demo / "warehouse.duckdb"
         with duckdb.connect(str(warehouse), read_only=True) as source:

@@ -706,6 +706,8 @@ def _dispatch(account: Account, s: Statement) -> None:
             return
         a.require(s, "call", {"target": a.get("procedure", m.group(1)) or m.group(1).upper()})
         a.need_warehouse(s)
+    elif m := match(r"^execute task ([\w.]+)$"):
+        a.require(s, "execute task", {"target": a.get("task", m.group(1)) or m.group(1).upper()})
     elif m := match(r"^execute dbt project ([\w.]+)"):
         a.require(
             s,
@@ -797,6 +799,7 @@ def _block_statements(text: str) -> list[str]:
     statements = []
     for part in body.split(";"):
         part = re.sub(r"(?is)^\s*if\s*\(.*?\)\s*then\b", "", part.strip())
+        part = re.sub(r"(?is)^\s*exception\s+when\s+\w+\s+then\b", "", part.strip())
         part = " ".join(part.split())
         # `select ... into :variable from ...` is a query like any other: replay it without
         # its INTO clause, so it needs what a SELECT needs (a warehouse among them).

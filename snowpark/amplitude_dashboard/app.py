@@ -4,7 +4,8 @@ Inside Streamlit in Snowflake the data comes from the app's own Snowpark session
 (``get_active_session()``, the owner's rights of the app); anywhere else from the DuckDB
 warehouse named by ``AMP_WAREHOUSE`` (default: the demo's, ``.local/demo/warehouse.duckdb``)
 and the state folder ``AMP_STATE_DIR`` (default ``.local/demo/state``: the SQLite ledger
-and the run logs). ``make dashboard`` sets both.
+and the run logs). ``make dashboard`` sets both. ``AMP_LAG_HOURS``, the extract's lag, lets
+the laptop's page say how many hours behind the ledger is.
 
 Every query goes through :func:`cached_query`: results are kept for
 :data:`CACHE_SECONDS`, keyed by the query, its parameters and the backend's
@@ -78,7 +79,10 @@ def default_backend() -> Backend:
         return SnowparkBackend(session, source="Snowflake (this app's session)")
     warehouse = Path(os.environ.get("AMP_WAREHOUSE") or DEFAULT_WAREHOUSE)
     state = Path(os.environ.get("AMP_STATE_DIR") or DEFAULT_STATE)
-    return DuckDBBackend(warehouse, state)
+    # The extract's lag (the CLI reads the same variable): without it, "hours behind" is
+    # unknown, since the dashboard cannot know which hours Amplitude has ready.
+    lag = os.environ.get("AMP_LAG_HOURS", "").strip()
+    return DuckDBBackend(warehouse, state, lag_hours=int(lag) if lag.isdigit() else None)
 
 
 def _day_bounds(data: pages.Data, today: date) -> tuple[date, date]:

@@ -110,8 +110,8 @@ def _long(frame: pd.DataFrame, columns: dict[str, str], value: str) -> pd.DataFr
 
 
 STATUS_COLORS = alt.Scale(
-    domain=["done", "empty", "failed", "pending"],
-    range=["#0f9d58", "#9aa0a6", "#d93025", "#f9ab00"],
+    domain=["done", "empty", "failed", "given up", "pending"],
+    range=["#0f9d58", "#9aa0a6", "#d93025", "#7b1fa2", "#f9ab00"],
 )
 
 
@@ -177,18 +177,47 @@ def health(data: Data, filters: Filters, now: datetime) -> None:
     totals: pd.Series | None = None
     with section("Exported hours"):
         totals = data.get("ledger_totals").iloc[0]
-        hours = sum(int(totals[f"hours_{s}"]) for s in ("done", "empty", "failed", "pending"))
+        statuses = ("done", "empty", "failed", "given_up", "pending")
+        hours = sum(int(totals[f"hours_{s}"]) for s in statuses)
         if hours == 0:
             st.info(
                 "Nothing exported yet. On a laptop: `amplitude-ingest extract` (or "
                 "`make demo`). In Snowflake: `call ingest_amplitude()`, or resume the task graph."
             )
         else:
-            a, b, c, d = st.columns(4)
+            a, b, c, g, d = st.columns(5)
             _metric(a, "Hours exported", units.count(totals["hours_done"]), "hours with events")
             _metric(b, "Empty hours", units.count(totals["hours_empty"]), "no events that hour")
             _metric(c, "Failed hours", units.count(totals["hours_failed"]), "retried next run")
+            _metric(
+                g,
+                "Given-up hours",
+                units.count(totals["hours_given_up"]),
+                "failed too often: exported again only with force",
+            )
             _metric(d, "Lines quarantined", units.count(totals["lines_quarantined"]), "not JSON")
+            backlog = data.get("ledger_backlog")
+            if not backlog.empty:
+                behind_hours, current_at = backlog.iloc[0]
+                e, f = st.columns(2)
+                if behind_hours is None or pd.isna(behind_hours):
+                    _metric(e, "Hours behind", "unknown", "the extract's lag is not known here")
+                    _metric(f, "Current at this pace", "unknown")
+                else:
+                    _metric(
+                        e,
+                        "Hours behind",
+                        units.count(int(behind_hours)),
+                        "exportable hours not exported yet (given-up hours aside)",
+                    )
+                    when = _moment(current_at)
+                    shown = units.utc(when) if when else "not gaining"
+                    _metric(
+                        f,
+                        "Current at this pace",
+                        "now" if int(behind_hours) == 0 else shown,
+                        "from the hours exported in the last 6 hours, less one new hour an hour",
+                    )
             daily = data.get("ledger_daily", filters.params())
             if daily.empty:
                 st.info(f"No hours exported from {filters.start} to {filters.end}.")
@@ -197,6 +226,7 @@ def health(data: Data, filters: Filters, now: datetime) -> None:
                     "hours_done": "done",
                     "hours_empty": "empty",
                     "hours_failed": "failed",
+                    "hours_given_up": "given up",
                     "hours_pending": "pending",
                 }
                 frame = by_day(daily, filters, [*series, "lines_quarantined"])
@@ -246,6 +276,13 @@ def health(data: Data, filters: Filters, now: datetime) -> None:
         failed = data.get("failed_hours")
         if failed.empty:
             st.success("No failed hours.")
+        elif (failed["status"] == "given_up").any():
+            st.error(
+                "Given-up hours are not exported again by any run: fix the cause, then "
+                "`call ingest_amplitude('<hour>', '<hour>', true)` (laptop: `amplitude-ingest "
+                "extract --start <hour> --end <hour> --force`)."
+            )
+            st.dataframe(failed, hide_index=True, width="stretch")
         else:
             st.dataframe(failed, hide_index=True, width="stretch")
 

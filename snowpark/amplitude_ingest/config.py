@@ -80,6 +80,10 @@ class ExtractConfig(BaseModel):
     )
     window_hours: Positive = Field(1, description="hours per request; 400/504 split it")
     max_attempts: Positive = Field(5, description="tries per window before it is failed")
+    # A task retries a failed graph run twice, so one scheduled run can count three times.
+    give_up_after_failed_runs: Positive = Field(
+        24, description="runs in which an hour failed before it is given up (force retries it)"
+    )
     lag_hours: int = Field(
         3, ge=0, description="Amplitude makes an hour exportable ~2 h after it ends"
     )

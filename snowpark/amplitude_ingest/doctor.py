@@ -86,6 +86,7 @@ TASKS = (
     "AMPLITUDE_WAIT_FOR_LOADS",
     "AMPLITUDE_DBT_BUILD",
     "AMPLITUDE_SOURCE_FRESHNESS",
+    "AMPLITUDE_CATCH_UP",
     "AMPLITUDE_PIPELINE_FINALIZER",
 )
 DOC_S3 = "https://docs.snowflake.com/en/user-guide/data-load-s3-config-storage-integration"

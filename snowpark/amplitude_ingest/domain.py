@@ -18,10 +18,18 @@ class HourStatus(StrEnum):
     DONE = "done"
     EMPTY = "empty"  # Amplitude has no events for the hour (404, or a zip with none)
     FAILED = "failed"
+    # Failed in ``give_up_after_failed_runs`` runs: no longer planned (only ``force`` exports
+    # it again), so one hour that keeps failing cannot fail every run after it.
+    GIVEN_UP = "given_up"
 
     @property
     def is_complete(self) -> bool:
         return self in (HourStatus.DONE, HourStatus.EMPTY)
+
+    @property
+    def is_settled(self) -> bool:
+        """No run plans it again without ``force``: complete, or given up."""
+        return self.is_complete or self is HourStatus.GIVEN_UP
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class HourRecord:
     error: str | None = None
     keys: tuple[str, ...] = field(default=(), repr=False)
     updated_at: datetime | None = None
+    failed_runs: int = 0  # runs in a row in which the hour failed; a done hour resets it
 
     def with_status(self, status: HourStatus, **changes: object) -> HourRecord:
         return replace(self, status=status, **changes)  # type: ignore[arg-type]
@@ -77,7 +86,9 @@ class ExtractPlan:
 
     hours: list[datetime]
     already_done: int = 0
-    force: bool = False  # export hours the ledger holds as complete again
+    force: bool = False  # export hours the ledger holds as complete, or given up, again
+    given_up: int = 0  # hours asked for that the ledger holds as given up (left out)
+    explicit: bool = False  # a range the caller gave, not a resume from the ledger
 
 
 @dataclass
@@ -88,7 +99,9 @@ class ExtractSummary:
     hours_done: int = 0
     hours_empty: int = 0
     hours_failed: int = 0
+    hours_given_up: int = 0  # failed in this run for the give_up_after_failed_runs-th time
     hours_skipped: int = 0
+    hours_skipped_given_up: int = 0  # asked for, but given up earlier: left out without force
     hours_held_elsewhere: int = 0  # another run holds their lease: it is exporting them
     files: int = 0
     events: int = 0
@@ -98,8 +111,39 @@ class ExtractSummary:
     windows_split: int = 0
     windows_spooled: int = 0
     stopped_early: bool = False
+    # Claimed but not reached (the time budget): left pending, the next run exports them.
+    hours_left_pending: int = 0
+    # After the run: exportable hours not yet settled, whatever the number of calls needed.
+    hours_behind: int = 0
+    catch_up: bool = False  # more than one call's worth is left and nothing failed
     duration_seconds: float = 0.0
     failures: dict[str, str] = field(default_factory=dict)
+    run_id: str = ""  # the run's name in the ledger's leases and rows
+
+    def failure_message(self, max_reasons: int = 3, max_reason_chars: int = 200) -> str:
+        """What a failed run says when it fails: how many hours failed, the first reasons
+        (oldest hours, each cut short: a message must stay readable and bounded) and the
+        run id to look it up by. The reasons are the ledger's, where keys never go."""
+        reasons = []
+        for hour, message in sorted(self.failures.items())[:max_reasons]:
+            cut = (
+                message
+                if len(message) <= max_reason_chars
+                else message[: max_reason_chars - 1] + "…"
+            )
+            reasons.append(f"{hour}: {cut}")
+        more = len(self.failures) - len(reasons)
+        given_up = (
+            f", {self.hours_given_up} of them given up (not exported again unless forced)"
+            if self.hours_given_up
+            else ""
+        )
+        return (
+            f"run {self.run_id or '(unnamed)'}: {self.hours_failed} hour(s) failed{given_up}; "
+            f"{self.hours_done + self.hours_empty} done stay done. First: "
+            + "; ".join(reasons)
+            + (f"; and {more} more" if more > 0 else "")
+        )
 
     @property
     def ok(self) -> bool:
@@ -116,6 +160,16 @@ class ExtractSummary:
             f"({rate:.1f} MB/s), {self.rejected_lines} lines quarantined | "
             f"{self.duration_seconds:.1f} s"
         )
+        if self.hours_given_up:
+            line += (
+                f" | {self.hours_given_up} hour(s) given up: no run exports them again "
+                "unless forced"
+            )
+        if self.hours_skipped_given_up:
+            line += (
+                f" | {self.hours_skipped_given_up} hour(s) left out: given up earlier "
+                "(force exports them)"
+            )
         if self.hours_held_elsewhere:
             line += f" | {self.hours_held_elsewhere} hour(s) left to another run holding them"
         if self.rejected_members:
@@ -126,11 +180,22 @@ class ExtractSummary:
         if self.windows_spooled:
             line += f" | {self.windows_spooled} window(s) spooled (zip not readable as a stream)"
         if self.stopped_early:
-            line += " | stopped at the time budget; the next run resumes"
+            line += (
+                f" | stopped at the time budget: {self.hours_left_pending} hour(s) left "
+                "pending, the next run (the schedule) exports them"
+            )
+        if self.hours_behind:
+            line += f" | {self.hours_behind} exportable hour(s) still to export"
         return line
 
     def as_dict(self, max_failures: int | None = None) -> dict[str, object]:
-        """Plain values; ``max_failures`` keeps the first few failures (oldest hours first)."""
+        """Plain values; ``max_failures`` keeps the first few failures (oldest hours first).
+
+        The keys are an interface: the task graph's wait step and alerts read them from the
+        procedure's return value. Keep them stable; in particular ``hours_failed``,
+        ``hours_given_up`` (given up by this run), ``hours_skipped_given_up``,
+        ``hours_left_pending``, ``hours_behind`` and ``catch_up``.
+        """
         failures = sorted(self.failures.items())
         kept = failures if max_failures is None else failures[:max_failures]
         return {
@@ -138,7 +203,9 @@ class ExtractSummary:
             "hours_done": self.hours_done,
             "hours_empty": self.hours_empty,
             "hours_failed": self.hours_failed,
+            "hours_given_up": self.hours_given_up,
             "hours_skipped": self.hours_skipped,
+            "hours_skipped_given_up": self.hours_skipped_given_up,
             "hours_held_elsewhere": self.hours_held_elsewhere,
             "files": self.files,
             "events": self.events,
@@ -148,6 +215,9 @@ class ExtractSummary:
             "windows_split": self.windows_split,
             "windows_spooled": self.windows_spooled,
             "stopped_early": self.stopped_early,
+            "hours_left_pending": self.hours_left_pending,
+            "hours_behind": self.hours_behind,
+            "catch_up": self.catch_up,
             "duration_seconds": round(self.duration_seconds, 3),
             "failures": dict(kept),
             "failures_not_shown": len(failures) - len(kept),

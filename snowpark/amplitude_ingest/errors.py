@@ -65,3 +65,8 @@ class CorruptExportError(TransientExportError):
 
 class StageWriteError(AmplitudeIngestError):
     """Writing to the stage (folder, S3, Snowflake stage) failed."""
+
+
+class HoursFailedError(AmplitudeIngestError):
+    """A run in which some hour failed: raised after the ledger is saved and the summary
+    handed on, so a task run shows FAILED and a worksheet CALL gets this error."""

@@ -67,7 +67,8 @@ class Extractor:
         """Hours to export now, and how many of the requested ones were already done.
 
         Without ``start`` the run resumes: unfinished hours first, then every hour after the
-        watermark. ``force`` exports hours the ledger holds as done again.
+        watermark. ``force`` exports hours the ledger holds as done, or given up, again;
+        without it a given-up hour is left out and counted (``hours_skipped_given_up``).
         """
         newest = newest_exportable_hour(self._clock(), self.config.lag_hours)
         if start is None:
@@ -84,11 +85,18 @@ class Extractor:
             end = newest if end is None else end
             validate_range(start, end, newest)
             hours = hour_range(start, end)
+        explicit = start is not None
         if force:
-            return ExtractPlan(hours, force=True)
+            return ExtractPlan(hours, force=True, explicit=explicit)
         known = self.ledger.get(hours)
-        todo = [h for h in hours if not (h in known and known[h].status.is_complete)]
-        return ExtractPlan(todo, already_done=len(hours) - len(todo))
+        todo = [h for h in hours if not (h in known and known[h].status.is_settled)]
+        given_up = sum(1 for h in hours if h in known and known[h].status is HourStatus.GIVEN_UP)
+        return ExtractPlan(
+            todo,
+            already_done=len(hours) - len(todo) - given_up,
+            given_up=given_up,
+            explicit=explicit,
+        )
 
     # -- running ----------------------------------------------------------------------
 
@@ -99,7 +107,12 @@ class Extractor:
         now is left to it (``hours_held_elsewhere``), so two runs never export it at once.
         """
         began = time.monotonic()
-        summary = ExtractSummary(hours_planned=len(plan.hours), hours_skipped=plan.already_done)
+        summary = ExtractSummary(
+            hours_planned=len(plan.hours),
+            hours_skipped=plan.already_done,
+            hours_skipped_given_up=plan.given_up,
+            run_id=self.owner,
+        )
         tried = self.ledger.get(plan.hours)
         now = self._clock()
         until = now + timedelta(seconds=self.config.lease_seconds)
@@ -114,8 +127,36 @@ class Extractor:
             self._run(plan_windows(held, self.config.window_hours), tried, summary, on_progress)
         finally:
             self.ledger.release(self.owner)
+        finished = summary.hours_done + summary.hours_empty + summary.hours_failed
+        summary.hours_left_pending = len(held) - finished
+        summary.hours_behind = self.hours_behind()
+        # More than one call's worth is left (this call was cut short by its time budget or
+        # capped at max_hours), it got somewhere, and nothing failed: the pipeline may run
+        # again at once. A call that exported nothing (hours held by another run) or in
+        # which an hour failed never asks, so the catch-up cannot loop.
+        capped = not plan.explicit and summary.hours_planned >= self.config.max_hours
+        summary.catch_up = (
+            summary.hours_failed == 0
+            and summary.hours_done + summary.hours_empty > 0
+            and summary.hours_behind > 0
+            and (summary.stopped_early or capped)
+        )
         summary.duration_seconds = time.monotonic() - began
         return summary
+
+    def hours_behind(self) -> int:
+        """Exportable hours the ledger does not hold as settled: every hour a run without a
+        range would export now, however many calls that takes (no ``max_hours`` cap)."""
+        newest = newest_exportable_hour(self._clock(), self.config.lag_hours)
+        return len(
+            resume_hours(
+                watermark=self.ledger.watermark(),
+                unfinished=self.ledger.unfinished(),
+                newest_exportable=newest,
+                initial_hours=self.config.initial_hours,
+                max_hours=None,
+            )
+        )
 
     def _run(
         self,
@@ -188,10 +229,23 @@ class Extractor:
             attempts = previous.attempts + result.attempts
             if result.hours is None:
                 message = str(result.error)
+                failed_runs = previous.failed_runs + 1
+                give_up = failed_runs >= self.config.give_up_after_failed_runs
+                if give_up:
+                    message = (
+                        f"given up after failing in {failed_runs} runs (export it again with "
+                        f"force): {message}"
+                    )
                 records.append(
-                    previous.with_status(HourStatus.FAILED, attempts=attempts, error=message)
+                    previous.with_status(
+                        HourStatus.GIVEN_UP if give_up else HourStatus.FAILED,
+                        attempts=attempts,
+                        error=message,
+                        failed_runs=failed_runs,
+                    )
                 )
                 summary.hours_failed += 1
+                summary.hours_given_up += give_up
                 summary.failures[format_hour(hour)] = message
                 continue
             outcome = result.hours[hour]

@@ -172,9 +172,10 @@ def resume_hours(
     unfinished: Iterable[datetime],
     newest_exportable: datetime,
     initial_hours: int,
-    max_hours: int,
+    max_hours: int | None,
 ) -> list[datetime]:
-    """Hours a run without ``--start`` should export, oldest first, at most ``max_hours``.
+    """Hours a run without ``--start`` should export, oldest first, at most ``max_hours``
+    (None: all of them, which is how far behind the ledger is).
 
     Hours the ledger holds as failed or pending come first (they are the gaps), then every
     hour after the watermark up to the newest exportable one. With an empty ledger the run

@@ -56,7 +56,8 @@ class Ledger(Protocol):
     ) -> set[datetime]:
         """Mark ``hours`` pending under a lease for ``owner`` until ``until`` and return the
         ones ``owner`` now holds, atomically. An hour another owner holds stays with it while
-        its lease lasts (past ``now``); a complete hour is taken only with ``force``."""
+        its lease lasts (past ``now``); a complete or given-up hour is taken only with
+        ``force``."""
         ...
 
     def release(self, owner: str) -> None:
@@ -64,7 +65,7 @@ class Ledger(Protocol):
         ...
 
     def watermark(self) -> datetime | None:
-        """The latest hour that is done or empty."""
+        """The latest hour that is done, empty or given up (settled)."""
         ...
 
     def unfinished(self) -> list[datetime]:

@@ -5,6 +5,12 @@ its settings from a table, then runs the same :func:`~amplitude_ingest.assembly.
 as the CLI with Snowflake's stage writer, the ledger table and worker threads. It returns
 the run's summary as a VARIANT and, when a task runs it, hands a bounded copy to the next
 task of the graph.
+
+A call in which any hour failed fails: once the ledger holds every outcome and the bounded
+summary is handed on, it raises :class:`~amplitude_ingest.errors.HoursFailedError` (how
+many hours, the first reasons, the run id), so TASK_HISTORY shows FAILED and a worksheet
+CALL gets the error. Hours it exported stay done; an hour that failed in
+``give_up_after_failed_runs`` calls is given up and no longer fails the calls after it.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from snowflake.snowpark import Session
 from amplitude_ingest import doctor, reconcile
 from amplitude_ingest.assembly import extraction, inline_workers, thread_workers
 from amplitude_ingest.config import Credentials, ExtractConfig, validated
+from amplitude_ingest.errors import HoursFailedError
 from amplitude_ingest.hours import parse_bounds
-from amplitude_ingest.redact import redacting
+from amplitude_ingest.redact import redacting, scrub
 from amplitude_ingest.snowflake_ledger import SnowflakeLedger
 from amplitude_ingest.snowflake_session import SessionGate
 from amplitude_ingest.snowflake_stage import SnowflakeStage
@@ -123,10 +130,14 @@ def ingest_amplitude(
     ):
         summary = extractor.run(extractor.plan(start, end, bool(force)))
         logger.info("ingest_amplitude: %s", summary.one_line())
-    result: dict[str, Any] = {"run_id": run_id, **summary.as_dict()}
+    # A worksheet CALL shows this line: what was done, and what is left pending for the
+    # schedule when the call's time budget ran out.
+    result: dict[str, Any] = {"run_id": run_id, **summary.as_dict(), "message": summary.one_line()}
     # Parts are spooled to /tmp, which is memory here: what it held at most, against its
     # bound of one data part and one quarantine part per window in flight.
     result["peak_tmp_bytes"] = stage.gauge.peak
     result["tmp_bound_bytes"] = 2 * config.concurrency * config.max_part_bytes
     _set_task_return_value(gate, result)
+    if summary.hours_failed:
+        raise HoursFailedError(scrub(summary.failure_message(), credentials.values()))
     return result

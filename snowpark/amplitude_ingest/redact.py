@@ -11,6 +11,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret value (of four characters or more) replaced by ``***``."""
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
 class RedactSecrets(logging.Filter):
     """Replaces any known secret value in a record's final message with ``***``.
 

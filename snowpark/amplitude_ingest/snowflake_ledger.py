@@ -31,6 +31,7 @@ COLUMNS = (
     "STAGE_KEYS",
     "UPDATED_AT",
     "RUN_ID",
+    "FAILED_RUNS",
 )
 
 
@@ -74,6 +75,7 @@ def _to_row(record: HourRecord, now: datetime, run_id: str) -> list[Any]:
         json.dumps(list(record.keys)),
         now,
         run_id,
+        record.failed_runs,
     ]
 
 
@@ -91,6 +93,7 @@ def _from_row(row: Any) -> HourRecord:
         error=row["ERROR"],
         keys=tuple(json.loads(row["STAGE_KEYS"] or "[]")),
         updated_at=updated.replace(tzinfo=UTC) if updated else None,
+        failed_runs=int(row["FAILED_RUNS"] or 0),
     )
 
 
@@ -160,7 +163,8 @@ class SnowflakeLedger:
                 | (target["LEASE_OWNER"] == lit(owner))
                 | (target["LEASE_EXPIRES_AT"] <= lit(stamp))
             )
-            takeable = free if force else free & ~target["STATUS"].isin(["done", "empty"])
+            settled = [HourStatus.DONE.value, HourStatus.EMPTY.value, HourStatus.GIVEN_UP.value]
+            takeable = free if force else free & ~target["STATUS"].isin(settled)
             lease = {
                 "STATUS": lit(HourStatus.PENDING.value),
                 "ERROR": lit(None),
@@ -178,6 +182,7 @@ class SnowflakeLedger:
                 "REJECTED_LINES": lit(0),
                 "ATTEMPTS": lit(0),
                 "STAGE_KEYS": lit("[]"),
+                "FAILED_RUNS": lit(0),
             }
             target.merge(
                 source,
@@ -205,7 +210,7 @@ class SnowflakeLedger:
         from snowflake.snowpark.functions import col
         from snowflake.snowpark.functions import max as max_
 
-        complete = [HourStatus.DONE.value, HourStatus.EMPTY.value]
+        complete = [s.value for s in HourStatus if s.is_settled]
         with self._gate() as session:
             row = (
                 self._table(session)

@@ -191,6 +191,8 @@ def _extract(settings: LaptopSettings, options: dict[str, Any]) -> int:
     click.echo(f"extract    {summary.one_line()}")
     for hour, message in sorted(summary.failures.items()):
         click.echo(f"  failed {hour}: {message}", err=True)
+    if summary.hours_failed:
+        click.echo(f"extract failed: {summary.failure_message()}", err=True)
     return EXIT_OK if summary.ok else EXIT_FAILED
 
 

@@ -28,6 +28,7 @@ _COLUMNS = (
     "error",
     "keys",
     "updated_at",
+    "failed_runs",
 )
 _SCHEMA = """
 create table if not exists hours (
@@ -42,9 +43,17 @@ create table if not exists hours (
     keys text not null,
     updated_at text not null,
     lease_owner text,
-    lease_expires_at text
+    lease_expires_at text,
+    failed_runs integer not null default 0
 )
 """
+# Columns added since the first version, with their definitions: a ledger file made by an
+# older version is upgraded in place when it is opened.
+_ADDED_COLUMNS = {
+    "lease_owner": "text",
+    "lease_expires_at": "text",
+    "failed_runs": "integer not null default 0",
+}
 
 
 class SqliteLedger:
@@ -60,9 +69,9 @@ class SqliteLedger:
         self._db.execute("pragma journal_mode=wal")
         self._db.execute(_SCHEMA)
         present = {row[1] for row in self._db.execute("pragma table_info(hours)")}
-        for column in ("lease_owner", "lease_expires_at"):  # ledgers from before leases
+        for column, definition in _ADDED_COLUMNS.items():
             if column not in present:
-                self._db.execute(f"alter table hours add column {column} text")
+                self._db.execute(f"alter table hours add column {column} {definition}")
 
     def close(self) -> None:
         self._db.close()
@@ -102,6 +111,7 @@ class SqliteLedger:
                 r.error,
                 json.dumps(list(r.keys)),
                 now,
+                r.failed_runs,
             )
             for r in records
         ]
@@ -136,7 +146,7 @@ class SqliteLedger:
                     if row is None:
                         self._db.execute(
                             f"insert into hours ({_SELECT}, lease_owner, lease_expires_at) "
-                            "values (?, 'pending', 0, 0, 0, 0, 0, null, '[]', ?, ?, ?)",
+                            "values (?, 'pending', 0, 0, 0, 0, 0, null, '[]', ?, 0, ?, ?)",
                             [key, stamp, owner, expires],
                         )
                     else:
@@ -169,7 +179,7 @@ class SqliteLedger:
     def watermark(self) -> datetime | None:
         with self._lock:
             row = self._db.execute(
-                "select max(hour) from hours where status in ('done', 'empty')"
+                "select max(hour) from hours where status in ('done', 'empty', 'given_up')"
             ).fetchone()
         return parse_hour(row[0]) if row and row[0] else None
 
@@ -187,14 +197,14 @@ _MARKS = ", ".join("?" * len(_COLUMNS))
 
 def _claimable(row: tuple[object, ...], owner: str, now: str, force: bool) -> bool:
     status, lease_owner, lease_expires_at = row
-    if status in ("done", "empty") and not force:
+    if status in ("done", "empty", "given_up") and not force:
         return False
     leased = lease_owner not in (None, owner) and str(lease_expires_at or "") > now
     return not leased
 
 
 def _from_row(row: tuple[object, ...]) -> HourRecord:
-    hour, status, files, events, size, rejected, attempts, error, keys, updated = row
+    hour, status, files, events, size, rejected, attempts, error, keys, updated, failed_runs = row
     return HourRecord(
         hour=parse_hour(str(hour)),
         status=HourStatus(str(status)),
@@ -206,4 +216,5 @@ def _from_row(row: tuple[object, ...]) -> HourRecord:
         error=None if error is None else str(error),
         keys=tuple(json.loads(str(keys))),
         updated_at=datetime.fromisoformat(str(updated)),
+        failed_runs=int(str(failed_runs)),
     )

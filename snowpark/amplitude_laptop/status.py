@@ -60,8 +60,8 @@ def render(
         first, last = records[0].hour, records[-1].hour
         lines.append(
             f"hours      {counts[HourStatus.DONE]} done, {counts[HourStatus.EMPTY]} empty, "
-            f"{counts[HourStatus.FAILED]} failed, {counts[HourStatus.PENDING]} pending "
-            f"({format_hour(first)} .. {format_hour(last)})"
+            f"{counts[HourStatus.FAILED]} failed, {counts[HourStatus.GIVEN_UP]} given up, "
+            f"{counts[HourStatus.PENDING]} pending ({format_hour(first)} .. {format_hour(last)})"
         )
         done = [r for r in records if r.status.is_complete]
         lines.append(
@@ -74,6 +74,14 @@ def render(
                 f"failed     {format_hour(record.hour)} after {record.attempts} attempt(s): "
                 f"{record.error}"
             )
+        given_up = [r for r in records if r.status is HourStatus.GIVEN_UP]
+        for record in given_up[:5]:
+            lines.append(
+                f"given up   {format_hour(record.hour)} after failing in {record.failed_runs} "
+                "run(s); `extract --start ... --force` exports it again"
+            )
+        if len(given_up) > 5:
+            lines.append(f"given up   and {len(given_up) - 5} more")
         updated = max((r.updated_at for r in records if r.updated_at), default=None)
         if updated:
             lines.append(f"last run   {updated:%Y-%m-%d %H:%M:%S} UTC")

@@ -104,6 +104,7 @@ class DuckDBBackend:
     warehouse: Path
     state_dir: Path | None = None
     connection: Any = None
+    lag_hours: int | None = None  # the extract's, to say how far behind the ledger is
 
     @property
     def label(self) -> str:
@@ -143,7 +144,7 @@ class DuckDBBackend:
             if "ingest." in sql:
                 from amplitude_queries.laptop import attach_ingest
 
-                attach_ingest(db, self.state_dir)
+                attach_ingest(db, self.state_dir, lag_hours=self.lag_hours)
             return self._run(db, sql, params)
         finally:
             db.close()

@@ -28,7 +28,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,8 @@ create table ingest.amplitude_ingest_ledger (
     updated_at timestamp not null,
     run_id varchar,
     lease_owner varchar,
-    lease_expires_at timestamp
+    lease_expires_at timestamp,
+    failed_runs bigint
 );
 create table ingest.amplitude_files_not_loaded (
     hour timestamp,
@@ -64,6 +65,10 @@ create table ingest.amplitude_files_not_loaded (
     first_error_message varchar,
     refreshable boolean
 );
+create table ingest.amplitude_pipeline_health (
+    hours_behind bigint,
+    current_at_present_pace timestamp
+);
 create table ingest.amplitude_pipeline_runs (
     run_group_id varchar not null,
     finished_at timestamp not null,
@@ -73,8 +78,48 @@ create table ingest.amplitude_pipeline_runs (
 """
 
 
-def attach_ingest(db: Any, state_dir: Path | None, now: datetime | None = None) -> None:
-    """Create and fill the ``ingest`` catalog on DuckDB connection ``db``."""
+# sql/85's ledger figures, in DuckDB: every exportable hour not settled (done, empty or
+# given up), and when the ledger is current at the pace of the last 6 hours less the one
+# new hour an hour. ``?`` are the newest exportable hour (NULL when the lag is unknown) and
+# now, each bound twice.
+_BACKLOG = """
+insert into ingest.amplitude_pipeline_health
+with counts as (
+    select
+        max(case when status in ('done', 'empty', 'given_up') then hour end) as settled,
+        cast(? as timestamp) as newest,
+        count(case when status in ('pending', 'failed') and hour <= cast(? as timestamp)
+            then 1 end) as unfinished,
+        count(case when status in ('done', 'empty')
+            and updated_at >= cast(? as timestamp) - interval 6 hour then 1 end) as last_6h
+    from ingest.amplitude_ingest_ledger
+),
+
+behind as (
+    select
+        *,
+        case when newest is not null then
+            unfinished + greatest(0, date_diff('hour', coalesce(settled, newest), newest))
+        end as hours_behind
+    from counts
+)
+
+select
+    hours_behind,
+    case
+        when hours_behind = 0 then cast(? as timestamp)
+        when last_6h > 6 then cast(? as timestamp)
+            + to_minutes(cast(ceil(360 * hours_behind / (last_6h - 6)) as bigint))
+    end
+from behind
+"""
+
+
+def attach_ingest(
+    db: Any, state_dir: Path | None, now: datetime | None = None, lag_hours: int | None = None
+) -> None:
+    """Create and fill the ``ingest`` catalog on DuckDB connection ``db``. ``lag_hours``
+    is the extract's (``AMP_LAG_HOURS``); without it, how far behind is unknown (NULL)."""
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     db.execute("attach ':memory:' as ingest")
     db.execute(_DDL)
@@ -82,9 +127,15 @@ def attach_ingest(db: Any, state_dir: Path | None, now: datetime | None = None) 
     if ledger:
         db.executemany(
             "insert into ingest.amplitude_ingest_ledger values "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?)",
             ledger,
         )
+    newest = (
+        None
+        if lag_hours is None
+        else now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=lag_hours)
+    )
+    db.execute(_BACKLOG, [newest, newest, now, now, now])
     missing = list(files_not_loaded(db, ledger, now))
     if missing:
         db.executemany(
@@ -115,9 +166,13 @@ def ledger_rows(path: Path) -> Iterator[tuple[object, ...]]:
         return
     # Read-only, through a URI: the dashboard must never create or change a ledger.
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as ledger:
+        present = {row[1] for row in ledger.execute("pragma table_info(hours)")}
+        # A ledger from before give-up (never upgraded here: read-only) failed no run yet.
+        failed_runs = "failed_runs" if "failed_runs" in present else "0"
         rows = ledger.execute(
             "select hour, status, files, events, bytes, rejected_lines, attempts, error, "
-            "keys, updated_at, lease_owner, lease_expires_at from hours order by hour"
+            f"keys, updated_at, lease_owner, lease_expires_at, {failed_runs} "
+            "from hours order by hour"
         ).fetchall()
     for row in rows:
         hour, status, files, events, size, rejected, attempts, error, keys, updated = row[:10]
@@ -134,6 +189,7 @@ def ledger_rows(path: Path) -> Iterator[tuple[object, ...]]:
             _timestamp(updated),
             row[10],
             _timestamp(row[11]),
+            row[12],
         )
 
 
@@ -160,7 +216,7 @@ def files_not_loaded(
                 "select file_name, error from raw.load_errors order by failed_at"
             ).fetchall()
         }
-    for hour, status, *_rest, keys, updated, _owner, _expires in ledger:
+    for hour, status, *_rest, keys, updated, _owner, _expires, _failed_runs in ledger:
         if status != "done":
             continue
         for key in json.loads(str(keys or "[]")):

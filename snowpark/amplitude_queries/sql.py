@@ -491,6 +491,7 @@ select
     count(case when status = 'done' then 1 end) as hours_done,
     count(case when status = 'empty' then 1 end) as hours_empty,
     count(case when status = 'failed' then 1 end) as hours_failed,
+    count(case when status = 'given_up' then 1 end) as hours_given_up,
     count(case when status = 'pending' then 1 end) as hours_pending,
     cast(sum(case when status = 'done' then files else 0 end) as bigint) as files_written,
     cast(sum(case when status = 'done' then events else 0 end) as bigint) as events_exported,
@@ -498,6 +499,18 @@ select
     max(case when status in ('done', 'empty') then hour end) as watermark_hour,
     max(updated_at) as last_export_at
 from ingest.amplitude_ingest_ledger
+""",
+        Params.NONE,
+    ),
+    Query(
+        # How far behind the ledger is and when it will be current at the present pace:
+        # sql/85's figures on Snowflake, the same computed by amplitude_queries.laptop.
+        "ledger_backlog",
+        """
+select
+    hours_behind,
+    current_at_present_pace
+from ingest.amplitude_pipeline_health
 """,
         Params.NONE,
     ),
@@ -511,6 +524,7 @@ select
     count(case when l.status = 'done' then 1 end) as hours_done,
     count(case when l.status = 'empty' then 1 end) as hours_empty,
     count(case when l.status = 'failed' then 1 end) as hours_failed,
+    count(case when l.status = 'given_up' then 1 end) as hours_given_up,
     count(case when l.status = 'pending' then 1 end) as hours_pending,
     cast(sum(case when l.status = 'done' then l.files else 0 end) as bigint) as files_written,
     cast(sum(l.rejected_lines) as bigint) as lines_quarantined
@@ -558,11 +572,13 @@ limit 50
         """
 select
     hour,
+    status,
+    failed_runs,
     attempts,
     error,
     updated_at
 from ingest.amplitude_ingest_ledger
-where status = 'failed'
+where status in ('failed', 'given_up')
 order by hour desc
 limit 50
 """,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -46,6 +47,9 @@ def test_extract_from_dotenv_with_summary_log_and_exit_status(
     assert result.returncode == 1, result.stderr  # one hour failed
     assert "hours: 2 done, 0 empty, 1 failed" in result.stdout
     assert "failed 20260126T05" in result.stderr
+    assert re.search(
+        r"extract failed: run amplitude-ingest:\S+: 1 hour\(s\) failed; 2 done", result.stderr
+    )
     (log,) = (tmp_path / ".local/state/logs").glob("extract_*.log")
     text = log.read_text()
     assert "window 20260126T05 failed" in text
@@ -58,6 +62,29 @@ def test_extract_from_dotenv_with_summary_log_and_exit_status(
                     "--api-url", server.url)  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert "hours: 1 done, 0 empty, 0 failed, 2 already done" in again.stdout
+
+
+def test_an_hour_given_up_fails_its_run_then_is_left_out_and_shown_by_status(
+    amplitude: Callable[..., LocalAmplitude], tmp_path: Path
+) -> None:
+    server = amplitude(FaultPlan(corrupt_hours={"20260126T04"}))
+    (tmp_path / ".env").write_text(
+        f"AMP_API_KEY={API_KEY}\nAMP_SECRET_KEY={SECRET_KEY}\nAMP_GIVE_UP_AFTER_FAILED_RUNS=2\n"
+    )
+    args = ("extract", "--start", "2026-01-26T03", "--end", "2026-01-26T05",
+            "--api-url", server.url, "--max-attempts", "1")  # fmt: skip
+    first = run_cli(tmp_path, *args)
+    assert first.returncode == 1, first.stderr
+    assert "1 hour(s) failed;" in first.stderr
+    second = run_cli(tmp_path, *args)
+    assert second.returncode == 1, second.stderr
+    assert "1 hour(s) failed, 1 of them given up" in second.stderr
+    third = run_cli(tmp_path, *args)
+    assert third.returncode == 0, third.stderr  # the given-up hour no longer fails runs
+    assert "1 hour(s) left out: given up earlier" in third.stdout
+    status = run_cli(tmp_path, "status")
+    assert "2 done, 0 empty, 0 failed, 1 given up, 0 pending" in status.stdout
+    assert "given up   20260126T04 after failing in 2 run(s)" in status.stdout
 
 
 def test_usage_errors_exit_2_before_any_request(

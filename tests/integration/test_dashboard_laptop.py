@@ -50,6 +50,13 @@ def troubled(tmp_path: Path) -> tuple[Path, Path]:
             HourRecord(
                 hour[6], HourStatus.DONE, files=1, events=10, bytes=400, attempts=2, keys=(key(6),)
             ),
+            HourRecord(
+                hour[4],
+                HourStatus.GIVEN_UP,
+                attempts=24,
+                failed_runs=24,
+                error="given up after failing in 24 runs (export it again with force): HTTP 503",
+            ),
             HourRecord(hour[7], HourStatus.EMPTY, attempts=1),
             HourRecord(
                 hour[8],
@@ -110,7 +117,7 @@ def test_the_stand_ins_have_the_snowflake_relations_names_and_rows(
     # The columns of sql/50's ledger and sql/85's view, in their order.
     assert columns["amplitude_ingest_ledger"] == [
         "hour", "status", "files", "events", "bytes", "rejected_lines", "attempts", "error",
-        "stage_keys", "updated_at", "run_id", "lease_owner", "lease_expires_at",
+        "stage_keys", "updated_at", "run_id", "lease_owner", "lease_expires_at", "failed_runs",
     ]  # fmt: skip
     assert columns["amplitude_files_not_loaded"] == [
         "hour", "run_id", "stage_key", "written_at", "minutes_since_written", "load_status",
@@ -136,6 +143,8 @@ def test_the_health_page_shows_what_went_wrong(troubled: tuple[Path, Path]) -> N
     assert shown["Hours exported"] == "2"
     assert shown["Empty hours"] == "1"
     assert shown["Failed hours"] == "1"
+    assert shown["Given-up hours"] == "1"
+    assert shown["Hours behind"] == "unknown"  # no AMP_LAG_HOURS: which hours are ready?
     assert shown["Lines quarantined"] == "3"
     assert shown["Files written"] == "3"
     assert shown["Files loaded"] == "1"
@@ -143,8 +152,14 @@ def test_the_health_page_shows_what_went_wrong(troubled: tuple[Path, Path]) -> N
     assert shown["Exported up to"] == "Jan 26, 07:00"  # the newest done or empty hour
     not_loaded, failed, runs = (d.value for d in at.dataframe)
     assert sorted(not_loaded["load_status"]) == ["Load failed", "not seen by the loader"]
-    assert list(failed["error"]) == ["HTTP 504 after 5 attempts: split down to one hour"]
-    assert list(failed["attempts"]) == [5]
+    assert list(failed["error"]) == [
+        "HTTP 504 after 5 attempts: split down to one hour",
+        "given up after failing in 24 runs (export it again with force): HTTP 503",
+    ]
+    assert list(failed["status"]) == ["failed", "given_up"]
+    assert list(failed["failed_runs"]) == [0, 24]
+    assert list(failed["attempts"]) == [5, 24]
+    assert any("Given-up hours are not exported again" in e.value for e in at.error)
     assert list(runs["tasks"]) == ["load", "run"] or list(runs["tasks"]) == ["run", "load"]
     failing = runs[~runs["succeeded"]]
     assert list(failing["error"]) == ["hour 2026-01-26T08 failed: HTTP 504"]
@@ -158,3 +173,32 @@ def test_the_ledger_is_read_and_never_written(troubled: tuple[Path, Path]) -> No
     backend = DuckDBBackend(warehouse, state)
     assert run(backend, "ledger_totals")["hours_done"].iloc[0] == 2
     assert (state / "ledger.sqlite").read_bytes() == before
+
+
+def test_the_laptop_says_how_far_behind_and_when_current_as_sql_85_does(tmp_path: Path) -> None:
+    """The stand-in for sql/85's backlog figures (test_health_backlog.py pins those):
+    8 hours settled in the last 6 hours, one failed hour, the newest settled hour 8 hours
+    before the newest exportable one."""
+    import sqlite3
+
+    now = datetime(2026, 1, 26, 20, 30, tzinfo=UTC)
+    hour = [datetime(2026, 1, 26, h, tzinfo=UTC) for h in range(24)]
+    ledger = SqliteLedger(tmp_path / "state")
+    done = [HourRecord(hour[h], HourStatus.DONE, attempts=1) for h in (0, 1, 2, 3, 4, 6, 7, 8)]
+    ledger.save([*done, HourRecord(hour[5], HourStatus.FAILED, attempts=5, failed_runs=1)])
+    ledger.save([HourRecord(hour[9], HourStatus.GIVEN_UP, attempts=24, failed_runs=24)])
+    ledger.close()
+    with sqlite3.connect(tmp_path / "state" / "ledger.sqlite") as db:
+        db.execute("update hours set updated_at = '2026-01-26T19:30:00+00:00'")
+    duck = duckdb.connect(":memory:")
+    attach_ingest(duck, tmp_path / "state", now=now, lag_hours=3)
+    (row,) = duck.execute(
+        "select hours_behind, current_at_present_pace from ingest.amplitude_pipeline_health"
+    ).fetchall()
+    # 1 failed + hours 10..17 (newest exportable: 20:00 - 3 h): 9, gaining 1/3 hour an hour.
+    assert row == (9, datetime(2026, 1, 27, 23, 30))
+    attach_unknown = duckdb.connect(":memory:")
+    attach_ingest(attach_unknown, tmp_path / "state", now=now)
+    assert attach_unknown.execute(
+        "select hours_behind from ingest.amplitude_pipeline_health"
+    ).fetchall() == [(None,)]

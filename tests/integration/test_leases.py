@@ -125,7 +125,7 @@ def fresh_ledger_table(snowpark: Any, name: str) -> None:
     fields += [("ERROR", StringType()), ("STAGE_KEYS", StringType())]
     fields += [("UPDATED_AT", TimestampType()), ("RUN_ID", StringType())]
     fields += [("LEASE_OWNER", StringType())]
-    fields += [("LEASE_EXPIRES_AT", TimestampType())]
+    fields += [("LEASE_EXPIRES_AT", TimestampType()), ("FAILED_RUNS", LongType())]
     schema = StructType([StructField(n, t) for n, t in fields])
     snowpark.create_dataframe([], schema=schema).write.save_as_table(name, mode="overwrite")
 

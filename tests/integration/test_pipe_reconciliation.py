@@ -410,6 +410,13 @@ def test_the_finalizer_records_a_retried_task_by_its_last_attempt(cursor: Any) -
             "scheduled": start + timedelta(minutes=12),
         },
         {
+            "name": "AMPLITUDE_CATCH_UP",
+            "state": "SUCCEEDED",
+            "attempt": 2,
+            "group": "g1",
+            "scheduled": start + timedelta(minutes=20),
+        },
+        {
             "name": "AMPLITUDE_DBT_BUILD",
             "state": "FAILED",
             "attempt": 1,
@@ -429,6 +436,7 @@ def test_the_finalizer_records_a_retried_task_by_its_last_attempt(cursor: Any) -
     assert (group, succeeded) == ("g1", True)
     recorded = sorted((t["task"], t["state"], t["attempt"]) for t in json.loads(tasks))
     assert recorded == [
+        ("AMPLITUDE_CATCH_UP", "SUCCEEDED", 2),
         ("AMPLITUDE_DBT_BUILD", "SUCCEEDED", 2),
         ("AMPLITUDE_PIPELINE_ROOT", "SUCCEEDED", 2),
         ("AMPLITUDE_SOURCE_FRESHNESS", "SUCCEEDED", 2),
@@ -448,6 +456,7 @@ def test_the_finalizer_fails_a_run_in_which_a_task_of_the_graph_did_not_run(curs
         "AMPLITUDE_PIPELINE_ROOT",
         "AMPLITUDE_WAIT_FOR_LOADS",
         "AMPLITUDE_DBT_BUILD",
+        "AMPLITUDE_CATCH_UP",
         "AMPLITUDE_SOURCE_FRESHNESS",
     ]
     run_finalizer(cursor, ran, "g7")
@@ -485,6 +494,7 @@ def test_a_failed_run_then_its_recovery_are_each_told_once_by_email(cursor: Any)
             rows += [
                 {"name": "AMPLITUDE_DBT_BUILD", "state": "SUCCEEDED", "attempt": 1},
                 {"name": "AMPLITUDE_SOURCE_FRESHNESS", "state": "SUCCEEDED", "attempt": 1},
+                {"name": "AMPLITUDE_CATCH_UP", "state": "SUCCEEDED", "attempt": 1},
             ]
         return [{**r, "group": group, "scheduled": at} for r in rows]
 

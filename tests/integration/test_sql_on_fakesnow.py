@@ -17,8 +17,10 @@ from tests.sql_scripts import SQL_DIR, render, statements
 RUNNABLE = (exp.Create, exp.Merge, exp.Alter)
 # The ledger's columns: the ledger code's, plus RUN_ID, which ingest_amplitude() writes so
 # the wait step can find the files of one run (amplitude_ingest/reconcile.py).
-# What the procedure writes, then the lease it holds while an hour is in flight.
-LEDGER_COLUMNS = (*COLUMNS, "LEASE_OWNER", "LEASE_EXPIRES_AT")
+# What the procedure writes, then the lease it holds while an hour is in flight, then the
+# count of failed calls added after the leases (a new table has the upgraded one's order).
+WRITTEN = tuple(c for c in COLUMNS if c != "FAILED_RUNS")
+LEDGER_COLUMNS = (*WRITTEN, "LEASE_OWNER", "LEASE_EXPIRES_AT", "FAILED_RUNS")
 
 
 def run_scripts(cursor: object, names: list[str]) -> int:

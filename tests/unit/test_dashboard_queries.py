@@ -89,6 +89,7 @@ def test_every_query_keeps_to_what_both_dialects_share(name: str) -> None:
             "ingest.amplitude_ingest_ledger",
             "ingest.amplitude_files_not_loaded",
             "ingest.amplitude_pipeline_runs",
+            "ingest.amplitude_pipeline_health",
         }, dialect
 
 

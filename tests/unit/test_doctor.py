@@ -336,7 +336,7 @@ def test_suspended_tasks_before_the_first_resume_are_fine() -> None:
     assert result.status == OK
     assert (
         result.detail == "pipeline_root suspended; wait_for_loads suspended; dbt_build suspended; "
-        "source_freshness suspended; pipeline_finalizer suspended"
+        "source_freshness suspended; catch_up suspended; pipeline_finalizer suspended"
     )
 
 
@@ -353,6 +353,7 @@ def test_a_running_graph_without_its_finalizer_fails() -> None:
             AMPLITUDE_WAIT_FOR_LOADS="started",
             AMPLITUDE_DBT_BUILD="started",
             AMPLITUDE_SOURCE_FRESHNESS="started",
+            AMPLITUDE_CATCH_UP="started",
         ),
         {},
         SETTINGS,

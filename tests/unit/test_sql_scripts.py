@@ -154,6 +154,7 @@ def _tasks(path: Path = SQL_DIR / "70_tasks.sql") -> dict[str, dict[str, str | N
             "schedule": schedule.group(1) if schedule else None,
             "after": after.group(1) if after else None,
             "finalize": final.group(1) if final else None,
+            "options": options,
             "body": body,
         }
     return tasks
@@ -191,6 +192,64 @@ def test_the_task_graph_has_one_scheduled_root_and_everything_hangs_off_it() -> 
         call = re.search(r"call [\w.]+\.(\w+)\(", task["body"] or "")
         if call:
             assert call.group(1) in entities
+
+
+def _option(options: str | None, name: str) -> str | None:
+    found = re.search(rf"\b{name} = (\w+)", options or "", re.I)
+    return found.group(1) if found else None
+
+
+def test_no_task_of_the_graph_auto_suspends_and_only_the_root_retries() -> None:
+    """Assumption from the docs, only an account shows it: SUSPEND_TASK_AFTER_NUM_FAILURES
+    set on the root counts consecutive failed runs of any task of the graph (CREATE TASK),
+    and since bundle 2023_08 every task defaults to 10 and is then FAILED_AND_AUTO_SUSPENDED
+    (release-notes/bcr-bundles/2023_08/bcr-1412): 0 on each task keeps the schedule alive.
+    TASK_AUTO_RETRY_ATTEMPTS is a root-only option (CREATE TASK). The finalizer's options
+    are the alerts work's (its own test)."""
+    tasks = _tasks()
+    checked = {n: t for n, t in tasks.items() if not t["finalize"]}
+    assert set(checked) >= {
+        "amplitude_pipeline_root",
+        "amplitude_wait_for_loads",
+        "amplitude_dbt_build",
+        "amplitude_source_freshness",
+    }
+    for name, task in checked.items():
+        assert _option(task["options"], "suspend_task_after_num_failures") == "0", name
+    assert _option(tasks["amplitude_pipeline_root"]["options"], "task_auto_retry_attempts") == "2"
+    for name, task in checked.items():
+        if name != "amplitude_pipeline_root":
+            assert _option(task["options"], "task_auto_retry_attempts") is None, name
+
+
+def test_the_catch_up_task_runs_the_root_again_only_when_the_export_asked() -> None:
+    """After the export and the dbt build (each load is built; a failed export, wait or
+    build never reaches it), it reads the root's return value (an ancestor's, by name:
+    sql-reference/functions/system_get_predecessor_return_value) and runs the root again
+    when the summary's ``catch_up`` is set. Assumptions from the docs, only an account shows
+    them: EXECUTE TASK starts one run of the root (sql-reference/sql/execute-task), and the
+    default OVERLAP_POLICY = NO_OVERLAP schedules a root run only after the previous run's
+    tasks have all finished (release-notes/2026/other/2026-03-13-tasks-overlap-policy). That
+    a task of the running graph may execute its root is not documented: a refusal is caught
+    and returned, never failing the graph."""
+    from amplitude_ingest.domain import ExtractSummary
+
+    tasks = _tasks()
+    task = tasks["amplitude_catch_up"]
+    after = re.search(r"\bafter (\w+(?:, \w+)*)", task["options"] or "")
+    assert after is not None
+    assert after.group(1) == "amplitude_dbt_build"
+    body = " ".join((task["body"] or "").split())
+    assert "catch_up" in ExtractSummary().as_dict()  # the key the procedure returns
+    assert re.search(
+        r"if \(coalesce\(try_parse_json\(system\$get_predecessor_return_value\("
+        r"'AMPLITUDE_PIPELINE_ROOT'\)\):catch_up::boolean, false\)\) then "
+        r"execute task AMPLITUDE\.ingest\.amplitude_pipeline_root;",
+        body,
+    ), body
+    assert re.search(r"exception when other then return '[^']+' \|\| sqlerrm; end;", body)
+    root = tasks["amplitude_pipeline_root"]["options"] or ""
+    assert not re.search(r"allow_overlapping_execution|overlap_policy", root, re.I)
 
 
 def test_the_finalizer_merges_each_tasks_last_attempt() -> None:

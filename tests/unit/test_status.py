@@ -17,7 +17,7 @@ def test_status_counts_hours_events_and_loads() -> None:
     ]
     loads = LoadStats(2, 100, 1, datetime(2026, 1, 26, 4), [("events/x.json", "Malformed JSON")])
     text = render(records, loads, Path("l.sqlite"), Path("w.duckdb"))
-    assert "1 done, 1 empty, 1 failed, 0 pending (20260126T00 .. 20260126T02)" in text
+    assert "1 done, 1 empty, 1 failed, 0 given up, 0 pending (20260126T00 .. 20260126T02)" in text
     assert "100 events in 2 files, 2.0 MB, 0 lines quarantined" in text
     assert "failed     20260126T02 after 5 attempt(s): zip member #0 is corrupt" in text
     assert "loaded     2 files, 100 rows, 1 files failed" in text
