@@ -120,7 +120,7 @@ SETUP_VARS = $(BASE_VARS) -D amplitude_host=$(AMPLITUDE_HOST) \
 # The deploy order: SETUP_SQL, then the procedures and the dbt project, then GRAPH_SQL,
 # then DASHBOARD_SQL and the Streamlit app, then the doctor, then RESUME_SQL.
 SETUP_SQL := 00_roles 10_warehouse_database 20_external_access 30_storage \
-	40_raw_table_and_pipe 50_ledger_and_settings 60_retired_objects
+	40_raw_table_and_pipe 50_ledger_and_settings 55_forget 60_retired_objects
 GRAPH_SQL := 70_tasks 85_health_views
 DASHBOARD_SQL := 90_dashboard
 RESUME_SQL := 80_resume_tasks

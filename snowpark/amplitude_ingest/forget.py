@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.lines import ValidatedChunk
 from amplitude_ingest.parts import GzipPart, RollingParts
 from amplitude_ingest.ports import PendingPart, Stage
-from amplitude_ingest.stage_keys import parse_part_key
+from amplitude_ingest.stage_keys import EVENTS_FOLDER, QUARANTINE_FOLDER, parse_part_key
 from amplitude_ingest.unpack import gunzip
 
 try:  # the same optional accelerator lines.py uses
@@ -158,6 +159,19 @@ def _unescape(quoted: str) -> str:
     return value if isinstance(value, str) else quoted
 
 
+def request_id(kind: IdKind, digest: str) -> str:
+    """One request per forgotten id, on the laptop and on Snowflake alike: a re-run after a
+    crash, or a second request for the same id, finds and completes the same record."""
+    return hashlib.sha256(f"{kind.value}:{digest}".encode()).hexdigest()[:32]
+
+
+def parse_digest(value: str) -> str | None:
+    """``sha256:<64 hex digits>``: an id hashed by the caller, so the id itself never
+    reaches a query's text (and query history); None for anything else."""
+    match = re.fullmatch(r"sha256:([0-9a-fA-F]{64})", value.strip())
+    return match.group(1).lower() if match else None
+
+
 class ForgottenIds(Protocol):
     """Where the extract learns which ids are forgotten: the laptop's warehouse, or the
     Snowflake requests table. Read once per extract, before any window."""
@@ -277,3 +291,51 @@ def rewrite_part(
         return PartRewrite(key, None, removed, kept, recognised=False)
     new_key = writer.committed[0] if writer.committed else None
     return PartRewrite(key, new_key, removed, kept)
+
+
+class ReadableStage(Stage, Protocol):
+    """A stage whose parts can be read back (what a forget rewrites)."""
+
+    def read(self, key: str) -> AbstractContextManager[Iterable[bytes]]: ...
+
+
+@dataclass
+class StageForget:
+    """What :func:`forget_on_stage` did: parts rewritten (new ones written, old ones still
+    there), old parts a crashed run had already recorded, and parts it could not name."""
+
+    rewrites: list[PartRewrite] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)
+    not_rewritten: list[str] = field(default_factory=list)
+
+    @property
+    def old_keys(self) -> list[str]:
+        """What to remove once the rewrites are recorded."""
+        return [r.old_key for r in self.rewrites] + self.leftovers
+
+    @property
+    def data_lines_removed(self) -> int:
+        return sum(r.lines_removed for r in self.rewrites if not r.quarantine)
+
+
+def forget_on_stage(stage: ReadableStage, forgotten: Forgotten, recorded: set[str]) -> StageForget:
+    """Rewrite every data and quarantine part holding a forgotten user's lines.
+
+    ``recorded`` are old keys a crashed run already rewrote and recorded: they are only
+    listed for removal, never read again (their replacement exists).
+    """
+    done = StageForget()
+    for folder in (EVENTS_FOLDER, QUARANTINE_FOLDER):
+        for key in stage.list_keys(folder + "/"):
+            if key in recorded:
+                done.leftovers.append(key)
+                continue
+            with stage.read(key) as content:
+                rewrite = rewrite_part(stage, key, content, forgotten)
+            if rewrite is None:
+                continue
+            if rewrite.recognised:
+                done.rewrites.append(rewrite)
+            else:
+                done.not_rewritten.append(key)
+    return done

@@ -24,7 +24,6 @@ lock, as an extract or a load does.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,9 +35,10 @@ from amplitude_ingest.forget import (
     Forgotten,
     IdKind,
     PartRewrite,
+    forget_on_stage,
     id_sha256,
     id_text,
-    rewrite_part,
+    request_id,
 )
 from amplitude_ingest.stage_keys import EVENTS_FOLDER, QUARANTINE_FOLDER
 from amplitude_laptop.loader import (
@@ -61,11 +61,6 @@ _REWRITES = f"{RAW_SCHEMA}.{STAGE_REWRITES_TABLE}"
 RAW_TABLE_FQ = f"{RAW_SCHEMA}.{RAW_TABLE}"
 
 
-def request_id(kind: IdKind, digest: str) -> str:
-    """One request per forgotten id: a re-run finds its own record."""
-    return hashlib.sha256(f"{kind.value}:{digest}".encode()).hexdigest()[:32]
-
-
 @dataclass
 class ForgetSummary:
     request_id: str
@@ -73,7 +68,6 @@ class ForgetSummary:
     raw_rows_deleted: int = 0
     stage_files_rewritten: int = 0
     stage_lines_removed: int = 0
-    quarantine_files_rewritten: int = 0
     quarantine_lines_removed: int = 0
     rows_replaced: int = 0
     # Parts holding the user's lines under a key this package never writes (someone else's
@@ -126,35 +120,17 @@ def forget(settings: LaptopSettings, kind: IdKind, value: str) -> ForgetSummary:
     with run_lock(settings.state_dir, "forget"), connect(settings.warehouse) as db:
         stage = location()
         assert isinstance(stage, LocalStage | S3Stage)
-        forgotten = Forgotten.of([(kind.value, digest)])
-        done = {
+        recorded = {
             str(name)
             for (name,) in db.execute(
                 f"select file_name from {_REWRITES} where request_id = ?", [summary.request_id]
             ).fetchall()
         }
-        rewrites: list[PartRewrite] = []
-        leftovers: list[str] = []
-        for folder in (EVENTS_FOLDER, QUARANTINE_FOLDER):
-            for key in stage.list_keys(folder + "/"):
-                if key in done:  # rewritten by a run that crashed before removing it
-                    leftovers.append(key)
-                    continue
-                with stage.read(key) as content:
-                    rewrite = rewrite_part(stage, key, content, forgotten)
-                if rewrite is None:
-                    continue
-                if rewrite.recognised:
-                    rewrites.append(rewrite)
-                else:
-                    summary.not_rewritten.append(key)
-        _record(db, location, summary, digest, rewrites)
-        stage.delete([r.old_key for r in rewrites] + leftovers)
-    for rewrite in rewrites:
-        if rewrite.quarantine:
-            summary.quarantine_files_rewritten += 1
-        else:
-            summary.stage_lines_removed += rewrite.lines_removed
+        done = forget_on_stage(stage, Forgotten.of([(kind.value, digest)]), recorded)
+        summary.not_rewritten = done.not_rewritten
+        _record(db, location, summary, digest, done.rewrites)
+        stage.delete(done.old_keys)
+    summary.stage_lines_removed = done.data_lines_removed
     if summary.not_rewritten:
         logger.error(
             "%d file(s) hold the user's lines under names this pipeline never writes; "
@@ -198,6 +174,11 @@ def _record(
             db.execute(
                 f"insert into {_REWRITES} values (?, ?, ?, ?, ?) on conflict do nothing",
                 [rewrite.old_key, rewrite.new_key, summary.request_id, rewrite.lines_removed, now],
+            )
+            # A part rewritten before now points at what replaced it last.
+            db.execute(
+                f"update {_REWRITES} set rewritten_to = ? where rewritten_to = ?",
+                [rewrite.new_key, rewrite.old_key],
             )
         db.execute(
             f"""

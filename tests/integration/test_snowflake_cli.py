@@ -122,7 +122,12 @@ def generated_procedures(tmp_path: Path) -> dict[str, list[str]]:
 def test_the_procedures_the_cli_creates_replay_without_a_finding(tmp_path: Path) -> None:
     generated = generated_procedures(tmp_path)
     by_name = {re.search(r"IDENTIFIER\('[\w.]+\.(\w+)'\)", q).group(1): q for q in generated["sql"]}  # type: ignore[union-attr]
-    assert set(by_name) == {"ingest_amplitude", "amplitude_wait_for_loads", "amplitude_doctor"}
+    assert set(by_name) == {
+        "ingest_amplitude",
+        "amplitude_wait_for_loads",
+        "amplitude_doctor",
+        "amplitude_forget",
+    }
     # The string default is quoted once (the CLI adds the quotes), the doctor returns a table.
     assert (
         "settings_table varchar default 'AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS'"
@@ -139,6 +144,11 @@ def test_the_procedures_the_cli_creates_replay_without_a_finding(tmp_path: Path)
             in by_name[name]
         )
     assert "external_access_integrations" not in by_name["amplitude_wait_for_loads"]
+    # A privacy request reaches no network and holds no secret.
+    assert "external_access_integrations" not in by_name["amplitude_forget"]
+    assert (
+        "id_kind varchar, id varchar, settings_table varchar default" in by_name["amplitude_forget"]
+    )
 
     role, context = VARIABLES["pipeline_role"], (VARIABLES["database"], "INGEST")
     code = [
