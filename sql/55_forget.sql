@@ -31,6 +31,7 @@
 
 use role <% admin_role %>;
 use database <% database %>;
+use schema ingest;
 
 create table if not exists raw.amplitude_forget_requests (
     request_id varchar not null primary key comment 'Derived from the kind and the hash: one row per id',
@@ -79,8 +80,16 @@ begin
         select 1 from <% database %>.raw.amplitude_forget_requests
         where request_id = :request_id
     );
+    -- A path per kind, not get(raw_json, :id_kind): each is a plain `:path::varchar`, a
+    -- string without its JSON quotes, a number as its decimal text (the hash's input).
     delete from <% database %>.raw.amplitude_events_raw
-    where sha2(get(raw_json, :id_kind)::varchar, 256) = :id_sha256;
+    where sha2(
+        case :id_kind
+            when 'amplitude_id' then raw_json:amplitude_id::varchar
+            when 'user_id' then raw_json:user_id::varchar
+            else raw_json:device_id::varchar
+        end, 256
+    ) = :id_sha256;
     deleted := sqlrowcount;
     -- What is left of each rewritten file: its new file, under a new path, is loaded by
     -- the pipe like any other, so these rows are replaced, not loaded twice.

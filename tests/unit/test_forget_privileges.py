@@ -23,20 +23,32 @@ def forget_settings() -> dict[str, str]:
     return {**rows, "stage": f"{DATABASE}.INGEST.AMPLITUDE_STAGE"}
 
 
-def procedure_body_statements() -> list[str]:
-    """The DML and queries inside amplitude_forget_rows()'s $$ body, binds made literals."""
+def procedure_body_statements(binds: dict[str, str | int] | None = None) -> list[str]:
+    """The DML and queries inside amplitude_forget_rows()'s $$ body, each ``:variable``
+    (a Snowflake Scripting bind, never a ``raw_json:path``) made the literal ``binds`` give
+    (a placeholder by default)."""
+    values: dict[str, str | int] = {
+        "request_id": "x",
+        "id_kind": "user_id",
+        "id_sha256": "x",
+        "deleted": 0,
+        "replaced": 0,
+        **(binds or {}),
+    }
     text = render((SQL_DIR / "55_forget.sql").read_text(), VARIABLES)
     body = re.search(r"amplitude_forget_rows\(.*?\$\$(.*?)\$\$", text, re.S)
     assert body is not None
     code = re.sub(r"--[^\n]*", "", body.group(1))
     found = re.findall(r"^\s*((?:insert|delete|update|select)\b.*?);", code, re.S | re.M)
-    statements = []
-    for statement in found:
-        literal = re.sub(r"into :\w+", "", statement)
-        literal = re.sub(r":(request_id|id_kind|id_sha256)\b", "'x'", literal)
-        literal = re.sub(r":\w+", "0", literal)
-        statements.append(normalize(literal))
-    return statements
+
+    def literal(match: re.Match[str]) -> str:
+        value = values[match.group(1)]
+        return str(value) if isinstance(value, int) else f"'{value}'"
+
+    return [
+        normalize(re.sub(r"(?<![\w\]:]):(\w+)", literal, re.sub(r"into :\w+", "", statement)))
+        for statement in found
+    ]
 
 
 def test_the_runtime_rows_are_the_queries_the_procedure_runs() -> None:
