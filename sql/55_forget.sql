@@ -53,6 +53,26 @@ create table if not exists raw.amplitude_stage_rewrites (
 )
 comment = 'Stage files rewritten by amplitude_forget(): replaced, not lost';
 
+-- What amplitude_forget() (the pipeline role) reads from the settings table.
+merge into ingest.amplitude_ingest_settings as target
+using (
+    select column1 as name, column2 as value
+    from values
+        ('forget_requests_table', '<% database | upper %>.RAW.AMPLITUDE_FORGET_REQUESTS'),
+        ('stage_rewrites_table', '<% database | upper %>.RAW.AMPLITUDE_STAGE_REWRITES'),
+        ('forget_rows_procedure', '<% database | upper %>.INGEST.AMPLITUDE_FORGET_ROWS')
+) as source
+on target.name = source.name
+when matched then update set target.value = source.value
+when not matched then insert (name, value) values (source.name, source.value);
+
+-- dbt reads the requests (source amplitude.forget_requests); so does the extract's filter.
+grant select on table raw.amplitude_forget_requests to role <% pipeline_role %>;
+-- amplitude_forget() records each rewritten key and re-points older ones; the wait step
+-- reads them.
+grant select, insert, update on table raw.amplitude_stage_rewrites to role <% pipeline_role %>;
+-- Last: sqlglot, which the tests parse scripts with, reads a $$ body to the end of the
+-- script (the Snowflake CLI's splitter does not).
 create or replace procedure ingest.amplitude_forget_rows(
     request_id varchar, id_kind varchar, id_sha256 varchar
 )
@@ -128,23 +148,5 @@ begin
 end;
 $$;
 
--- What amplitude_forget() (the pipeline role) reads from the settings table.
-merge into ingest.amplitude_ingest_settings as target
-using (
-    select column1 as name, column2 as value
-    from values
-        ('forget_requests_table', '<% database | upper %>.RAW.AMPLITUDE_FORGET_REQUESTS'),
-        ('stage_rewrites_table', '<% database | upper %>.RAW.AMPLITUDE_STAGE_REWRITES'),
-        ('forget_rows_procedure', '<% database | upper %>.INGEST.AMPLITUDE_FORGET_ROWS')
-) as source
-on target.name = source.name
-when matched then update set target.value = source.value
-when not matched then insert (name, value) values (source.name, source.value);
-
--- dbt reads the requests (source amplitude.forget_requests); so does the extract's filter.
-grant select on table raw.amplitude_forget_requests to role <% pipeline_role %>;
--- amplitude_forget() records each rewritten key and re-points older ones; the wait step
--- reads them.
-grant select, insert, update on table raw.amplitude_stage_rewrites to role <% pipeline_role %>;
 grant usage on procedure ingest.amplitude_forget_rows(varchar, varchar, varchar)
 to role <% pipeline_role %>;
