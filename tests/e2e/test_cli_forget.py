@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from amplitude_queries.laptop import attach_ingest
 from amplitude_sample_server.server import FaultPlan, LocalAmplitude
 from tests.e2e.test_cli_extract import run_cli
 from tests.support import API_KEY, SECRET_KEY
@@ -48,6 +49,15 @@ def _raw_uuids(warehouse: Path) -> Counter[str]:
             "select json_extract_string(raw_json, '$.uuid') from raw.amplitude_events_raw"
         ).fetchall()
     return Counter(str(u) for (u,) in rows)
+
+
+def _files_not_loaded(root: Path) -> list[tuple[object, ...]]:
+    """What the dashboard lists as written and never loaded."""
+    with duckdb.connect(":memory:") as db:
+        db.execute(f"attach '{root / '.local/warehouse.duckdb'}' as warehouse (read_only)")
+        db.execute("use warehouse")
+        attach_ingest(db, root / ".local/state")
+        return db.execute("select stage_key from ingest.amplitude_files_not_loaded").fetchall()
 
 
 def _setup(amplitude: Callable[..., LocalAmplitude], tmp_path: Path) -> LocalAmplitude:
@@ -113,6 +123,8 @@ def test_forget_a_user_everywhere_and_a_reexport_brings_nothing_back(
     for log in (tmp_path / ".local/state/logs").glob("forget_*.log"):
         assert str(user) not in log.read_text()
 
+    assert _files_not_loaded(tmp_path) == []
+
     # The loader loads nothing again; forgetting again changes nothing.
     reload = run_cli(tmp_path, "load")
     assert "files: 0 loaded" in reload.stdout, reload.stdout
@@ -163,3 +175,6 @@ def test_forget_by_amplitude_id_and_usage_errors(
     assert f"({theirs} lines removed)" in result.stdout
     assert run_cli(tmp_path, "load").returncode == 0
     assert sum(_raw_uuids(warehouse).values()) == len(events) - theirs
+    # The ledger still names the old parts: the dashboard follows them to their
+    # replacements, loaded, instead of calling them lost.
+    assert _files_not_loaded(tmp_path) == []
