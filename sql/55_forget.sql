@@ -79,7 +79,7 @@ create or replace procedure ingest.amplitude_forget_rows(
 returns variant
 language sql
 execute as owner
-comment = 'Records a forget request; deletes the raw rows of its id hash and of its rewritten files, only those'
+comment = 'Records a forget request; deletes the raw rows of its id hash and of its rewritten files, only those. Takes the hash, never the id: a CALL''s arguments stay in query history'
 as
 $$
 declare

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.forget import (
     Forgotten,
     IdKind,
@@ -97,14 +98,22 @@ class WarehouseForgottenIds:
     def forgotten(self) -> Forgotten:
         if not self.warehouse.exists():
             return Forgotten()
-        with duckdb.connect(str(self.warehouse), read_only=True) as db:
-            tables = db.execute(
-                "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-                [RAW_SCHEMA, FORGET_REQUESTS_TABLE],
-            ).fetchall()
-            if not tables:
-                return Forgotten()
-            rows = db.execute(f"select id_kind, id_sha256 from {_REQUESTS}").fetchall()
+        try:
+            with duckdb.connect(str(self.warehouse), read_only=True) as db:
+                tables = db.execute(
+                    "select 1 from information_schema.tables where table_schema = ? "
+                    "and table_name = ?",
+                    [RAW_SCHEMA, FORGET_REQUESTS_TABLE],
+                ).fetchall()
+                if not tables:
+                    return Forgotten()
+                rows = db.execute(f"select id_kind, id_sha256 from {_REQUESTS}").fetchall()
+        except duckdb.Error as exc:
+            # Exporting without knowing who was forgotten could bring them back: stop.
+            raise ConfigurationError(
+                f"cannot read the forgotten users from {self.warehouse}: {exc}; the extract "
+                "needs them to leave their events out (point --warehouse at the run's file)"
+            ) from exc
         return Forgotten.of((str(kind), str(digest)) for kind, digest in rows)
 
 

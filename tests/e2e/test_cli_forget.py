@@ -178,3 +178,16 @@ def test_forget_by_amplitude_id_and_usage_errors(
     # The ledger still names the old parts: the dashboard follows them to their
     # replacements, loaded, instead of calling them lost.
     assert _files_not_loaded(tmp_path) == []
+
+
+def test_an_extract_that_cannot_read_who_was_forgotten_stops_before_any_request(
+    amplitude: Callable[..., LocalAmplitude], tmp_path: Path
+) -> None:
+    server = _setup(amplitude, tmp_path)
+    (tmp_path / ".local").mkdir()
+    (tmp_path / ".local/warehouse.duckdb").write_bytes(b"not a duckdb file" * 100)
+    result = run_cli(tmp_path, "extract", "--start", START, "--end", START,
+                     "--api-url", server.url)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "cannot read the forgotten users" in result.stderr
+    assert server.requests == []
