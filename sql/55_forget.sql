@@ -85,7 +85,7 @@ $$
 declare
     deleted number default 0;
     replaced number default 0;
-    result variant;
+    outcome variant default null;
     bad_request exception (-20001, 'id_kind must be amplitude_id, user_id or device_id, and id_sha256 64 lowercase hex digits');
 begin
     if (not (:id_kind in ('amplitude_id', 'user_id', 'device_id'))
@@ -141,10 +141,10 @@ begin
             'stage_files_rewritten', stage_files_rewritten,
             'quarantine_lines_removed', quarantine_lines_removed
         )
-    into :result
+    into :outcome
     from <% database %>.raw.amplitude_forget_requests
     where request_id = :request_id;
-    return result;
+    return outcome;
 end;
 $$;
 

@@ -79,3 +79,15 @@ def test_the_procedures_replay_as_their_owners_and_the_pipeline_role_cannot_dele
         if text.startswith("delete"):
             account.run(Statement("pipeline tries", text, PIPELINE, context))
     assert len(account.findings) == 2
+
+
+def test_the_procedure_body_parses_as_snowflake_scripting() -> None:
+    """sqlglot keeps a $$ body as text; sqlfluff's Snowflake dialect parses Snowflake
+    Scripting (DECLARE, exceptions, SELECT ... INTO :variable, RAISE): a body it cannot
+    parse is a typo or a dialect gap to name."""
+    import sqlfluff
+
+    text = render((SQL_DIR / "55_forget.sql").read_text(), VARIABLES)
+    body = re.search(r"amplitude_forget_rows\(.*?\$\$(.*?)\$\$", text, re.S)
+    assert body is not None
+    sqlfluff.parse(body.group(1), dialect="snowflake")  # raises APIParsingError
