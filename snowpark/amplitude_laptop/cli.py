@@ -213,6 +213,7 @@ def _forget(settings: LaptopSettings, options: dict[str, Any]) -> int:
     ((kind, value),) = given.items()
     summary = forget(settings, kind, str(value))
     click.echo(f"forget     {summary.one_line()}")
+    click.echo("           next: `amplitude-ingest transform` drops them from the dbt models")
     for key in summary.not_rewritten:
         click.echo(f"  not rewritten (not a name this pipeline writes): {key}", err=True)
     return EXIT_OK if summary.ok else EXIT_FAILED

@@ -139,6 +139,9 @@ def forget(settings: LaptopSettings, kind: IdKind, value: str) -> ForgetSummary:
         summary.not_rewritten = done.not_rewritten
         _record(db, location, summary, digest, done.rewrites)
         stage.delete(done.old_keys)
+        # Moves the deletes from the write-ahead log into the file and vacuums the rows
+        # (DuckDB, "Reclaiming space"); it does not promise to overwrite the freed blocks.
+        db.execute("checkpoint")
     summary.stage_lines_removed = done.data_lines_removed
     if summary.not_rewritten:
         logger.error(
