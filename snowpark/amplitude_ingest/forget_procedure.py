@@ -1,7 +1,9 @@
 """``CALL amplitude_forget(id_kind, id)``: forget one user in Snowflake.
 
 Owned by the pipeline role and run with its rights, like ``ingest_amplitude()``: it hashes
-the id (only the hash is used or stored from then on), rewrites every stage part and
+the id (only the hash is used or stored from then on), records the request first (so every
+export that starts from then on leaves the user out) and fails, asking to be called again,
+while an export that started before holds hours; then it rewrites every stage part and
 quarantine part holding the user's lines (LIST, ``get_stream``, ``put_stream`` under the
 new content's key, the same code and key naming as the extract:
 :func:`amplitude_ingest.forget.forget_on_stage`), records each rewritten key in the stage
@@ -59,24 +61,30 @@ class ForgetIncompleteError(AmplitudeIngestError):
     """A part holds the user's lines under a name this pipeline never writes."""
 
 
+class ExportRunningError(AmplitudeIngestError):
+    """An export that began before the request was recorded is still writing."""
+
+
 @dataclass(frozen=True)
 class ForgetNames:
     """Qualified names from the settings table (validated: they are spliced into SQL)."""
 
     stage: str
+    ledger_table: str
     requests_table: str
     rewrites_table: str
     rows_procedure: str
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str]) -> ForgetNames:
-        missing = [n for n in ("stage", *SETTINGS) if not settings.get(n)]
+        missing = [n for n in ("stage", "ledger_table", *SETTINGS) if not settings.get(n)]
         if missing:
             raise ConfigurationError(
                 f"the settings table has no {', '.join(missing)}: run sql/50 and sql/55 again"
             )
         return cls(
             stage=validate_qualified_name(settings["stage"]),
+            ledger_table=validate_qualified_name(settings["ledger_table"]),
             requests_table=validate_qualified_name(settings["forget_requests_table"]),
             rewrites_table=validate_qualified_name(settings["stage_rewrites_table"]),
             rows_procedure=validate_qualified_name(settings["forget_rows_procedure"]),
@@ -108,6 +116,14 @@ def rows_call(names: ForgetNames) -> str:
     return f"call {names.rows_procedure}(?, ?, ?)"
 
 
+def running_exports_query(names: ForgetNames) -> str:
+    """Hours an ingest_amplitude() call holds right now (its lease has not lapsed)."""
+    return (
+        f"select count(*) from {names.ledger_table} "
+        "where lease_owner is not null and lease_expires_at > sysdate()"
+    )
+
+
 def requests_query(table: str) -> str:
     return f"select id_kind, id_sha256 from {validate_qualified_name(table)}"
 
@@ -120,6 +136,7 @@ def queries(names: ForgetNames, settings_table: str) -> list[str]:
         record_rewrite_query(names),
         repoint_query(names),
         rows_call(names),
+        running_exports_query(names),
         requests_query(names.requests_table),
     ]
 
@@ -177,6 +194,17 @@ def forget(
 ) -> dict[str, Any]:
     """The whole forget over a ``run_sql(query, params) -> rows`` callable and a stage."""
     request = request_id(kind, digest)
+    # The request first: an export that starts from now on leaves the user out. One that
+    # started before read the requests without it, and may still write their lines.
+    run_sql(rows_call(names), [request, kind.value, digest])
+    held = run_sql(running_exports_query(names), [])
+    if held and int(held[0][0]):
+        raise ExportRunningError(
+            f"request {request} is recorded (every export from now on leaves the user out) "
+            f"and their raw rows are deleted, but ingest_amplitude() is exporting "
+            f"{int(held[0][0])} hour(s) right now with the requests it read before: CALL "
+            "amplitude_forget() again once it has finished (a re-run only completes the work)."
+        )
     recorded = {str(row[0]) for row in run_sql(recorded_query(names), [request])}
     done = forget_on_stage(stage, Forgotten.of([(kind.value, digest)]), recorded)
     record_rewrites(run_sql, names, request, done.rewrites)

@@ -25,7 +25,12 @@ import snowflake.connector
 from amplitude_ingest.assembly import extraction, inline_workers
 from amplitude_ingest.config import ExtractConfig
 from amplitude_ingest.forget import Forgotten, IdKind, id_sha256, request_id
-from amplitude_ingest.forget_procedure import ForgetNames, forget, requests_query
+from amplitude_ingest.forget_procedure import (
+    ExportRunningError,
+    ForgetNames,
+    forget,
+    requests_query,
+)
 from amplitude_ingest.hours import parse_bounds
 from amplitude_ingest.snowflake_session import SessionGate
 from amplitude_ingest.snowflake_stage import SnowflakeStage
@@ -183,6 +188,19 @@ def test_the_procedure_forgets_a_user_and_a_reexport_brings_nothing_back(
     )
     names = ForgetNames.from_settings({**settings, "stage": STAGE})
     digest = id_sha256(user)
+    # An export is running (it holds an hour's lease): the request is recorded and the raw
+    # rows go, but the call fails, asking to be run again; nothing on the stage moved.
+    cursor.execute(
+        f"insert into {names.ledger_table} (hour, status, files, events, bytes, "
+        "rejected_lines, attempts, updated_at, lease_owner, lease_expires_at) "
+        "select '2026-01-26 05:00:00'::timestamp_ntz, 'pending', 0, 0, 0, 0, 0, sysdate(), "
+        "'another-run', dateadd(minute, 30, sysdate())"
+    )
+    with pytest.raises(ExportRunningError, match="exporting 1 hour"):
+        forget(run_sql, stage, names, IdKind.USER_ID, digest)
+    assert all(v != user for _, v in raw(cursor))
+    assert not stage.removed
+    cursor.execute(f"delete from {names.ledger_table}")
     result = forget(run_sql, stage, names, IdKind.USER_ID, digest)
     assert result["raw_rows_deleted"] == theirs
     assert result["stage_lines_removed"] == theirs

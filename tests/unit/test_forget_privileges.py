@@ -17,10 +17,12 @@ SETTINGS_TABLE = f"{DATABASE}.INGEST.AMPLITUDE_INGEST_SETTINGS"
 
 
 def forget_settings() -> dict[str, str]:
-    """The settings sql/55 writes, read back from the script."""
-    text = render((SQL_DIR / "55_forget.sql").read_text(), VARIABLES)
-    rows = dict(re.findall(r"\('(\w+)', '([^']*)'\)", text))
-    return {**rows, "stage": f"{DATABASE}.INGEST.AMPLITUDE_STAGE"}
+    """The settings sql/50 and sql/55 write, read back from the scripts."""
+    rows: dict[str, str] = {}
+    for name in ("50_ledger_and_settings.sql", "55_forget.sql"):
+        text = render((SQL_DIR / name).read_text(), VARIABLES)
+        rows.update(re.findall(r"\('(\w+)', '([^']*)'\)", text))
+    return rows
 
 
 def procedure_body_statements(binds: dict[str, str | int] | None = None) -> list[str]:
