@@ -169,3 +169,12 @@ def test_a_rewritten_part_gets_the_key_the_extract_gives_its_content(
     untouched = Forgotten.of([("user_id", id_sha256("carol"))])
     with stage.read(old) as content:
         assert rewrite_part(stage, old, content, untouched) is None
+
+
+def test_the_wait_step_follows_a_rewritten_key_to_what_replaced_it() -> None:
+    from amplitude_ingest.reconcile import follow_rewrites
+
+    rewrites: dict[str, str | None] = {"a": "a2", "a2": "a3", "b": None, "c": "c", "d": "e"}
+    # a was rewritten twice, b had nothing left, c points at itself (never loops), e is new.
+    assert follow_rewrites(["a", "b", "c", "d", "x"], rewrites) == ["a3", "c", "e", "x"]
+    assert follow_rewrites(["a", "a2"], rewrites) == ["a3"]
