@@ -24,6 +24,7 @@ of the id to keep it out (README, "Forgetting a user").
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -231,8 +232,6 @@ def forget(
 
 
 def _variant(value: Any) -> dict[str, Any]:
-    import json
-
     if isinstance(value, str):
         parsed = json.loads(value)
         return parsed if isinstance(parsed, dict) else {}

@@ -178,3 +178,17 @@ def test_the_wait_step_follows_a_rewritten_key_to_what_replaced_it() -> None:
     # a was rewritten twice, b had nothing left, c points at itself (never loops), e is new.
     assert follow_rewrites(["a", "b", "c", "d", "x"], rewrites) == ["a3", "c", "e", "x"]
     assert follow_rewrites(["a", "a2"], rewrites) == ["a3"]
+
+
+def test_the_procedure_takes_a_kind_and_an_id_or_its_hash() -> None:
+    from amplitude_ingest.forget_procedure import digest_of, parse_kind
+
+    assert parse_kind(" User_ID ") is IdKind.USER_ID
+    with pytest.raises(ConfigurationError, match="is not one of amplitude_id, user_id"):
+        parse_kind("email")
+    digest = id_sha256("user-1234")
+    assert digest_of(IdKind.USER_ID, "user-1234") == digest
+    assert digest_of(IdKind.USER_ID, f"sha256:{digest.upper()}") == digest
+    assert digest_of(IdKind.AMPLITUDE_ID, "007") == id_sha256("7")
+    with pytest.raises(ConfigurationError):
+        digest_of(IdKind.AMPLITUDE_ID, "sha256:short")
