@@ -35,7 +35,7 @@ from amplitude_laptop import steps
 from amplitude_laptop.forget import forget
 from amplitude_laptop.loader import Loader
 from amplitude_laptop.settings import LaptopSettings
-from amplitude_laptop.stages import LocalStage
+from amplitude_laptop.stages import LocalStage, S3Stage
 from amplitude_sample_server.generator import generate_hour
 from amplitude_sample_server.server import FaultPlan, LocalAmplitude
 from tests.support import API_KEY, SECRET_KEY
@@ -89,7 +89,19 @@ def _lines(path: Path) -> list[bytes]:
     return (gzip.decompress(data) if path.name.endswith(".gz") else data).splitlines()
 
 
-def state(root: Path) -> dict[str, Any]:
+def s3_files(bucket: str, prefix: str) -> dict[str, bytes]:
+    import boto3
+
+    client = boto3.client("s3")
+    files = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            files[item["Key"].removeprefix(prefix)] = body
+    return files
+
+
+def state(root: Path, stage_files: dict[str, bytes] | None = None) -> dict[str, Any]:
     """Everything a forget changes, without load times or content ids (mtimes)."""
     stage = root / "stage"
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as db:
@@ -114,7 +126,9 @@ def state(root: Path) -> dict[str, Any]:
                     "from raw.stage_rewrites"
                 ).fetchall()
             ),
-            "stage": {
+            "stage": stage_files
+            if stage_files is not None
+            else {
                 p.relative_to(stage).as_posix(): p.read_bytes()
                 for p in stage.rglob("*")
                 if p.is_file() and ".writing" not in p.parts
@@ -173,20 +187,21 @@ def _crash_at(point: str) -> None:
 
         Loader.replace_file = replace  # type: ignore[method-assign]
     elif point == "while_removing_old_parts":  # committed; one old part removed
-        real_delete = LocalStage.delete
+        for kind in (LocalStage, S3Stage):
+            real_delete = kind.delete
 
-        def delete(self: LocalStage, keys: Iterable[str]) -> None:
-            real_delete(self, list(keys)[:1])
-            _die()
+            def delete(self: Any, keys: Iterable[str], real: Any = real_delete) -> None:
+                real(self, list(keys)[:1])
+                _die()
 
-        LocalStage.delete = delete  # type: ignore[method-assign]
+            kind.delete = delete  # type: ignore[method-assign]
     else:
         raise AssertionError(point)
 
 
-def _forget_killed(root: Path, url: str, point: str, kind: IdKind, value: str) -> None:
+def _forget_killed(settings: LaptopSettings, point: str, kind: IdKind, value: str) -> None:
     _crash_at(point)
-    forget(_settings(root, url), kind, value)
+    forget(settings, kind, value)
 
 
 @pytest.mark.parametrize("load_between", [False, True], ids=["rerun", "load-then-rerun"])
@@ -205,7 +220,7 @@ def test_a_forget_killed_at_any_step_then_rerun_ends_as_one_that_never_crashed(
     assert summary.quarantine_lines_removed > 0
 
     child = multiprocessing.get_context("fork").Process(
-        target=_forget_killed, args=(crashed, server.url, point, IdKind.USER_ID, user)
+        target=_forget_killed, args=(_settings(crashed, server.url), point, IdKind.USER_ID, user)
     )
     child.start()
     child.join(60)
@@ -340,3 +355,31 @@ def test_forget_rewrites_an_s3_stage(
         old = {str(k) for (k,) in db.execute("select file_name from raw.stage_rewrites").fetchall()}
     assert old
     assert not {k.removeprefix("amp/") for k in keys} & old
+
+
+@pytest.mark.parametrize("point", ["before_the_transaction", "while_removing_old_parts"])
+def test_a_forget_killed_on_s3_then_rerun_ends_as_one_that_never_crashed(
+    server: LocalAmplitude, s3_bucket: str, tmp_path: Path, point: str
+) -> None:
+    """The same on moto's S3: two copies of one stage under two prefixes (keys and bytes
+    are named by content, so both extracts write the same), one forget killed."""
+    user = _in_quarantine_and_on_stage()
+    runs = {}
+    for name in ("clean", "crashed"):
+        run = _settings(tmp_path / name, server.url)
+        # The bucket's name is cut from the test's: each parameter gets its own prefixes.
+        runs[name] = run.model_copy(update={"stage": f"s3://{s3_bucket}/{point}/{name}"})
+        steps.extract(runs[name], _hour_text(HOURS[0]), _hour_text(HOURS[-1]))
+        assert steps.load(runs[name]).ok
+    forget(runs["clean"], IdKind.USER_ID, user)
+    child = multiprocessing.get_context("fork").Process(
+        target=_forget_killed, args=(runs["crashed"], point, IdKind.USER_ID, user)
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == -signal.SIGKILL
+    forget(runs["crashed"], IdKind.USER_ID, user)
+    clean = state(tmp_path / "clean", s3_files(s3_bucket, f"{point}/clean/"))
+    assert clean["requests"][0][3] > 0  # the user's raw rows were there, and went
+    assert any(key.startswith("events/") for key in clean["stage"])
+    assert state(tmp_path / "crashed", s3_files(s3_bucket, f"{point}/crashed/")) == clean
