@@ -124,7 +124,7 @@ SETUP_VARS = $(BASE_VARS) -D amplitude_host=$(AMPLITUDE_HOST) \
 # then DASHBOARD_SQL, the Streamlit app and DASHBOARD_ACCESS_SQL, then the doctor, then
 # RESUME_SQL.
 SETUP_SQL := 00_roles 10_warehouse_database 20_external_access 30_storage \
-	40_raw_table_and_pipe 50_ledger_and_settings 60_retired_objects
+	40_raw_table_and_pipe 50_ledger_and_settings 55_forget 60_retired_objects
 GRAPH_SQL := 70_tasks 75_alerts 85_health_views
 # The alert channels (`make deploy-alerts`): email when ALERT_EMAILS is set, the webhook
 # when AMP_ALERT_WEBHOOK_SECRET is in the environment.

@@ -33,13 +33,17 @@ with written as (
         ledger.hour,
         ledger.run_id,
         ledger.updated_at as written_at,
-        stage_key.value::varchar as stage_key
+        -- A file amplitude_forget() rewrote was replaced, not lost (sql/55_forget.sql).
+        coalesce(rewrites.rewritten_to, stage_key.value::varchar) as stage_key
     from <% database %>.ingest.amplitude_ingest_ledger as ledger,
         lateral flatten(input => try_parse_json(ledger.stage_keys)) as stage_key
+    left join <% database %>.raw.amplitude_stage_rewrites as rewrites
+        on rewrites.file_name = stage_key.value::varchar
     where
         ledger.status = 'done'
         and ledger.updated_at >= dateadd(day, -14, sysdate())
         and startswith(stage_key.value::varchar, 'events/')
+        and not (rewrites.file_name is not null and rewrites.rewritten_to is null)
 ),
 
 loaded as (

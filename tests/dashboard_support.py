@@ -119,7 +119,7 @@ class FakesnowSession:
 
 @contextmanager
 def fakesnow_account(demo: Path, db_path: Path) -> Iterator[Any]:
-    """fakesnow with sql/40 and sql/50's tables, sql/85's views, the demo's marts (JSON
+    """fakesnow with sql/40, 50 and 55.s tables, sql/85's views, the demo's marts (JSON
     columns left out), its ledger, and a raw row for every file the loader loaded."""
     import fakesnow
     import snowflake.connector
@@ -136,7 +136,10 @@ def fakesnow_account(demo: Path, db_path: Path) -> Iterator[Any]:
         cursor = connection.cursor()
         for schema in ("raw", "analytics", "dashboard"):
             cursor.execute(f"create schema if not exists amplitude.{schema}")
-        run_scripts(cursor, ["40_raw_table_and_pipe.sql", "50_ledger_and_settings.sql"])
+        run_scripts(
+            cursor,
+            ["40_raw_table_and_pipe.sql", "50_ledger_and_settings.sql", "55_forget.sql"],
+        )
         for view in _views():
             cursor.execute(view)
         warehouse = demo / "warehouse.duckdb"

@@ -793,7 +793,7 @@ def _check_functions(a: Account, s: Statement, sql: str) -> None:
 
 def _block_statements(text: str) -> list[str]:
     """The SQL statements of a Snowflake Scripting block, control flow stripped."""
-    body = text.split("$$")[1]
+    body = re.sub(r"--[^\n]*", "", text.split("$$")[1])
     body = re.sub(r"(?is)^\s*declare\b.*?\bbegin\b", "", body)
     body = re.sub(r"(?is)^\s*begin\b", "", body)
     statements = []
@@ -804,7 +804,10 @@ def _block_statements(text: str) -> list[str]:
         # `select ... into :variable from ...` is a query like any other: replay it without
         # its INTO clause, so it needs what a SELECT needs (a warehouse among them).
         part = re.sub(r"(?i)^(select .*?) into :\w+(?:\s*,\s*:\w+)*", r"\1", part)
-        if not part or re.match(r"(?i)^(end( if)?|return\b)", part):
+        # Control flow and assignments of values already in hand (`raise e`, `n :=
+        # sqlrowcount`) send no statement; an assignment from a query is a query.
+        part = re.sub(r"(?i)^\w+\s*:=\s*\(?\s*(select\b.*?)\)?$", r"\1", part)
+        if not part or re.match(r"(?i)^(end( if)?|return\b|raise\b|\w+\s*:=)", part):
             continue
         statements.append(part)
     return statements

@@ -8,6 +8,7 @@ only in the stage, ledger and kind of workers they pass. Nothing else builds an
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,8 +20,11 @@ from amplitude_ingest.config import Credentials, ExtractConfig
 from amplitude_ingest.export_client import ExportClient
 from amplitude_ingest.exporter import WindowExporter
 from amplitude_ingest.extractor import Extractor
+from amplitude_ingest.forget import Forgotten, ForgottenIds, NothingForgotten
 from amplitude_ingest.ports import Ledger, Stage, Workers
 from amplitude_ingest.workers import ThreadWorkers
+
+logger = logging.getLogger(__name__)
 
 StageOpener = Callable[[], Stage]
 
@@ -35,11 +39,17 @@ class ExporterRecipe:
     open_stage: StageOpener
     spool_dir: Path | None = None
     sleep: Callable[[float], None] = time.sleep
+    forgotten: Forgotten | None = None
 
     def build(self, pool_size: int = 1) -> WindowExporter:
         client = ExportClient(self.config, self.credentials, pool_size=pool_size)
         return WindowExporter(
-            self.config, client, self.open_stage(), spool_dir=self.spool_dir, sleep=self.sleep
+            self.config,
+            client,
+            self.open_stage(),
+            spool_dir=self.spool_dir,
+            sleep=self.sleep,
+            forgotten=self.forgotten,
         )
 
 
@@ -73,15 +83,21 @@ def extraction(
     clock: Callable[[], datetime] = _utc_now,
     sleep: Callable[[float], None] = time.sleep,
     owner: str | None = None,
+    forgotten: ForgottenIds | None = None,
 ) -> Iterator[Extractor]:
     """An :class:`Extractor` ready to ``plan`` and ``run``; its workers close on exit.
 
     ``stage`` opens the stage: called here once to name it in logs (and fail early on a bad
     one), then by each exporter the workers build. ``owner`` names the run in the leases it
-    takes on hours (a fresh id by default). ``clock`` and ``sleep`` are for tests.
+    takes on hours (a fresh id by default). ``forgotten`` tells which users were forgotten
+    (read once, here): their lines never reach the stage. ``clock`` and ``sleep`` are for
+    tests.
     """
     destination = stage().describe()
-    recipe = ExporterRecipe(config, credentials, stage, spool_dir, sleep)
+    hashes = (forgotten or NothingForgotten()).forgotten()
+    if hashes:  # how many, never whose
+        logger.info("%d forgotten id(s): their lines are dropped from every export", len(hashes))
+    recipe = ExporterRecipe(config, credentials, stage, spool_dir, sleep, hashes)
     pool = workers(recipe)
     try:
         yield Extractor(config, pool, ledger, destination=destination, clock=clock, owner=owner)

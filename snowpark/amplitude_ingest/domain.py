@@ -61,6 +61,7 @@ class HourOutcome:
     bytes: int = 0
     rejected_lines: int = 0
     rejected_members: int = 0  # zip entries whose name is not Amplitude's: quarantined whole
+    lines_forgotten: int = 0  # lines of forgotten users dropped (amplitude_ingest.forget)
     members: int = 0
     keys: list[str] = field(default_factory=list)
 
@@ -108,6 +109,7 @@ class ExtractSummary:
     bytes: int = 0
     rejected_lines: int = 0
     rejected_members: int = 0
+    lines_forgotten: int = 0
     windows_split: int = 0
     windows_spooled: int = 0
     stopped_early: bool = False
@@ -177,6 +179,8 @@ class ExtractSummary:
                 f" | {self.rejected_members} zip member(s) quarantined whole: "
                 "their names are not Amplitude's"
             )
+        if self.lines_forgotten:
+            line += f" | {self.lines_forgotten} line(s) of forgotten users dropped"
         if self.windows_spooled:
             line += f" | {self.windows_spooled} window(s) spooled (zip not readable as a stream)"
         if self.stopped_early:
@@ -212,6 +216,7 @@ class ExtractSummary:
             "bytes": self.bytes,
             "rejected_lines": self.rejected_lines,
             "rejected_members": self.rejected_members,
+            "lines_forgotten": self.lines_forgotten,
             "windows_split": self.windows_split,
             "windows_spooled": self.windows_spooled,
             "stopped_early": self.stopped_early,

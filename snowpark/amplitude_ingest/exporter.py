@@ -35,14 +35,14 @@ from pathlib import Path
 from amplitude_ingest.config import Compression, ExtractConfig
 from amplitude_ingest.domain import HourOutcome, WindowResult
 from amplitude_ingest.errors import AmplitudeAuthError, AmplitudeIngestError
+from amplitude_ingest.forget import Forgotten, drop_forgotten
 from amplitude_ingest.hours import HourWindow, format_hour
 from amplitude_ingest.lines import LineValidator, RejectedLine, ValidatedChunk
-from amplitude_ingest.parts import GzipPart
+from amplitude_ingest.parts import GzipPart, RollingParts
 from amplitude_ingest.ports import ExportSource, PendingPart, Stage
 from amplitude_ingest.retry import window_retrying
 from amplitude_ingest.stage_keys import (
     QUARANTINE_EXTENSION,
-    content_fingerprint,
     events_hour_prefix,
     member_hour,
     part_key,
@@ -51,11 +51,6 @@ from amplitude_ingest.stage_keys import (
 )
 from amplitude_ingest.unpack import SpooledArchive, gunzip
 from amplitude_ingest.zip_stream import NotStreamableError, ZipStream
-
-try:  # python-isal's CRC-32 is the same function, several times faster
-    from isal.isal_zlib import crc32
-except ImportError:  # pragma: no cover - exercised where isal is absent
-    from zlib import crc32
 
 logger = logging.getLogger(__name__)
 
@@ -99,11 +94,13 @@ class WindowExporter:
         *,
         spool_dir: Path | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        forgotten: Forgotten | None = None,
     ) -> None:
         self.config = config
         self.source = source
         self.stage = stage
         self.spool_dir = spool_dir
+        self.forgotten = forgotten or Forgotten()
         self._sleep = sleep
 
     def close(self) -> None:
@@ -216,6 +213,7 @@ class WindowExporter:
                 hour=hour,
                 sequence=outcome.members,
                 member=index,
+                forgotten=self.forgotten,
             )
             try:
                 chunks = gunzip(raw, f"zip member #{index}")
@@ -238,6 +236,7 @@ class WindowExporter:
             outcome.bytes += writer.bytes
             outcome.rejected_lines += writer.rejected_lines
             outcome.rejected_members += rejected
+            outcome.lines_forgotten += writer.lines_forgotten
             outcome.members += 1
 
     def _create(self) -> PendingPart:
@@ -268,71 +267,6 @@ class WindowExporter:
             logger.exception("could not remove %d part(s) of a failed attempt", len(keys))
 
 
-class _RollingParts:
-    """Whole lines into parts of at most about ``max_bytes``, each cut at the first line end
-    past the limit (so the cut depends on the content alone) and committed at once under
-    the key ``key_for(piece number, content fingerprint)``."""
-
-    def __init__(
-        self,
-        create: Callable[[], PendingPart],
-        max_bytes: int,
-        extension: str,
-        key_for: Callable[[int, str], str],
-    ) -> None:
-        self._create = create
-        self._max_bytes = max_bytes
-        self._extension = extension
-        self._key_for = key_for
-        self._part: PendingPart | None = None
-        self._crc = 0
-        self._bytes = 0
-        self.committed: list[str] = []
-
-    def write(self, buffer: bytes | memoryview) -> None:
-        """``buffer`` holds whole lines, each ending in a newline."""
-        while buffer:
-            if self._part is None:
-                self._part, self._crc, self._bytes = self._create(), 0, 0
-            room = self._max_bytes - self._bytes
-            if len(buffer) < room:
-                self._append(buffer)
-                return
-            cut = bytes(buffer).find(b"\n", max(room - 1, 0)) + 1
-            self._append(buffer[:cut])
-            buffer = buffer[cut:]
-            self.flush()
-
-    def _append(self, data: bytes | memoryview) -> None:
-        assert self._part is not None
-        self._part.write(data)
-        self._crc = crc32(data, self._crc)
-        self._bytes += len(data)
-
-    def flush(self) -> None:
-        """Commit the part being written, if it holds anything. A part that fails to
-        publish leaves nothing behind."""
-        part, self._part = self._part, None
-        if part is None:
-            return
-        if not self._bytes:
-            part.abort()
-            return
-        fingerprint = content_fingerprint(self._crc, self._bytes, self._extension)
-        key = self._key_for(len(self.committed), fingerprint)
-        try:
-            part.commit(key)
-        except BaseException:
-            part.abort()
-            raise
-        self.committed.append(key)
-
-    def abort(self) -> None:
-        if self._part is not None:
-            self._part.abort()
-            self._part = None
-
-
 class _MemberWriter:
     """One zip member's output: valid lines to data parts, rejected ones to quarantine
     parts, both of bounded size and named by their content."""
@@ -346,18 +280,20 @@ class _MemberWriter:
         hour: datetime,
         sequence: int,
         member: int,
+        forgotten: Forgotten,
     ) -> None:
         project, extension = config.project, config.compression.extension
+        self._forgotten = forgotten
         self._hour = format_hour(hour)
         self._member = member
         self._entry_name: str | None = None
-        self._data = _RollingParts(
+        self._data = RollingParts(
             create,
             config.max_part_bytes,
             extension,
             lambda piece, fp: part_key(project, hour, sequence, piece, fp, extension),
         )
-        self._quarantine = _RollingParts(
+        self._quarantine = RollingParts(
             create_quarantine,
             config.max_part_bytes,
             QUARANTINE_EXTENSION,
@@ -367,6 +303,7 @@ class _MemberWriter:
         self.events = 0
         self.bytes = 0
         self.rejected_lines = 0
+        self.lines_forgotten = 0
 
     @property
     def committed(self) -> list[str]:
@@ -377,6 +314,8 @@ class _MemberWriter:
         return len(self._data.committed)
 
     def add(self, checked: ValidatedChunk) -> None:
+        checked, dropped = drop_forgotten(checked, self._forgotten)
+        self.lines_forgotten += dropped
         for buffer in checked.valid:
             self._data.write(buffer)
         self.events += checked.valid_lines
@@ -390,6 +329,9 @@ class _MemberWriter:
         self._entry_name = entry_name
         batch: list[RejectedLine] = []
         for number, line in enumerate(lines, start=1):
+            if self._forgotten and self._forgotten.matches_line(line):
+                self.lines_forgotten += 1
+                continue
             batch.append(RejectedLine(number, reason, line))
             if len(batch) >= 1000:
                 self._quarantine_lines(batch)
@@ -422,6 +364,13 @@ class _MemberWriter:
         """Publish the last data part and quarantine part, if any."""
         self._data.flush()
         self._quarantine.flush()
+        if self.lines_forgotten:  # how many, never whose
+            logger.info(
+                "hour %s, zip member #%d: %d line(s) of forgotten users dropped",
+                self._hour,
+                self._member,
+                self.lines_forgotten,
+            )
         if self._first_rejected is not None:
             logger.warning(
                 "hour %s, zip member #%d: %d line(s) quarantined to %s (first: line %d, %s)",

@@ -276,6 +276,7 @@ class Extractor:
             summary.bytes += outcome.bytes
             summary.rejected_lines += outcome.rejected_lines
             summary.rejected_members += outcome.rejected_members
+            summary.lines_forgotten += outcome.lines_forgotten
             if outcome.rejected_members:
                 summary.failures[format_hour(hour)] = (
                     f"{outcome.rejected_members} zip member(s) quarantined whole: the entry "

@@ -16,6 +16,7 @@ from typing import IO
 
 from amplitude_ingest.errors import StageWriteError
 from amplitude_ingest.ports import PendingPart
+from amplitude_ingest.stage_keys import content_fingerprint
 
 try:  # python-isal: the same gzip and CRC-32, several times faster
     from isal.isal_zlib import compressobj, crc32
@@ -117,3 +118,68 @@ class GzipPart:
 
     def abort(self) -> None:
         self._inner.abort()
+
+
+class RollingParts:
+    """Whole lines into parts of at most about ``max_bytes``, each cut at the first line end
+    past the limit (so the cut depends on the content alone) and committed at once under
+    the key ``key_for(piece number, content fingerprint)``."""
+
+    def __init__(
+        self,
+        create: Callable[[], PendingPart],
+        max_bytes: int,
+        extension: str,
+        key_for: Callable[[int, str], str],
+    ) -> None:
+        self._create = create
+        self._max_bytes = max_bytes
+        self._extension = extension
+        self._key_for = key_for
+        self._part: PendingPart | None = None
+        self._crc = 0
+        self._bytes = 0
+        self.committed: list[str] = []
+
+    def write(self, buffer: bytes | memoryview) -> None:
+        """``buffer`` holds whole lines, each ending in a newline."""
+        while buffer:
+            if self._part is None:
+                self._part, self._crc, self._bytes = self._create(), 0, 0
+            room = self._max_bytes - self._bytes
+            if len(buffer) < room:
+                self._append(buffer)
+                return
+            cut = bytes(buffer).find(b"\n", max(room - 1, 0)) + 1
+            self._append(buffer[:cut])
+            buffer = buffer[cut:]
+            self.flush()
+
+    def _append(self, data: bytes | memoryview) -> None:
+        assert self._part is not None
+        self._part.write(data)
+        self._crc = crc32(data, self._crc)
+        self._bytes += len(data)
+
+    def flush(self) -> None:
+        """Commit the part being written, if it holds anything. A part that fails to
+        publish leaves nothing behind."""
+        part, self._part = self._part, None
+        if part is None:
+            return
+        if not self._bytes:
+            part.abort()
+            return
+        fingerprint = content_fingerprint(self._crc, self._bytes, self._extension)
+        key = self._key_for(len(self.committed), fingerprint)
+        try:
+            part.commit(key)
+        except BaseException:
+            part.abort()
+            raise
+        self.committed.append(key)
+
+    def abort(self) -> None:
+        if self._part is not None:
+            self._part.abort()
+            self._part = None

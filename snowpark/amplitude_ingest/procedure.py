@@ -22,7 +22,7 @@ from typing import Any, Optional
 from pydantic import Field
 from snowflake.snowpark import Session
 
-from amplitude_ingest import doctor, reconcile
+from amplitude_ingest import doctor, forget_procedure, reconcile
 from amplitude_ingest.assembly import extraction, inline_workers, thread_workers
 from amplitude_ingest.config import Credentials, ExtractConfig, validated
 from amplitude_ingest.errors import HoursFailedError
@@ -39,7 +39,12 @@ SECRET_ALIAS = "amplitude_credentials"  # noqa: S105 - a name in the SECRETS cla
 # Names in the settings table that the other procedures read (the doctor, the wait step):
 # known here so that a misspelt name is still an error, not a silent no-op.
 OTHER_PROCEDURES_SETTINGS = frozenset(
-    {*doctor.REQUIRED_SETTINGS, *doctor.OPTIONAL_SETTINGS, *reconcile.SETTINGS}
+    {
+        *doctor.REQUIRED_SETTINGS,
+        *doctor.OPTIONAL_SETTINGS,
+        *reconcile.SETTINGS,
+        *forget_procedure.SETTINGS,
+    }
 )
 
 
@@ -49,6 +54,9 @@ class ProcedureConfig(ExtractConfig):
 
     stage: str = Field("AMPLITUDE_STAGE", description="the external stage the pipe watches")
     ledger_table: str = Field("AMPLITUDE_INGEST_LEDGER", description="the ledger table")
+    forget_requests_table: str | None = Field(
+        None, description="forgotten users, whose lines every export drops (sql/55)"
+    )
     max_hours: int = Field(24 * 7, ge=1, description="cap on hours per call when resuming")
     # Tasks time out after an hour by default; stop cleanly before, watermark saved.
     time_budget_seconds: float | None = Field(
@@ -96,6 +104,17 @@ def _set_task_return_value(gate: SessionGate, result: dict[str, Any]) -> None:
             session.sql("call system$set_return_value(?)", params=[text]).collect()
 
 
+def _forgotten_ids(
+    gate: SessionGate, config: ProcedureConfig
+) -> forget_procedure.SnowflakeForgottenIds | None:
+    """The requests table sql/55 creates; a settings table without the row (a deployment
+    from before it) has nobody to forget yet."""
+    if config.forget_requests_table is None:
+        return None
+    table = gate.qualify(config.forget_requests_table, "forget requests table")
+    return forget_procedure.SnowflakeForgottenIds(gate, table)
+
+
 def ingest_amplitude(
     session: Session,
     # Snowpark reads these annotations to type the procedure; it knows Optional, not `X | None`.
@@ -126,6 +145,7 @@ def ingest_amplitude(
             ledger=ledger,
             workers=workers,
             owner=run_id,
+            forgotten=_forgotten_ids(gate, config),
         ) as extractor,
     ):
         summary = extractor.run(extractor.plan(start, end, bool(force)))

@@ -57,6 +57,7 @@ SETTINGS = (
     "root_task",
     "wait_timeout_seconds",
     "wait_poll_seconds",
+    "stage_rewrites_table",
 )
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -196,6 +197,21 @@ def expected_files(rows: Iterable[Sequence[Any]]) -> list[str]:
     return sorted(keys)
 
 
+def follow_rewrites(keys: Iterable[str], rewrites: Mapping[str, str | None]) -> list[str]:
+    """The keys to wait for: a key ``amplitude_forget()`` rewrote is replaced by the key that
+    replaced it (the pipe loads that one), or dropped when nothing was left to write."""
+    out: set[str] = set()
+    for key in keys:
+        current: str | None = key
+        seen: set[str] = set()
+        while current is not None and current in rewrites and current not in seen:
+            seen.add(current)
+            current = rewrites[current]
+        if current is not None:
+            out.add(current)
+    return sorted(out)
+
+
 def is_loaded(key: str, file_name: str) -> bool:
     """A raw row's FILE_NAME comes from `key` when equal to it or ending with '/' + key.
 
@@ -287,6 +303,8 @@ class Names:
     ledger_table: str = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_LEDGER"
     pipe: str = "AMPLITUDE.INGEST.AMPLITUDE_EVENTS_PIPE"
     root_task: str = "AMPLITUDE_PIPELINE_ROOT"
+    # Stage files amplitude_forget() rewrote (sql/55_forget.sql): replaced, not lost.
+    stage_rewrites_table: str = "AMPLITUDE.RAW.AMPLITUDE_STAGE_REWRITES"
 
     @property
     def schema(self) -> str:
@@ -310,8 +328,9 @@ class Names:
             ledger_table=settings.get("ledger_table", cls.ledger_table),
             pipe=settings.get("pipe", cls.pipe),
             root_task=settings.get("root_task", cls.root_task),
+            stage_rewrites_table=settings.get("stage_rewrites_table", cls.stage_rewrites_table),
         )
-        for value in (names.raw_table, names.ledger_table, names.pipe):
+        for value in (names.raw_table, names.ledger_table, names.pipe, names.stage_rewrites_table):
             validate_qualified_name(value)
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_$]*$", names.root_task):
             raise ConfigurationError(f"root_task {names.root_task!r} is not a task name")
@@ -335,6 +354,10 @@ def settings_query(settings_table: str) -> str:
 
 def ledger_keys_query(names: Names) -> str:
     return f"select status, stage_keys from {names.ledger_table} where run_id = ?"
+
+
+def rewrites_query(names: Names) -> str:
+    return f"select file_name, rewritten_to from {names.stage_rewrites_table}"
 
 
 def loaded_files_query(names: Names) -> str:
@@ -365,6 +388,7 @@ def queries(names: Names, settings_table: str) -> list[str]:
         settings_query(settings_table),
         predecessor_query(),
         ledger_keys_query(names),
+        rewrites_query(names),
         loaded_files_query(names),
         load_errors_query(names),
     ]
@@ -435,7 +459,11 @@ def check_run(
         rows = run_sql(predecessor_query(), [names.root_task])
         run = str(rows[0][0]) if rows and rows[0][0] is not None else None
     reference = parse_run_reference(run)
-    expected = expected_files(run_sql(ledger_keys_query(names), [reference.run_id]))
+    written = expected_files(run_sql(ledger_keys_query(names), [reference.run_id]))
+    rewrites = {
+        str(r[0]): None if r[1] is None else str(r[1]) for r in run_sql(rewrites_query(names), [])
+    }
+    expected = follow_rewrites(written, rewrites)
     timeout = float(settings.get("wait_timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
     poll = float(settings.get("wait_poll_seconds", DEFAULT_POLL_SECONDS))
     watcher = LoadWatcher(run_sql, names, clock)

@@ -9,7 +9,8 @@ is never visible and memory stays flat. Uploads go one at a time through the ses
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -17,6 +18,8 @@ from amplitude_ingest.parts import SpooledPart, SpoolGauge
 from amplitude_ingest.ports import PendingPart
 from amplitude_ingest.snowflake_session import SessionGate, validate_object_name
 from amplitude_ingest.stage_keys import normalize_prefix
+
+READ_CHUNK = 1024 * 1024
 
 
 class SnowflakeStage:
@@ -48,6 +51,21 @@ class SnowflakeStage:
             if at >= 0:
                 keys.append(name[at:])
         return sorted(keys)
+
+    @contextmanager
+    def read(self, key: str) -> Iterator[Iterator[bytes]]:
+        """A part's bytes as stored, streamed (what ``amplitude_forget()`` rewrites).
+
+        Not ``session.file.get_stream``: it runs GET, which downloads from internal stages
+        only (GET's reference page). ``SnowflakeFile`` reads a file "from either internal
+        or external stages" in a procedure, the owner's access sufficing without a scoped
+        URL (Reading files with a Python stored procedure).
+        """
+        from snowflake.snowpark.files import SnowflakeFile
+
+        path = f"@{self.stage}/{normalize_prefix(key)}"
+        with self._gate(), SnowflakeFile.open(path, "rb", require_scoped_url=False) as file:
+            yield iter(lambda: bytes(file.read(READ_CHUNK)), b"")
 
     def delete(self, keys: Iterable[str]) -> None:
         with self._gate() as session:

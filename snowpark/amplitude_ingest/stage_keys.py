@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from amplitude_ingest.errors import ConfigurationError
@@ -97,6 +98,60 @@ def quarantine_key(project: str, hour: datetime, member: int, piece: int, finger
         f"{QUARANTINE_EXTENSION}"
     )
     return quarantine_hour_prefix(project, hour) + name
+
+
+@dataclass(frozen=True)
+class PartName:
+    """What a data or quarantine key says: :func:`part_key` and :func:`quarantine_key` read
+    backwards, so a part rewritten with other content gets its key from the same code."""
+
+    project: str
+    hour: datetime
+    member: int
+    piece: int
+    fingerprint: str
+    extension: str
+
+    @property
+    def quarantined(self) -> bool:
+        return self.extension == QUARANTINE_EXTENSION
+
+    def key(self, fingerprint: str) -> str:
+        """The key of this part with other content (another fingerprint)."""
+        if self.quarantined:
+            return quarantine_key(self.project, self.hour, self.member, self.piece, fingerprint)
+        return part_key(
+            self.project, self.hour, self.member, self.piece, fingerprint, self.extension
+        )
+
+
+_PART_NAME = re.compile(
+    rf"^(?P<folder>{EVENTS_FOLDER}|{QUARANTINE_FOLDER})/(?P<project>[A-Za-z0-9][A-Za-z0-9_-]{{0,63}})"
+    r"/(?P<path>\d{4}/\d{2}/\d{2}/\d{2})/(?P=project)_(?P<hour>\d{8}T\d{2})"
+    r"_(?P<member>\d{4})_(?P<piece>\d{3})_(?P<fp>[0-9a-f]{16})"
+    r"(?P<ext>\.json|\.json\.gz|\.rejected\.jsonl)$"
+)
+
+
+def parse_part_key(key: str) -> PartName | None:
+    """The parts of a key this package wrote; None for any other name (a doctor marker, a
+    file someone else put there), which must then not be renamed by guesswork."""
+    match = _PART_NAME.fullmatch(key)
+    if match is None:
+        return None
+    quarantined = match["folder"] == QUARANTINE_FOLDER
+    if quarantined != (match["ext"] == QUARANTINE_EXTENSION):
+        return None
+    try:
+        hour = datetime.strptime(match["hour"], "%Y%m%dT%H").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    if hour_folder(hour) != match["path"]:
+        return None
+    name = PartName(
+        match["project"], hour, int(match["member"]), int(match["piece"]), match["fp"], match["ext"]
+    )
+    return name if name.key(name.fingerprint) == key else None
 
 
 def member_hour(entry_name: str, window: HourWindow) -> datetime | None:

@@ -23,7 +23,7 @@ import click
 from amplitude_ingest import __version__
 from amplitude_ingest.config import Compression, Region
 from amplitude_ingest.domain import ExtractPlan, ExtractSummary, HourStatus
-from amplitude_ingest.errors import AmplitudeIngestError
+from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
 from amplitude_ingest.hours import HourWindow
 from amplitude_laptop import logs, steps
 from amplitude_laptop.settings import (
@@ -205,6 +205,22 @@ def _load(settings: LaptopSettings, options: dict[str, Any]) -> int:
     return EXIT_OK if summary.ok else EXIT_FAILED
 
 
+def _forget(settings: LaptopSettings, options: dict[str, Any]) -> int:
+    from amplitude_ingest.forget import IdKind
+    from amplitude_laptop.forget import forget
+
+    given = {kind: options[kind.value] for kind in IdKind if options[kind.value] is not None}
+    if len(given) != 1:
+        raise ConfigurationError("give exactly one of --amplitude-id, --user-id, --device-id")
+    ((kind, value),) = given.items()
+    summary = forget(settings, kind, str(value))
+    click.echo(f"forget     {summary.one_line()}")
+    click.echo("           next: `amplitude-ingest transform` drops them from the dbt models")
+    for key in summary.not_rewritten:
+        click.echo(f"  not rewritten (not a name this pipeline writes): {key}", err=True)
+    return EXIT_OK if summary.ok else EXIT_FAILED
+
+
 def print_node(node: NodeResult) -> None:
     """A line per model; tests only when they fail (their count is in the summary line)."""
     if node.failed:
@@ -299,6 +315,29 @@ def run(**options: Any) -> int:
 @_common
 def status(**options: Any) -> int:
     return _session("status", options, _status)
+
+
+@cli.command(
+    help=(
+        "Forget one user (a privacy request): remove their events from the raw table, "
+        "the stage files and the quarantine, and record the request (the id only as its "
+        "SHA-256) so that dbt drops them from every model and no later export brings them "
+        "back. Give exactly one id."
+    ),
+    epilog=(
+        "Example: amplitude-ingest forget --user-id 'user-1234', then "
+        "amplitude-ingest transform. What cannot be forgotten (backups, logs, dbt's "
+        "artefacts): README, Forgetting a user."
+    ),
+)
+@_common
+@click.option(
+    "--amplitude-id", "amplitude_id", type=click.IntRange(min=0), help="Amplitude's own user id"
+)
+@click.option("--user-id", "user_id", type=str, help="your user id, as sent to Amplitude")
+@click.option("--device-id", "device_id", type=str, help="the device id, as sent to Amplitude")
+def forget(**options: Any) -> int:
+    return _session("forget", options, _forget)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -30,6 +30,7 @@ RAW_SCHEMA = "raw"
 BATCH_BYTES = 256 * 1024 * 1024
 BATCH_FILES = 500
 RAW_TABLE = "amplitude_events_raw"
+FORGET_REQUESTS_TABLE = "amplitude_forget_requests"
 
 _DDL = f"""
 create schema if not exists {RAW_SCHEMA};
@@ -57,6 +58,16 @@ create table if not exists {RAW_SCHEMA}.load_errors (
     failed_at timestamp not null,
     primary key (file_name, content_id)
 );
+
+create table if not exists {RAW_SCHEMA}.{FORGET_REQUESTS_TABLE} (
+    request_id varchar not null primary key,
+    requested_at timestamp not null,
+    id_kind varchar not null,
+    id_sha256 varchar not null,
+    raw_rows_deleted bigint not null,
+    stage_files_rewritten bigint not null,
+    quarantine_lines_removed bigint not null
+);
 """
 
 # One statement per file, in the file's own transaction; ordinality numbers its lines.
@@ -64,6 +75,20 @@ _LOAD_FILE = f"""
 insert into {RAW_SCHEMA}.{RAW_TABLE}
 select json, $file_name, ordinality, $loaded_at
 from read_json_objects($path, format = 'newline_delimited') with ordinality
+"""
+
+# Stage parts `amplitude-ingest forget` rewrote without a user's lines (amplitude_laptop.
+# forget): the old key is never loaded again, even if it is still on the stage after a
+# crash, and the dashboard's "files not loaded" follows it to the key that replaced it.
+STAGE_REWRITES_TABLE = "stage_rewrites"
+_REWRITES_DDL = f"""
+create table if not exists {RAW_SCHEMA}.{STAGE_REWRITES_TABLE} (
+    file_name varchar not null primary key,
+    rewritten_to varchar,
+    request_id varchar not null,
+    lines_removed bigint not null,
+    rewritten_at timestamp not null
+);
 """
 
 
@@ -101,6 +126,7 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
             "(AMP_WAREHOUSE) at a DuckDB file, or at a path where one can be created"
         ) from exc
     connection.execute(_DDL)
+    connection.execute(_REWRITES_DDL)
     return connection
 
 
@@ -120,13 +146,20 @@ class Loader:
         ).fetchall()
         return {(str(name), str(content)) for name, content in rows}
 
+    def _rewritten(self) -> set[str]:
+        rows = self._db.execute(
+            f"select file_name from {RAW_SCHEMA}.{STAGE_REWRITES_TABLE}"
+        ).fetchall()
+        return {str(name) for (name,) in rows}
+
     def load(self, stage: StageListing) -> LoadSummary:
         began = time.monotonic()
         summary = LoadSummary()
         known = self._known()
+        rewritten = self._rewritten()
         new = []
         for file in stage.list():
-            if (file.key, file.content_id) in known:
+            if (file.key, file.content_id) in known or file.key in rewritten:
                 summary.files_already_loaded += 1
             else:
                 new.append(file)
@@ -186,6 +219,13 @@ class Loader:
         summary.rows_loaded += rows
         summary.bytes_loaded += file.size
         logger.info("loaded %s: %d rows", file.key, rows)
+
+    def replace_file(self, stage: StageListing, file: EventFile) -> int:
+        """Load ``file`` inside the caller's transaction (``forget`` swapping a rewritten
+        part in for the old one), recorded in the load history like any load."""
+        loaded_at = self._clock().replace(tzinfo=None)
+        with stage.local_copy(file) as path:
+            return self._insert(path, file, loaded_at)
 
     def _insert(self, path: Path, file: EventFile, loaded_at: datetime) -> int:
         self._db.execute(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PARTIAL_SUFFIX = ".partial"
+READ_CHUNK = 1024 * 1024
 WRITEBACK_EVERY = 16 * 1024 * 1024
 S3_MULTIPART_THRESHOLD = 1024 * 1024 * 1024
 S3_MULTIPART_CHUNK = 16 * 1024 * 1024
@@ -146,6 +147,12 @@ class LocalStage:
                 if p.is_file() and not p.name.startswith(".") and self.PARTIAL_FOLDER not in p.parts
             )
 
+    @contextmanager
+    def read(self, key: str) -> Iterator[Iterator[bytes]]:
+        """A part's bytes as stored, in chunks (what ``forget`` rewrites)."""
+        with stage_errors("read a part", str(self.root)), self.path(key).open("rb") as file:
+            yield iter(lambda: file.read(READ_CHUNK), b"")
+
     def delete(self, keys: Iterable[str]) -> None:
         with stage_errors("remove parts", str(self.root)):
             for key in keys:
@@ -216,6 +223,16 @@ class S3Stage:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
                 keys.extend(item["Key"][cut:] for item in page.get("Contents", []))
         return sorted(keys)
+
+    @contextmanager
+    def read(self, key: str) -> Iterator[Iterator[bytes]]:
+        """A part's bytes as stored, streamed in chunks (what ``forget`` rewrites)."""
+        with stage_errors("read a part", self.describe()):
+            body = self._client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"]
+            try:
+                yield body.iter_chunks(READ_CHUNK)
+            finally:
+                body.close()
 
     def delete(self, keys: Iterable[str]) -> None:
         batch = [{"Key": self._full(k)} for k in keys]

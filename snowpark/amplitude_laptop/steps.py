@@ -20,6 +20,7 @@ from amplitude_ingest.assembly import extraction
 from amplitude_ingest.domain import ExtractPlan, ExtractSummary
 from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.extractor import ProgressCallback
+from amplitude_ingest.forget import ForgottenIds
 from amplitude_ingest.hours import parse_bounds
 from amplitude_laptop.process_workers import WORKER_KINDS
 from amplitude_laptop.run_lock import run_lock
@@ -72,11 +73,19 @@ def extract(
             workers=WORKER_KINDS[settings.workers],
             spool_dir=spool,
             owner=f"amplitude-ingest:{socket.gethostname()}:{os.getpid()}",
+            forgotten=_forgotten_ids(settings),
         ) as extractor:
             plan = extractor.plan(start_hour, end_hour, force)
             if on_plan is not None:
                 on_plan(plan)
             return extractor.run(plan, on_progress)
+
+
+def _forgotten_ids(settings: LaptopSettings) -> ForgottenIds:
+    # DuckDB only in this process and only when it is read (see load below).
+    from amplitude_laptop.forget import WarehouseForgottenIds
+
+    return WarehouseForgottenIds(settings.warehouse)
 
 
 def load(settings: LaptopSettings) -> LoadSummary:

@@ -216,11 +216,19 @@ def files_not_loaded(
                 "select file_name, error from raw.load_errors order by failed_at"
             ).fetchall()
         }
+    # A part `forget` rewrote was replaced, not lost: follow it to what replaced it.
+    rewritten: dict[str, str | None] = {}
+    if "stage_rewrites" in tables:
+        rows = db.execute("select file_name, rewritten_to from raw.stage_rewrites").fetchall()
+        rewritten = {str(old): None if new is None else str(new) for old, new in rows}
     for hour, status, *_rest, keys, updated, _owner, _expires, _failed_runs in ledger:
         if status != "done":
             continue
-        for key in json.loads(str(keys or "[]")):
-            if not str(key).startswith("events/") or key in loaded:
+        for written_key in json.loads(str(keys or "[]")):
+            key: str | None = str(written_key)
+            while key in rewritten:
+                key = rewritten[key]
+            if key is None or not key.startswith("events/") or key in loaded:
                 continue
             written = updated if isinstance(updated, datetime) else now
             minutes = int((now - written).total_seconds() // 60)

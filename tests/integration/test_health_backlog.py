@@ -30,7 +30,9 @@ def cursor(tmp_path: Path) -> Iterator[Any]:
         )
         cur = connection.cursor()
         cur.execute("create schema if not exists amplitude.raw")
-        run_scripts(cur, ["40_raw_table_and_pipe.sql", "50_ledger_and_settings.sql"])
+        run_scripts(
+            cur, ["40_raw_table_and_pipe.sql", "50_ledger_and_settings.sql", "55_forget.sql"]
+        )
         cur.execute(
             "update amplitude.ingest.amplitude_ingest_settings set value = ? "
             "where name = 'lag_hours'",

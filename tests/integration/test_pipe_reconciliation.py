@@ -38,7 +38,13 @@ def cursor(tmp_path: Path) -> Iterator[Any]:
         cur = connection.cursor()
         cur.execute("create schema if not exists amplitude.raw")
         run_scripts(
-            cur, ["40_raw_table_and_pipe.sql", "50_ledger_and_settings.sql", "75_alerts.sql"]
+            cur,
+            [
+                "40_raw_table_and_pipe.sql",
+                "50_ledger_and_settings.sql",
+                "55_forget.sql",
+                "75_alerts.sql",
+            ],
         )
         cur.execute(
             "update amplitude.ingest.amplitude_ingest_settings set value = '60' "
@@ -523,3 +529,32 @@ def test_a_failed_run_then_its_recovery_are_each_told_once_by_email(cursor: Any)
         "order by sent_at"
     )
     assert cursor.fetchall() == [("failure", "g2", "email"), ("recovered", "g4", "email")]
+
+
+def test_a_file_forget_rewrote_is_replaced_not_lost_in_the_view_and_the_wait_step(
+    cursor: Any,
+) -> None:
+    """amplitude_forget() records each rewritten key (sql/55_forget.sql): the view and the
+    wait step look for the key that replaced it, and forget a file nothing was left of."""
+    rewritten, emptied = KEYS[0], KEYS[1]
+    replacement = KEYS[0].replace(".json", "_rewritten.json")
+    write_ledger(cursor, "run42", "2026-01-26 05:00:00", KEYS, minutes_ago=90)
+    for old, new in ((rewritten, replacement), (emptied, None)):
+        cursor.execute(
+            "insert into amplitude.raw.amplitude_stage_rewrites "
+            "select ?, ?, 'request', 1, sysdate()",
+            [old, new],
+        )
+    load(cursor, KEYS[2])
+    for view in _views():
+        cursor.execute(view)
+    cursor.execute("select stage_key from amplitude.ingest.amplitude_files_not_loaded")
+    assert cursor.fetchall() == [(replacement,)]  # its replacement is not loaded yet
+    clock = Clock()
+    with pytest.raises(FilesNotLoadedError, match=rf"1 of the 2 files .*{replacement}"):
+        check_run(Snowflake(cursor), "run42", SETTINGS_TABLE, clock, clock.sleep)
+    load(cursor, f"amplitude/{replacement}")  # the pipe loads the rewritten file
+    cursor.execute("select stage_key from amplitude.ingest.amplitude_files_not_loaded")
+    assert cursor.fetchall() == []
+    result = check_run(Snowflake(cursor), "run42", SETTINGS_TABLE, clock, clock.sleep)
+    assert result == {"run_id": "run42", "files_expected": 2, "files_loaded": 2}

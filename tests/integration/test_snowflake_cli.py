@@ -127,6 +127,7 @@ def test_the_procedures_the_cli_creates_replay_without_a_finding(tmp_path: Path)
         "amplitude_wait_for_loads",
         "amplitude_doctor",
         "amplitude_send_alerts",
+        "amplitude_forget",
     }
     # The string default is quoted once (the CLI adds the quotes), the doctor returns a table.
     assert (
@@ -147,6 +148,11 @@ def test_the_procedures_the_cli_creates_replay_without_a_finding(tmp_path: Path)
     # The alerts go through notification integrations: no egress, no secret of its own.
     assert "external_access_integrations" not in by_name["amplitude_send_alerts"]
     assert "secrets" not in by_name["amplitude_send_alerts"]
+    # A privacy request reaches no network and holds no secret.
+    assert "external_access_integrations" not in by_name["amplitude_forget"]
+    assert (
+        "id_kind varchar, id varchar, settings_table varchar default" in by_name["amplitude_forget"]
+    )
 
     role, context = VARIABLES["pipeline_role"], (VARIABLES["database"], "INGEST")
     code = [

@@ -176,8 +176,10 @@ class Recorded:
         ledger: list[tuple[str, str]],
         looks: list[list[str]],
         predecessor: str | None = None,
+        rewrites: dict[str, str | None] | None = None,
     ) -> None:
         self.settings = settings
+        self.rewrites = rewrites or {}
         self.ledger = ledger
         self.looks = looks
         self.predecessor = predecessor
@@ -197,6 +199,8 @@ class Recorded:
             ]
         if "copy_history" in query:
             return []
+        if query.startswith("select file_name, rewritten_to"):
+            return list(self.rewrites.items())
         raise AssertionError(query)
 
 

@@ -1,0 +1,261 @@
+"""``CALL amplitude_forget(id_kind, id)``: forget one user in Snowflake.
+
+Owned by the pipeline role and run with its rights, like ``ingest_amplitude()``: it hashes
+the id (only the hash is used or stored from then on), records the request first (so every
+export that starts from then on leaves the user out) and fails, asking to be called again,
+while an export that started before holds hours; then it rewrites every stage part and
+quarantine part holding the user's lines (LIST, ``get_stream``, ``put_stream`` under the
+new content's key, the same code and key naming as the extract:
+:func:`amplitude_ingest.forget.forget_on_stage`), records each rewritten key in the stage
+rewrites table, then calls the admin's ``amplitude_forget_rows()``, an owner's-rights SQL
+procedure (sql/55_forget.sql) that records the request and deletes the user's raw rows and
+the raw rows of the parts this request rewrote (the pipeline role has no DELETE on the raw
+table). Only then are the old parts removed. Snowpipe loads the new parts, under new paths,
+like any other: the raw rows of a rewritten part are replaced, not loaded twice.
+
+A crash at any point leaves a state a re-run completes: new parts are named by content
+(written again identically), rewritten keys already recorded are only removed, and the
+request id is derived from the id's kind and hash, so the record is one row.
+
+The id given to a CALL is part of the statement's text, which Snowflake keeps in query
+history: pass ``sha256:<hex>`` (the SHA-256 of the id, computed outside Snowflake) instead
+of the id to keep it out (README, "Forgetting a user").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
+from amplitude_ingest.forget import (
+    Forgotten,
+    IdKind,
+    PartRewrite,
+    forget_on_stage,
+    id_sha256,
+    id_text,
+    parse_digest,
+    request_id,
+)
+from amplitude_ingest.reconcile import settings_query, validate_qualified_name
+from amplitude_ingest.snowflake_session import SessionGate
+from amplitude_ingest.snowflake_stage import SnowflakeStage
+
+if TYPE_CHECKING:
+    from snowflake.snowpark import Session
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"  # snowflake.yml passes the real one
+# What this procedure (and the extract's filter) read from the settings table.
+SETTINGS = ("forget_requests_table", "stage_rewrites_table", "forget_rows_procedure")
+NAMES_IN_MESSAGE = 10
+
+Queries = Callable[[str, Sequence[Any]], list[Sequence[Any]]]
+
+
+class ForgetIncompleteError(AmplitudeIngestError):
+    """A part holds the user's lines under a name this pipeline never writes."""
+
+
+class ExportRunningError(AmplitudeIngestError):
+    """An export that began before the request was recorded is still writing."""
+
+
+@dataclass(frozen=True)
+class ForgetNames:
+    """Qualified names from the settings table (validated: they are spliced into SQL)."""
+
+    stage: str
+    ledger_table: str
+    requests_table: str
+    rewrites_table: str
+    rows_procedure: str
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, str]) -> ForgetNames:
+        missing = [n for n in ("stage", "ledger_table", *SETTINGS) if not settings.get(n)]
+        if missing:
+            raise ConfigurationError(
+                f"the settings table has no {', '.join(missing)}: run sql/50 and sql/55 again"
+            )
+        return cls(
+            stage=validate_qualified_name(settings["stage"]),
+            ledger_table=validate_qualified_name(settings["ledger_table"]),
+            requests_table=validate_qualified_name(settings["forget_requests_table"]),
+            rewrites_table=validate_qualified_name(settings["stage_rewrites_table"]),
+            rows_procedure=validate_qualified_name(settings["forget_rows_procedure"]),
+        )
+
+
+# ---- the queries (values as bind variables; only validated names are spliced in) --------
+
+
+def recorded_query(names: ForgetNames) -> str:
+    return f"select file_name from {names.rewrites_table} where request_id = ?"
+
+
+def record_rewrite_query(names: ForgetNames) -> str:
+    return (
+        f"insert into {names.rewrites_table} "
+        "(file_name, rewritten_to, request_id, lines_removed, rewritten_at) "
+        "select ?, ?, ?, ?, sysdate() "
+        f"where not exists (select 1 from {names.rewrites_table} where file_name = ?)"
+    )
+
+
+def repoint_query(names: ForgetNames) -> str:
+    """A part rewritten by an earlier request points at what replaced it last."""
+    return f"update {names.rewrites_table} set rewritten_to = ? where rewritten_to = ?"
+
+
+def rows_call(names: ForgetNames) -> str:
+    return f"call {names.rows_procedure}(?, ?, ?)"
+
+
+def running_exports_query(names: ForgetNames) -> str:
+    """Hours an ingest_amplitude() call holds right now (its lease has not lapsed)."""
+    return (
+        f"select count(*) from {names.ledger_table} "
+        "where lease_owner is not null and lease_expires_at > sysdate()"
+    )
+
+
+def requests_query(table: str) -> str:
+    return f"select id_kind, id_sha256 from {validate_qualified_name(table)}"
+
+
+def queries(names: ForgetNames, settings_table: str) -> list[str]:
+    """Every statement the procedure runs (the privilege replay runs them)."""
+    return [
+        settings_query(settings_table),
+        recorded_query(names),
+        record_rewrite_query(names),
+        repoint_query(names),
+        rows_call(names),
+        running_exports_query(names),
+        requests_query(names.requests_table),
+    ]
+
+
+# ---- the extract's filter on Snowflake -------------------------------------------------
+
+
+class SnowflakeForgottenIds:
+    """The extract's :class:`~amplitude_ingest.forget.ForgottenIds`: the requests table."""
+
+    def __init__(self, gate: SessionGate, table: str) -> None:
+        self._gate = gate
+        self.table = validate_qualified_name(table)
+
+    def forgotten(self) -> Forgotten:
+        with self._gate() as session:
+            rows = session.sql(requests_query(self.table)).collect()
+        return Forgotten.of((str(row[0]), str(row[1])) for row in rows)
+
+
+# ---- the procedure -----------------------------------------------------------------------
+
+
+def parse_kind(value: str) -> IdKind:
+    try:
+        return IdKind(value.strip().lower())
+    except ValueError:
+        kinds = ", ".join(k.value for k in IdKind)
+        raise ConfigurationError(f"id_kind {value!r} is not one of {kinds}") from None
+
+
+def digest_of(kind: IdKind, value: str) -> str:
+    """The hash of the id: given as ``sha256:<hex>``, or computed here."""
+    return parse_digest(value) or id_sha256(id_text(kind, value))
+
+
+def record_rewrites(
+    run_sql: Queries, names: ForgetNames, request: str, rewrites: Sequence[PartRewrite]
+) -> None:
+    for rewrite in rewrites:
+        run_sql(
+            record_rewrite_query(names),
+            [rewrite.old_key, rewrite.new_key, request, rewrite.lines_removed, rewrite.old_key],
+        )
+        if rewrite.new_key is not None:
+            run_sql(repoint_query(names), [rewrite.new_key, rewrite.old_key])
+
+
+def forget(
+    run_sql: Queries,
+    stage: SnowflakeStage,
+    names: ForgetNames,
+    kind: IdKind,
+    digest: str,
+) -> dict[str, Any]:
+    """The whole forget over a ``run_sql(query, params) -> rows`` callable and a stage."""
+    request = request_id(kind, digest)
+    # The request first: an export that starts from now on leaves the user out. One that
+    # started before read the requests without it, and may still write their lines.
+    run_sql(rows_call(names), [request, kind.value, digest])
+    held = run_sql(running_exports_query(names), [])
+    if held and int(held[0][0]):
+        raise ExportRunningError(
+            f"request {request} is recorded (every export from now on leaves the user out) "
+            f"and their raw rows are deleted, but ingest_amplitude() is exporting "
+            f"{int(held[0][0])} hour(s) right now with the requests it read before: CALL "
+            "amplitude_forget() again once it has finished (a re-run only completes the work)."
+        )
+    recorded = {str(row[0]) for row in run_sql(recorded_query(names), [request])}
+    done = forget_on_stage(stage, Forgotten.of([(kind.value, digest)]), recorded)
+    record_rewrites(run_sql, names, request, done.rewrites)
+    rows = run_sql(rows_call(names), [request, kind.value, digest])
+    counts = _variant(rows[0][0]) if rows else {}
+    stage.delete(done.old_keys)
+    result: dict[str, Any] = {
+        "request_id": request,
+        "id_kind": kind.value,
+        **counts,
+        "stage_lines_removed": done.data_lines_removed,
+        "parts_rewritten_now": len(done.rewrites),
+        "parts_not_rewritten": len(done.not_rewritten),
+    }
+    logger.info("amplitude_forget: %s", result)  # counts only, never the id
+    if done.not_rewritten:
+        shown = ", ".join(done.not_rewritten[:NAMES_IN_MESSAGE])
+        raise ForgetIncompleteError(
+            f"request {request}: everything else is forgotten, but {len(done.not_rewritten)} "
+            f"file(s) on {stage.describe()} hold the user's lines under names this pipeline "
+            f"never writes, so they were left as they are: {shown}. Remove them by hand."
+        )
+    return result
+
+
+def _variant(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        parsed = json.loads(value)
+        return parsed if isinstance(parsed, dict) else {}
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def amplitude_forget(
+    session: Session,
+    id_kind: str,
+    id: str,
+    settings_table: str = SETTINGS_TABLE,
+) -> dict:  # type: ignore[type-arg]  # Snowpark maps a plain dict to the VARIANT it returns
+    """CALL amplitude_forget(id_kind, id [, settings_table]); see the module docstring."""
+    kind = parse_kind(id_kind)
+    digest = digest_of(kind, id)
+    del id  # from here on only the hash exists
+    gate = SessionGate(session)
+
+    def run_sql(query: str, params: Sequence[Any]) -> list[Sequence[Any]]:
+        with gate() as held:
+            return list(held.sql(query, params=list(params) or None).collect())
+
+    table = gate.qualify(settings_table, "settings table")
+    settings = {str(r[0]).lower(): str(r[1]) for r in run_sql(settings_query(table), [])}
+    settings["stage"] = gate.qualify(settings.get("stage", "AMPLITUDE_STAGE"), "stage")
+    names = ForgetNames.from_settings(settings)
+    return forget(run_sql, SnowflakeStage(gate, names.stage), names, kind, digest)
