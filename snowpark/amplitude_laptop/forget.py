@@ -99,7 +99,10 @@ class WarehouseForgottenIds:
         if not self.warehouse.exists():
             return Forgotten()
         try:
-            with duckdb.connect(str(self.warehouse), read_only=True) as db:
+            # Opened as the loader and the report open it: DuckDB refuses a second
+            # connection to one file with another configuration (read_only) in a process
+            # that still holds one, as a `run` or the demo run twice in a process does.
+            with duckdb.connect(str(self.warehouse)) as db:
                 tables = db.execute(
                     "select 1 from information_schema.tables where table_schema = ? "
                     "and table_name = ?",
