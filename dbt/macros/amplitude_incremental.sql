@@ -19,6 +19,107 @@
 {%- endmacro %}
 
 
+{#-
+    Bookkeeping, not a model: the versions of events that staging replaced by another copy
+    (a copy that came first, maybe with another time, day, session or user) or removed (a
+    forget request), written by staging as it replaces or removes them, with `retired_at`
+    set to the run. A mart treats the grain keys of a retired version as touched, exactly as
+    it treats those of a row staging wrote: the keys an event leaves are rebuilt too.
+-#}
+{% macro amplitude__retired_events() -%}
+    {%- set schema = generate_schema_name('staging', none) | trim -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=schema, identifier='amplitude__retired_events'
+    )) }}
+{%- endmacro %}
+
+{#- The columns of a retired version, as staging has them. -#}
+{% macro amplitude__retired_columns() -%}
+    {{ return(['event_key', 'amplitude_id', 'session_key', 'event_type', 'event_date', 'event_time']) }}
+{%- endmacro %}
+
+
+{#-
+    The events that changed since the model's watermark: every row staging wrote after it
+    and every version staging retired after it, with the columns that place an event in a
+    mart's grain (user, session, day, type, time). A retired version has the values it had
+    when a mart last read it, so both the keys an event left and those it joined are touched.
+-#}
+{% macro amplitude_changed_events(since) -%}
+    select
+        {{ amplitude__retired_columns() | join(',\n        ') }}
+    from {{ ref('stg_amplitude__events') }}
+    where built_at > {{ since }}
+    union all
+    select
+        {{ amplitude__retired_columns() | join(',\n        ') }}
+    from {{ amplitude__retired_events() }}
+    where retired_at > {{ since }}
+{%- endmacro %}
+
+
+{#-
+    Incremental strategy of staging: MERGE by key, after saving the version each merged
+    copy replaces (the held row of a key in the new batch) as retired.
+-#}
+{% macro get_incremental_amplitude_merge_sql(arg_dict) -%}
+    insert into {{ amplitude__retired_events() }} (
+        {{ amplitude__retired_columns() | join(', ') }}, retired_at
+    )
+    select
+        {% for column in amplitude__retired_columns() -%}
+        held.{{ column }},
+        {% endfor -%}
+        {{ amplitude_built_at() }}
+    from {{ arg_dict['target_relation'] }} as held
+    where held.event_key in (select batch.event_key from {{ arg_dict['temp_relation'] }} as batch);
+    {{ get_incremental_merge_sql(arg_dict) }}
+{%- endmacro %}
+
+
+{#-
+    Incremental strategy of the marts: delete every key in the batch, then insert the
+    batch's rows but its tombstones. A tombstone (a row with `built_at` null, from
+    amplitude_tombstones) deletes a key the run touched and no longer builds: a session
+    whose events all moved to another, a repeat group that fell under the threshold. A
+    plain delete+insert deletes only the keys it writes, so such rows would stay.
+-#}
+{% macro get_incremental_amplitude_replace_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set batch = arg_dict['temp_relation'] -%}
+    {%- set key = arg_dict['unique_key'] -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ target }}
+    where {{ key }} in (select batch.{{ key }} from {{ batch }} as batch);
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }}
+    from {{ batch }}
+    where built_at is not null
+{%- endmacro %}
+
+
+{#-
+    `union all` tombstones for the rows of this model that match `where`: their columns as
+    built, `built_at` null. Put after a model's rows on an incremental run (same columns, in
+    the table's order, which is the model's own). Unit tests, whose `this` is a CTE of given
+    rows, override it with "".
+-#}
+{% macro amplitude_tombstones(where) -%}
+    {%- set columns = adapter.get_columns_in_relation(this) if execute else [] -%}
+    union all
+    select
+        {%- for column in columns %}
+        {% if column.name | lower == 'built_at' -%}
+            cast(null as {{ amplitude_timestamp_type() }}) as built_at
+        {%- else -%}
+            tombstone.{{ column.name | lower }}
+        {%- endif %}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ this }} as tombstone
+    where {{ where }}
+{%- endmacro %}
+
+
 {% macro amplitude__watermarks() -%}
     {%- set schema = generate_schema_name('staging', none) | trim -%}
     {{ return(api.Relation.create(
@@ -27,22 +128,61 @@
 {%- endmacro %}
 
 
-{#- on-run-start: the watermark table, created once. -#}
+{#- on-run-start: the bookkeeping tables (watermarks, retired events), created once. -#}
 {% macro amplitude_create_watermarks() -%}
     {%- set relation = amplitude__watermarks() -%}
+    {%- set text = dbt.type_string() | lower -%}
     {%- do adapter.create_schema(relation) -%}
     create table if not exists {{ relation }} (
-        model_name {{ dbt.type_string() | lower }} not null,
+        model_name {{ text }} not null,
         processed_through {{ amplitude_timestamp_type() }} not null
     )
 {%- endmacro %}
 
+{% macro amplitude_create_retired_events() -%}
+    {%- set text = dbt.type_string() | lower -%}
+    create table if not exists {{ amplitude__retired_events() }} (
+        event_key {{ text }} not null,
+        amplitude_id bigint,
+        session_key {{ text }},
+        event_type {{ text }},
+        event_date date,
+        event_time {{ amplitude_timestamp_type() }},
+        retired_at {{ amplitude_timestamp_type() }} not null
+    )
+{%- endmacro %}
 
-{#- post-hook of every incremental model: it has processed everything built before now. -#}
+
+{#-
+    post-hook of every incremental model: it has processed everything built before now,
+    but no further than each incremental model it reads had processed when it read it. A
+    model built while a model it reads is stale (`dbt build -s amplitude__event_enhanced`)
+    keeps its watermark at that model's, so its next run reads the changes again, once the
+    model it reads has caught up: a model notices what changed in every model it reads.
+-#}
 {% macro amplitude_save_watermark() -%}
     {%- if config.get('materialized') == 'incremental' -%}
+        {%- set parents = [] -%}
+        {%- for node_id in model.depends_on.nodes if node_id.startswith('model.') -%}
+            {%- set node = graph.nodes.get(node_id) -%}
+            {%- if node is not none and node.config.materialized == 'incremental' -%}
+                {%- do parents.append(node.alias or node.name) -%}
+            {%- endif -%}
+        {%- endfor -%}
         insert into {{ amplitude__watermarks() }} (model_name, processed_through)
-        values ('{{ this.identifier }}', {{ amplitude_built_at() }})
+        select
+            '{{ this.identifier }}',
+            {%- if parents %}
+            least({{ amplitude_built_at() }}, coalesce(min(processed_through), {{ amplitude_built_at() }}))
+        from (
+            select max(processed_through) as processed_through
+            from {{ amplitude__watermarks() }}
+            where model_name in ('{{ parents | join("', '") }}')
+            group by model_name
+        ) as parent_watermarks
+            {%- else %}
+            {{ amplitude_built_at() }}
+            {%- endif %}
     {%- endif -%}
 {%- endmacro %}
 
@@ -89,45 +229,16 @@
 
 
 {#-
-    The days a day-grain model lays out, as [first day, day after the last] date literals
-    (what dbt.date_spine takes), or none when there is nothing to lay out: the days of the
-    `events` (a relation with `event_date` and `built_at`) built after `since`, and every
-    day between the last day the model has built and the new last day. On a full build
-    (`since` undefined or none), the days of all events.
+    The days the date spine covers, as [first, last] date literals: the vars
+    `amplitude__date_range_start` and `amplitude__date_range_end` (Fivetran's names), the
+    end today (UTC, when the run started) unless set. Events dated outside are kept in
+    staging and left out of the day-grain model.
 -#}
-{% macro amplitude_day_span(events, since=none) -%}
-    {#- Compiling on a warehouse where the events are not built yet: nothing to lay out. -#}
-    {%- if not execute or load_relation(events) is none -%}
-        {{ return(none) }}
+{% macro amplitude_date_range() -%}
+    {%- set start = var('amplitude__date_range_start') -%}
+    {%- set end = var('amplitude__date_range_end') -%}
+    {%- if end is none or end == '' -%}
+        {%- set end = run_started_at.astimezone(modules.pytz.utc).date() -%}
     {%- endif -%}
-    {%- set incremental = since is defined and since is not none -%}
-    {%- set query -%}
-        select
-            min(event_date) as first_day,
-            max(event_date) as last_day,
-            {% if incremental -%}
-                (select max(built.event_date) from {{ this }} as built)
-            {%- else -%}
-                cast(null as date)
-            {%- endif %} as last_day_built
-        from {{ events }}
-        {%- if incremental %}
-        where built_at > {{ since }}
-        {%- endif %}
-    {%- endset -%}
-    {%- set row = run_query(query).rows[0] -%}
-    {%- if row[0] is none -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set one_day = modules.datetime.timedelta(days=1) -%}
-    {%- set first_day = row[0] -%}
-    {%- set last_day = row[1] -%}
-    {%- if row[2] is not none -%}
-        {%- set first_day = [first_day, row[2] + one_day] | min -%}
-        {%- set last_day = [last_day, row[2]] | max -%}
-    {%- endif -%}
-    {{ return([
-        "cast('" ~ first_day ~ "' as date)",
-        "cast('" ~ (last_day + one_day) ~ "' as date)",
-    ]) }}
+    {{ return(["cast('" ~ start ~ "' as date)", "cast('" ~ end ~ "' as date)"]) }}
 {%- endmacro %}

@@ -91,3 +91,12 @@
 {% macro amplitude_sort_time(column) -%}
     coalesce({{ column }}, cast('9999-12-31 00:00:00' as {{ amplitude_timestamp_type() }}))
 {%- endmacro %}
+
+
+{#- An event type's name without Amplitude's `[Amplitude] ` prefix. -#}
+{% macro amplitude_event_name(event_type) -%}
+    case
+        when {{ event_type }} like '[Amplitude] %' then substr({{ event_type }}, 13)
+        else {{ event_type }}
+    end
+{%- endmacro %}

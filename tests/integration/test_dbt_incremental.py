@@ -2,8 +2,10 @@
 
 A planted set of events is split into batches and loaded in random order: copies of
 events re-exported under new file names, client retries (same ``$insert_id``, a new
-uuid, received later), events without ``$insert_id`` and events without either, late
-events earlier than their session's first, loads days apart (past any window), and
+uuid, received later, and timed on another day, in another session or under another
+amplitude_id after a user merge), events without ``$insert_id`` and events without
+either, late events earlier than their session's first, events dated 1970 or 2099 (a
+device clock far off: outside the date spine), loads days apart (past any window), and
 loads that become visible after a later one (a Snowpipe load that commits late, with an
 older load time). After every batch an incremental ``dbt run`` must leave every model
 exactly as a full rebuild of the same raw rows, and staging must hold each distinct
@@ -44,10 +46,23 @@ EXAMPLES = int(os.environ.get("AMPLITUDE_PROPERTY_EXAMPLES", "200"))
 DAY0 = datetime(2026, 3, 2)
 PAGES = ["/", "/pricing"]
 ELEMENTS = [("button.buy", "Buy"), ("a.docs", "Docs")]
+WILD_DAYS = [datetime(2099, 12, 30), datetime(1970, 1, 1)]
+# "Today" for the date spine, fixed so that a run's result does not depend on the day.
+RUN_VARS = json.dumps({"amplitude__date_range_end": "2026-03-20"})
 
 
 def _ts(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """How a retry's copy differs from the original: Amplitude times a retry from its
+    upload, and a user merge in between gives it another amplitude_id."""
+
+    time_shift: timedelta = timedelta()
+    session: int | None = None
+    user_shift: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,8 +78,14 @@ class Event:
     element: int
     identity: str  # insert_id, uuid, neither
 
-    def row(self, uuid_suffix: str = "", received_later: timedelta = timedelta()) -> dict[str, Any]:
-        """The exported JSON of a copy of this event."""
+    def row(
+        self,
+        uuid_suffix: str = "",
+        received_later: timedelta = timedelta(),
+        differs: Disagreement | None = None,
+    ) -> dict[str, Any]:
+        """The exported JSON of a copy of this event; a retry's copy may disagree with the
+        original on its time (and so its day), its session and its user (a merge)."""
         path = PAGES[self.page]
         selector, text = ELEMENTS[self.element]
         properties: dict[str, Any] = {"[Amplitude] Page URL": f"https://x{path}"}
@@ -77,19 +98,23 @@ class Event:
             "click": "[Amplitude] Element Clicked",
             "custom": "invoice_paid",
         }[self.kind]
+        differs = differs or Disagreement()
+        at = self.at + differs.time_shift
+        user = (self.user + differs.user_shift) % 3
+        session = self.session if differs.session is None else differs.session
         received = self.at + timedelta(seconds=1) + received_later
-        session_id = -1 if self.session < 0 else 1_770_000_000_000 + self.user * 10 + self.session
+        session_id = -1 if session < 0 else 1_770_000_000_000 + user * 10 + session
         return {
             "uuid": f"u{self.number}{uuid_suffix}" if self.identity != "neither" else None,
             "$insert_id": f"i{self.number}" if self.identity == "insert_id" else None,
             "event_id": self.number,
             "event_type": event_type,
-            "amplitude_id": 1000 + self.user,
-            "user_id": f"user-{self.user}" if self.user % 2 else None,
+            "amplitude_id": 1000 + user,
+            "user_id": f"user-{user}" if user % 2 else None,
             "device_id": f"d{self.user}",
             "session_id": session_id,
-            "event_time": _ts(self.at),
-            "client_event_time": _ts(self.at),
+            "event_time": _ts(at),
+            "client_event_time": _ts(at),
             "client_upload_time": _ts(received),
             "server_received_time": _ts(received),
             "server_upload_time": _ts(received),
@@ -129,8 +154,10 @@ def scenarios(draw: st.DrawFn, max_events: int) -> Scenario:
                 number=number,
                 user=draw(st.integers(0, 2)),
                 session=draw(st.sampled_from([-1, 0, 0, 1])),
-                # Over four days, so some days have nothing (the spine's zero rows).
-                at=DAY0 + timedelta(minutes=draw(st.integers(0, 4 * 24 * 60)), seconds=number),
+                # Over four days, so some days have nothing (the spine's zero rows), and
+                # now and then a device clock far off, outside the spine's range.
+                at=draw(st.sampled_from([DAY0] * 12 + WILD_DAYS))
+                + timedelta(minutes=draw(st.integers(0, 4 * 24 * 60)), seconds=number),
                 kind=draw(st.sampled_from(["page", "click", "click", "custom"])),
                 page=draw(st.integers(0, 1)),
                 element=draw(st.integers(0, 1)),
@@ -159,7 +186,12 @@ def scenarios(draw: st.DrawFn, max_events: int) -> Scenario:
     for event in draw(st.lists(st.sampled_from(events), max_size=6)):
         if event.identity == "insert_id" and draw(st.booleans()):
             later = timedelta(hours=draw(st.sampled_from([1, 30, 200])))
-            copies.append(Copy(event, event.row("r", later), draw(batch_of)))
+            differs = Disagreement(
+                time_shift=timedelta(minutes=draw(st.sampled_from([0, 0, 7, 25 * 60, -26 * 60]))),
+                session=draw(st.sampled_from([None, None, -1, 0, 1])),
+                user_shift=draw(st.sampled_from([0, 0, 1])),
+            )
+            copies.append(Copy(event, event.row("r", later, differs), draw(batch_of)))
         else:
             copies.append(Copy(event, event.row(), draw(batch_of)))
     gaps = [
@@ -231,12 +263,12 @@ def play(scenario: Scenario, warehouses: tuple[Path, Path, Path]) -> None:
         insert_raw_rows(incremental, [(json.dumps(r.json), r.file_name, r.file_row_number,
                                        r.loaded_at) for r in rows])  # fmt: skip
         loaded += rows
-        run_local(incremental, root / "dbt-incremental", "run")
+        run_local(incremental, root / "dbt-incremental", "run", "--vars", RUN_VARS)
 
         reset_warehouse(rebuilt)
         insert_raw_rows(rebuilt, [(json.dumps(r.json), r.file_name, r.file_row_number,
                                    r.loaded_at) for r in loaded])  # fmt: skip
-        run_local(rebuilt, root / "dbt-rebuilt", "run", "--full-refresh")
+        run_local(rebuilt, root / "dbt-rebuilt", "run", "--full-refresh", "--vars", RUN_VARS)
 
         after = f"after batch {batch + 1} of {scenario.batches} (seed {SEED})"
         built, expected = model_rows(incremental), model_rows(rebuilt)
@@ -314,3 +346,67 @@ def test_a_late_reexport_of_events_without_insert_id_adds_nothing_and_build_pass
     assert {r["file_name"] for r in staged if r["event_uuid"] != "u99"} == {
         "events/p/h05_0000_aaaa.json"
     }
+
+
+def test_a_backfilled_original_takes_its_event_out_of_the_retrys_day_session_and_user(
+    warehouses: tuple[Path, Path, Path],
+) -> None:
+    """Issue #18 item 1: a retry (new uuid, timed a day later, in another session, under
+    another amplitude_id after a merge) is loaded first, its original later. Staging
+    switches to the original; every mart must drop what the retry put there: its day's
+    count, its phantom session, its user, and the repeat group it completed."""
+    burst = [Event(n, 0, 0, DAY0 + timedelta(hours=2, seconds=n), "click", 0, 0, "insert_id")
+             for n in range(3)]  # fmt: skip
+    # Two clicks of user 1 in session 1 a day later: with the retry, a repeat group.
+    burst += [Event(n, 1, 1, DAY0 + timedelta(hours=27, seconds=n), "click", 0, 0, "uuid")
+              for n in (3, 4)]  # fmt: skip
+    original = burst[2]
+    retry = Copy(original, original.row("r", timedelta(hours=30), Disagreement(
+        time_shift=timedelta(hours=25), session=1, user_shift=1)), batch=0)  # fmt: skip
+    copies = [Copy(e, e.row(), batch=0) for e in burst if e is not original]
+    copies += [retry, Copy(original, original.row(), batch=1)]
+    play(Scenario(burst, copies, batches=2, gaps=[60, 60]), warehouses)
+
+
+def test_a_partial_run_on_a_stale_upstream_mart_is_caught_up_later(
+    warehouses: tuple[Path, Path, Path],
+) -> None:
+    """Issue #18 item 3: `dbt run -s` staging and the marts on top of sessions, without
+    sessions: they read sessions as they were. Their watermark must not pass the sessions'
+    so that, once sessions is built, the next run brings them up to date."""
+    incremental, _, root = warehouses
+    events = [Event(n, n % 2, 0, DAY0 + timedelta(minutes=n), "click", 0, 0, "uuid")
+              for n in range(8)]  # fmt: skip
+    first, late = events[2:], events[:2]  # the late ones start both sessions earlier
+    reset_warehouse(incremental)
+    insert_raw_rows(incremental, [(json.dumps(e.row()), "events/p/a.json", n + 1, DAY0)
+                                  for n, e in enumerate(first)])  # fmt: skip
+    run_local(incremental, root / "dbt-incremental", "run", "--vars", RUN_VARS)
+    insert_raw_rows(incremental, [(json.dumps(e.row()), "events/p/b.json", n + 1, DAY0 +
+                                   timedelta(hours=1)) for n, e in enumerate(late)])  # fmt: skip
+    partial = "stg_amplitude__loads stg_amplitude__events amplitude__event_enhanced"
+    run_local(incremental, root / "dbt-incremental", "run", "-s", *partial.split(),
+              "--vars", RUN_VARS)  # fmt: skip
+    run_local(incremental, root / "dbt-incremental", "run", "--vars", RUN_VARS)
+    built = model_rows(incremental)["amplitude__event_enhanced"]
+    starts = {r["event_key"]: r["session_started_at"] for r in built}
+    assert set(starts.values()) == {
+        _ts(DAY0).rstrip("0").rstrip("."),
+        _ts(DAY0 + timedelta(minutes=1)).rstrip("0").rstrip("."),
+    }
+
+
+def test_the_doctors_marker_files_never_reach_a_model(warehouses: tuple[Path, Path, Path]) -> None:
+    """Issue #16 item 6: `amplitude_doctor()` round-trips a marker file through
+    events/_doctor/ into the raw table; it is not an event, and staging never reads it."""
+    incremental, _, root = warehouses
+    reset_warehouse(incremental)
+    event = Event(1, 0, 0, DAY0, "page", 0, 0, "uuid")
+    marker = {"uuid": "doctor", "event_type": "amplitude_doctor_marker", "amplitude_id": 1}
+    insert_raw_rows(incremental, [
+        (json.dumps(event.row()), "events/p/a.json", 1, DAY0),
+        (json.dumps(marker), "events/_doctor/amplitude_doctor_1_x.json", 1, DAY0),
+    ])  # fmt: skip
+    run_local(incremental, root / "dbt-incremental", "run", "--vars", RUN_VARS)
+    staged = model_rows(incremental)["stg_amplitude__events"]
+    assert [r["event_uuid"] for r in staged] == ["u1"]

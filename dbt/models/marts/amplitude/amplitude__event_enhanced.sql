@@ -1,16 +1,16 @@
 {{
     config(
         unique_key='event_key',
-        incremental_strategy='delete+insert',
+        incremental_strategy='amplitude_replace',
     )
 }}
 
 -- Every event with its place in its session and in its user's history, and its session's
 -- and user's context (the user's first event is taken here, from the events, so this
 -- model need not wait for amplitude__user_enhanced).
--- Incremental by user: for each user with events built since the last run, every event
--- from the earliest one the run changed onwards (in event time) is written again, the
--- events it changed included. A late event earlier than rows already built renumbers
+-- Incremental by user: for each user with events built or retired since the last run,
+-- every event from the earliest one the run changed onwards (in event time) is written
+-- again, the events it changed included (an event gone from staging is deleted). A late event earlier than rows already built renumbers
 -- everything after it in its session and in its user's history, and may start its
 -- session or its user earlier; events before that point keep every value they have (no
 -- session before it starts, ends or moves). In steady state that is the new events
@@ -33,28 +33,16 @@ sessions as (
 ),
 
 {% if is_incremental() %}
+-- The events built or retired since the last run: a retired version has the user and
+-- time the event had before (a copy replaced by one received earlier, an event
+-- forgotten), so the history it left is renumbered too.
 changed_events as (
 
     select
         event_key,
         amplitude_id,
         event_time
-    from events
-    where built_at > {{ since }}
-
-),
-
--- The same events as built before this run: a copy replaced by an earlier-received one
--- may have had another time.
-built_versions as (
-
-    select
-        built.event_key,
-        built.amplitude_id,
-        built.event_time
-    from {{ this }} as built
-    inner join changed_events
-        on built.event_key = changed_events.event_key
+    from ({{ amplitude_changed_events(since) }}) as changed
 
 ),
 
@@ -62,18 +50,8 @@ rebuild_points as (
 
     select
         amplitude_id,
-        min(sort_time) as rebuild_from
-    from (
-        select
-            amplitude_id,
-            {{ amplitude_sort_time('event_time') }} as sort_time
-        from changed_events
-        union all
-        select
-            amplitude_id,
-            {{ amplitude_sort_time('event_time') }} as sort_time
-        from built_versions
-    ) as changed_times
+        min({{ amplitude_sort_time('event_time') }}) as rebuild_from
+    from changed_events
     group by amplitude_id
 
 ),
@@ -205,3 +183,6 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+{{ amplitude_tombstones('event_key in (select changed_events.event_key from changed_events)') }}
+{%- endif %}

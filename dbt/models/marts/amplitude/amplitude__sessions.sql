@@ -1,14 +1,15 @@
 {{
     config(
         unique_key='session_key',
-        incremental_strategy='delete+insert',
+        incremental_strategy='amplitude_replace',
     )
 }}
 
 -- One row per user session. Events with session_id -1 (no session) are not sessions and
 -- are left out here; amplitude__user_enhanced counts them.
--- Incremental: a session that received events since the last run is summed again from
--- all of its events. Its user's sessions are numbered again among all of that user's
+-- Incremental: a session that received or lost events since the last run (a copy replaced
+-- by one in another session, an event forgotten) is summed again from all of its events,
+-- and deleted when none are left. Its user's sessions are numbered again among all of that user's
 -- sessions (the others as already built), and every one of them from the earliest point
 -- the run changed onwards is rewritten: a late session shifts the numbers after it.
 
@@ -33,8 +34,8 @@ touched_sessions as (
     select distinct
         session_key,
         amplitude_id
-    from events
-    where built_at > {{ since }}
+    from ({{ amplitude_changed_events(since) }}) as changed
+    where session_key is not null
 
 ),
 
@@ -176,3 +177,6 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+{{ amplitude_tombstones('session_key in (select touched_sessions.session_key from touched_sessions)') }}
+{%- endif %}

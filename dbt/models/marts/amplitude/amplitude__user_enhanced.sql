@@ -1,14 +1,14 @@
 {{
     config(
         unique_key='amplitude_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='amplitude_replace',
     )
 }}
 
 -- One row per Amplitude user (amplitude_id): when they were created, first and last
 -- activity, volume, sessions, and where and how they were last seen.
--- Incremental by user: a user with events built since the last run is summed again from
--- all of their events and sessions.
+-- Incremental by user: a user with events built or retired since the last run is summed
+-- again from all of their events and sessions, and deleted when none are left.
 
 {%- if is_incremental() %}
     {%- set since = amplitude_watermark() -%}
@@ -30,8 +30,7 @@ sessions as (
 touched_users as (
 
     select distinct amplitude_id
-    from events
-    where built_at > {{ since }}
+    from ({{ amplitude_changed_events(since) }}) as changed
 
 ),
 
@@ -142,3 +141,6 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+{{ amplitude_tombstones('amplitude_id in (select touched_users.amplitude_id from touched_users)') }}
+{%- endif %}

@@ -1,7 +1,7 @@
 {{
     config(
         unique_key='event_key',
-        incremental_strategy='merge',
+        incremental_strategy='amplitude_merge',
     )
 }}
 
@@ -122,10 +122,7 @@ final as (
         insert_id,
         event_id,
         event_type,
-        case
-            when event_type like '[Amplitude] %' then substr(event_type, 13)
-            else event_type
-        end as event_name,
+        {{ amplitude_event_name('event_type') }} as event_name,
         project_id,
         amplitude_id,
         user_id,

@@ -22,12 +22,16 @@
     {%- set newest = amplitude_time_bounds(newest_query) -%}
 {%- endif %}
 
+-- The doctor's round-trip markers (stage files under events/_doctor/) reach the raw table
+-- as a pipe's proof of life; they are not events, and no model reads them.
 with source as (
 
     select * from {{ source('amplitude', 'events_raw') }}
-    {%- if is_incremental() and newest is not none %}
-        where loaded_at > {{ dbt.dateadd('hour', -1 * var('amplitude__load_lookback_hours'), newest[1]) }}
-    {%- endif %}
+    where
+        {% if is_incremental() and newest is not none -%}
+        loaded_at > {{ dbt.dateadd('hour', -1 * var('amplitude__load_lookback_hours'), newest[1]) }}
+        and {% endif -%}
+        position('events/_doctor/' in file_name) = 0
 
 ),
 
