@@ -287,6 +287,9 @@ def _files(copies: list[Copy]) -> list[list[Copy]]:
     return [copies[:middle], copies[middle:]]
 
 
+# Two dbt runs per batch, up to four batches, 24 examples: minutes on a busy machine,
+# more than the suite's default timeout per test.
+@pytest.mark.timeout(900)
 @seed(SEED)
 @settings(
     max_examples=24,
@@ -301,6 +304,7 @@ def test_incremental_runs_equal_a_full_rebuild_under_any_load_order(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(0)
 @pytest.mark.skipif(
     "AMPLITUDE_PROPERTY_EXAMPLES" not in os.environ,
     reason="long form: set AMPLITUDE_PROPERTY_EXAMPLES (e.g. 200) to run it",
