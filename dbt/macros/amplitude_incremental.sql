@@ -139,6 +139,22 @@
     )
 {%- endmacro %}
 
+{#- on-run-start: which key formula each model's table was built with. -#}
+{% macro amplitude_create_key_formulas() -%}
+    {%- set text = dbt.type_string() | lower -%}
+    create table if not exists {{ amplitude__key_formulas() }} (
+        model_name {{ text }} not null,
+        key_formula {{ text }} not null
+    )
+{%- endmacro %}
+
+{% macro amplitude__key_formulas() -%}
+    {%- set schema = generate_schema_name('staging', none) | trim -%}
+    {{ return(api.Relation.create(
+        database=target.database, schema=schema, identifier='amplitude__key_formulas'
+    )) }}
+{%- endmacro %}
+
 {% macro amplitude_create_retired_events() -%}
     {%- set text = dbt.type_string() | lower -%}
     create table if not exists {{ amplitude__retired_events() }} (
@@ -203,6 +219,7 @@
         where model_name = '{{ this.identifier }}'
     {%- endset -%}
     {%- set processed_through = run_query(query).columns[0].values()[0] -%}
+    {%- do amplitude__check_key_formula() -%}
     {%- if processed_through is none -%}
         {%- set processed_through = modules.datetime.datetime(1900, 1, 1) -%}
     {%- endif -%}
@@ -210,21 +227,73 @@
 {%- endmacro %}
 
 
+{#- post-hook of every incremental model: the key formula its table is built with. -#}
+{% macro amplitude_save_key_formula() -%}
+    {%- if config.get('materialized') == 'incremental' -%}
+        insert into {{ amplitude__key_formulas() }} (model_name, key_formula)
+        select '{{ this.identifier }}', '{{ amplitude__key_formula() }}'
+        where not exists (
+            select 1
+            from {{ amplitude__key_formulas() }}
+            where
+                model_name = '{{ this.identifier }}'
+                and key_formula = '{{ amplitude__key_formula() }}'
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#-
-    Bounds of a query's single row of (min, max) timestamps, as literals, or none when
-    the query found nothing. Used to turn "the rows of these loads" into a constant range
-    that DuckDB pushes below the JSON parse and Snowflake prunes micro-partitions with;
-    neither does that for a join or a subquery.
+    An incremental run merges new keys into the table's: both must come from one formula.
+    A table built by an earlier version of the models (another formula, or none recorded)
+    is refused, never mixed.
+-#}
+{% macro amplitude__check_key_formula() -%}
+    {%- set query -%}
+        select key_formula
+        from {{ amplitude__key_formulas() }}
+        where model_name = '{{ this.identifier }}'
+    {%- endset -%}
+    {%- set formulas = run_query(query).columns[0].values() -%}
+    {%- if amplitude__key_formula() not in formulas -%}
+        {{ exceptions.raise_compiler_error(
+            this.identifier ~ " was built with another key formula ("
+            ~ (formulas | join(', ') or 'an earlier version of these models') ~ "; now "
+            ~ amplitude__key_formula() ~ "): its stored keys would not match the new ones."
+            ~ " Run `dbt build --full-refresh` once to rebuild every model with the new keys."
+        ) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    Bounds of a query's single row of (lower_bound, upper_bound) timestamps, as literals, or
+    none when the query found nothing. Used to turn "the rows of these loads" into a
+    constant range that DuckDB pushes below the JSON parse and Snowflake prunes
+    micro-partitions with; neither does that for a join or a subquery. The bounds travel as
+    text the warehouse writes at its own precision, never through a Python datetime:
+    Snowflake's load times (`timestamp_ntz`, nanoseconds) would round to microseconds and
+    an upper bound below the last row would skip it.
 -#}
 {% macro amplitude_time_bounds(query) -%}
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set row = run_query(query).rows[0] -%}
+    {%- set exact_query -%}
+        select
+            {{ amplitude_timestamp_text_exact('bounds.lower_bound') }} as lower_bound,
+            {{ amplitude_timestamp_text_exact('bounds.upper_bound') }} as upper_bound
+        from ({{ query }}) as bounds
+    {%- endset -%}
+    {%- set row = run_query(exact_query).rows[0] -%}
     {%- if row[0] is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return([amplitude_timestamp_literal(row[0]), amplitude_timestamp_literal(row[1])]) }}
+    {%- set type = amplitude_timestamp_type() -%}
+    {{ return([
+        "cast('" ~ row[0] ~ "' as " ~ type ~ ")",
+        "cast('" ~ row[1] ~ "' as " ~ type ~ ")",
+    ]) }}
 {%- endmacro %}
 
 

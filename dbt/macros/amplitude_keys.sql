@@ -1,11 +1,27 @@
-{#- A surrogate key: md5 of the parts joined with '|' (nulls as empty text). Portable. -#}
+{#-
+    A surrogate key: md5 of the parts joined with '|', a null part as a sentinel text, so
+    that null and '' (an element without text, one with empty text; an event type missing
+    or empty) make different keys. Portable; the project's own, since dbt Projects on
+    Snowflake would need an external access integration or a vendored copy to install
+    dbt_utils. Changing this formula changes every stored key: bump amplitude__key_formula,
+    and incremental runs on tables built before refuse until one --full-refresh.
+-#}
 {% macro amplitude_surrogate_key(parts) -%}
     md5(
         {%- for part in parts %}
-        coalesce(cast({{ part }} as {{ dbt.type_string() | lower }}), '')
+        coalesce(cast({{ part }} as {{ dbt.type_string() | lower }}), '{{ amplitude__key_null() }}')
         {%- if not loop.last %} || '|' ||{% endif %}
         {%- endfor %}
     )
+{%- endmacro %}
+
+{% macro amplitude__key_null() -%}
+    {{ return('_amplitude_null_') }}
+{%- endmacro %}
+
+{#- The version of the key formula the models' stored keys were made with. -#}
+{% macro amplitude__key_formula() -%}
+    {{ return('md5-null-sentinel-2') }}
 {%- endmacro %}
 
 

@@ -45,7 +45,10 @@ SEED = int(os.environ.get("AMPLITUDE_PROPERTY_SEED") or random.randrange(2**32))
 EXAMPLES = int(os.environ.get("AMPLITUDE_PROPERTY_EXAMPLES", "200"))
 DAY0 = datetime(2026, 3, 2)
 PAGES = ["/", "/pricing"]
-ELEMENTS = [("button.buy", "Buy"), ("a.docs", "Docs")]
+# Element text: a label, an empty text and none at all must stay three elements.
+ELEMENTS: list[tuple[str, str | None]] = [("button.buy", "Buy"), ("a.docs", ""), ("a.docs", None)]
+KINDS = ["page", "click", "click", "custom", "blank", "untyped"]
+KEY_NULL = "_amplitude_null_"  # the key macro's text for a null part
 WILD_DAYS = [datetime(2099, 12, 30), datetime(1970, 1, 1)]
 # "Today" for the date spine, fixed so that a run's result does not depend on the day.
 RUN_VARS = json.dumps({"amplitude__date_range_end": "2026-03-20"})
@@ -92,11 +95,14 @@ class Event:
         properties["[Amplitude] Page Title"] = path
         if self.kind == "click":
             properties["[Amplitude] Element Selector"] = selector
-            properties["[Amplitude] Element Text"] = text
+            if text is not None:
+                properties["[Amplitude] Element Text"] = text
         event_type = {
             "page": "[Amplitude] Page Viewed",
             "click": "[Amplitude] Element Clicked",
             "custom": "invoice_paid",
+            "blank": "",  # an event type empty, and one missing: two types
+            "untyped": None,
         }[self.kind]
         differs = differs or Disagreement()
         at = self.at + differs.time_shift
@@ -158,9 +164,9 @@ def scenarios(draw: st.DrawFn, max_events: int) -> Scenario:
                 # now and then a device clock far off, outside the spine's range.
                 at=draw(st.sampled_from([DAY0] * 12 + WILD_DAYS))
                 + timedelta(minutes=draw(st.integers(0, 4 * 24 * 60)), seconds=number),
-                kind=draw(st.sampled_from(["page", "click", "click", "custom"])),
+                kind=draw(st.sampled_from(KINDS)),
                 page=draw(st.integers(0, 1)),
-                element=draw(st.integers(0, 1)),
+                element=draw(st.integers(0, len(ELEMENTS) - 1)),
                 identity=draw(st.sampled_from(["insert_id", "insert_id", "uuid", "neither"])),
             )
         )
@@ -201,7 +207,8 @@ def scenarios(draw: st.DrawFn, max_events: int) -> Scenario:
 
 
 def _md5(*parts: object) -> str:
-    return hashlib.md5("|".join("" if p is None else str(p) for p in parts).encode()).hexdigest()
+    text = "|".join(KEY_NULL if p is None else str(p) for p in parts)
+    return hashlib.md5(text.encode()).hexdigest()
 
 
 def event_key(row: dict[str, Any]) -> str:

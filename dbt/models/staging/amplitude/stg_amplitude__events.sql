@@ -17,8 +17,8 @@
     {%- set since = amplitude_watermark() -%}
     {%- set bounds_query -%}
         select
-            min(loaded_at) as first_loaded_at,
-            max(loaded_at) as last_loaded_at
+            min(loaded_at) as lower_bound,
+            max(loaded_at) as upper_bound
         from {{ ref('stg_amplitude__loads') }}
         where built_at > {{ since }}
     {%- endset -%}

@@ -15,8 +15,8 @@
 {%- if is_incremental() and execute %}
     {%- set newest_query -%}
         select
-            max(loaded_at) as newest_loaded_at,
-            max(loaded_at) as also_newest_loaded_at
+            max(loaded_at) as lower_bound,
+            max(loaded_at) as upper_bound
         from {{ this }}
     {%- endset -%}
     {%- set newest = amplitude_time_bounds(newest_query) -%}
