@@ -21,7 +21,7 @@ BOOKKEEPING = frozenset({"built_at"})
 MART_KEYS = {
     "amplitude__repeat_clicks": "pkey",
     "amplitude__sessions": "session_key",
-    "amplitude__user_enhanced": "amplitude_id",
+    "amplitude__user_enhanced": "user_key",
     "amplitude__daily_performance": "daily_key",
 }
 
@@ -31,7 +31,7 @@ MODEL_KEYS = {
     "int_amplitude__many_click_sessions": ("analytics_staging", "event_key"),
     "amplitude__event_enhanced": ("analytics", "event_key"),
     "amplitude__sessions": ("analytics", "session_key"),
-    "amplitude__user_enhanced": ("analytics", "amplitude_id"),
+    "amplitude__user_enhanced": ("analytics", "user_key"),
     "amplitude__daily_performance": ("analytics", "daily_key"),
     "amplitude__repeat_clicks": ("analytics", "pkey"),
 }

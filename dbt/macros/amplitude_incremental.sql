@@ -35,7 +35,10 @@
 
 {#- The columns of a retired version, as staging has them. -#}
 {% macro amplitude__retired_columns() -%}
-    {{ return(['event_key', 'amplitude_id', 'session_key', 'event_type', 'event_date', 'event_time']) }}
+    {{ return([
+        'event_key', 'project_id', 'user_key', 'amplitude_id', 'session_key', 'event_type',
+        'event_date', 'event_time',
+    ]) }}
 {%- endmacro %}
 
 
@@ -159,6 +162,8 @@
     {%- set text = dbt.type_string() | lower -%}
     create table if not exists {{ amplitude__retired_events() }} (
         event_key {{ text }} not null,
+        project_id bigint,
+        user_key {{ text }},
         amplitude_id bigint,
         session_key {{ text }},
         event_type {{ text }},

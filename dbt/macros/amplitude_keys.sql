@@ -21,12 +21,13 @@
 
 {#- The version of the key formula the models' stored keys were made with. -#}
 {% macro amplitude__key_formula() -%}
-    {{ return('md5-null-sentinel-2') }}
+    {{ return('md5-null-sentinel-project-2') }}
 {%- endmacro %}
 
 
 {#-
-    The identity of an event (see DECISIONLOG, "Identity"), from staging's typed columns:
+    The identity of an event (see DECISIONLOG, "Identity"), from staging's typed columns,
+    always within its Amplitude project (`app`: two projects may send one insert id):
     the client's idempotency key (device + `$insert_id`) when it sent one, else
     Amplitude's `uuid`, else a hash of the fields Amplitude identifies an event by
     (event id, device, client event time, user), never a file or a position in one.
@@ -34,11 +35,12 @@
 {% macro amplitude_event_key() -%}
     case
         when insert_id is not null
-            then {{ amplitude_surrogate_key(["'insert_id'", 'device_id', 'insert_id']) }}
+            then {{ amplitude_surrogate_key(["'insert_id'", 'project_id', 'device_id', 'insert_id']) }}
         when event_uuid is not null
-            then {{ amplitude_surrogate_key(["'uuid'", 'event_uuid']) }}
+            then {{ amplitude_surrogate_key(["'uuid'", 'project_id', 'event_uuid']) }}
         else {{ amplitude_surrogate_key([
             "'content'",
+            'project_id',
             'event_id',
             'device_id',
             amplitude_timestamp_text('client_event_time'),

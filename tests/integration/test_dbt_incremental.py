@@ -4,7 +4,8 @@ A planted set of events is split into batches and loaded in random order: copies
 events re-exported under new file names, client retries (same ``$insert_id``, a new
 uuid, received later, and timed on another day, in another session or under another
 amplitude_id after a user merge), events without ``$insert_id`` and events without
-either, late events earlier than their session's first, events dated 1970 or 2099 (a
+either, events of two projects sharing insert ids, late events earlier than their
+session's first, events dated 1970 or 2099 (a
 device clock far off: outside the date spine), loads days apart (past any window), and
 loads that become visible after a later one (a Snowpipe load that commits late, with an
 older load time). After every batch an incremental ``dbt run`` must leave every model
@@ -80,6 +81,8 @@ class Event:
     page: int
     element: int
     identity: str  # insert_id, uuid, neither
+    project: int = 100  # Amplitude's `app`
+    twin_of: int | None = None  # an event of another project sending the same insert id
 
     def row(
         self,
@@ -112,7 +115,10 @@ class Event:
         session_id = -1 if session < 0 else 1_770_000_000_000 + user * 10 + session
         return {
             "uuid": f"u{self.number}{uuid_suffix}" if self.identity != "neither" else None,
-            "$insert_id": f"i{self.number}" if self.identity == "insert_id" else None,
+            "$insert_id": f"i{self.number if self.twin_of is None else self.twin_of}"
+            if self.identity == "insert_id"
+            else None,
+            "app": self.project,
             "event_id": self.number,
             "event_type": event_type,
             "amplitude_id": 1000 + user,
@@ -184,6 +190,10 @@ def scenarios(draw: st.DrawFn, max_events: int) -> Scenario:
                     at=base.at + timedelta(seconds=n + 1),
                 )
             )
+    # Another project's events that send the same insert id from the same device id (and
+    # the same amplitude_id, in that project's numbering): other events.
+    for base in draw(st.lists(st.sampled_from(events), max_size=2)):
+        events.append(replace(base, number=len(events), project=200, twin_of=base.number))
     batches = draw(st.integers(min_value=1, max_value=4))
     batch_of = st.integers(0, batches - 1)
     copies = [Copy(e, e.row(), draw(batch_of)) for e in events]
@@ -213,12 +223,14 @@ def _md5(*parts: object) -> str:
 
 def event_key(row: dict[str, Any]) -> str:
     """The identity rules of DECISIONLOG.md, written again independently of the SQL."""
+    project = row["app"]
     if row["$insert_id"] is not None:
-        return _md5("insert_id", row["device_id"], row["$insert_id"])
+        return _md5("insert_id", project, row["device_id"], row["$insert_id"])
     if row["uuid"] is not None:
-        return _md5("uuid", row["uuid"])
+        return _md5("uuid", project, row["uuid"])
     user = row["user_id"] if row["user_id"] is not None else row["amplitude_id"]
-    return _md5("content", row["event_id"], row["device_id"], row["client_event_time"], user)
+    return _md5("content", project, row["event_id"], row["device_id"], row["client_event_time"],
+                user)  # fmt: skip
 
 
 @dataclass(frozen=True)

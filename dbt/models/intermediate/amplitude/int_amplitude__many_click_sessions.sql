@@ -47,6 +47,7 @@ interactions as (
         event_key,
         session_key,
         session_id,
+        project_id,
         amplitude_id,
         user_id,
         event_type,

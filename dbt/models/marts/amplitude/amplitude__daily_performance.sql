@@ -5,7 +5,7 @@
     )
 }}
 
--- Per UTC day and event type: events, sessions, users and new users, with a row for every
+-- Per Amplitude project, UTC day and event type: events, sessions, users and new users, with a row for every
 -- day from the type's first event to `amplitude__date_range_end` (today by default), zero
 -- when nothing happened, within the vars' date range: events dated outside it (a device
 -- clock far off) stay in staging, flagged by `assert_event_dates_in_range`, and are not
@@ -38,6 +38,7 @@ days as (
 new_events as (
 
     select
+        project_id,
         event_type,
         event_date
     from events
@@ -48,6 +49,7 @@ new_events as (
 retired_events as (
 
     select
+        retired.project_id,
         retired.event_type,
         retired.event_date
     from {{ amplitude__retired_events() }} as retired
@@ -60,11 +62,13 @@ retired_events as (
 touched_cells as (
 
     select
+        project_id,
         event_date,
         event_type
     from new_events
     union all
     select
+        project_id,
         event_date,
         event_type
     from retired_events
@@ -74,11 +78,14 @@ touched_cells as (
 built_types as (
 
     select
+        project_id,
         event_type,
         min(event_date) as built_from,
         max(event_date) as built_to
     from {{ this }}
-    group by event_type
+    group by
+        project_id,
+        event_type
 
 ),
 
@@ -86,10 +93,14 @@ built_types as (
 -- is looked up again in staging. Rare, and limited to those types.
 rechecked_types as (
 
-    select distinct retired_events.event_type
+    select distinct
+        retired_events.project_id,
+        retired_events.event_type
     from retired_events
     inner join built_types
-        on retired_events.event_type is not distinct from built_types.event_type
+        on
+            retired_events.project_id is not distinct from built_types.project_id
+            and retired_events.event_type is not distinct from built_types.event_type
     where retired_events.event_date <= built_types.built_from
 
 ),
@@ -99,6 +110,7 @@ rechecked_types as (
 newly_in_range as (
 
     select
+        project_id,
         event_type,
         event_date
     from events
@@ -109,40 +121,51 @@ newly_in_range as (
 event_types as (
 
     select
+        project_id,
         event_type,
         min(first_event_date) as first_event_date
     from (
         select
+            project_id,
             event_type,
             built_from as first_event_date
         from built_types
         where not exists (
             select 1
             from rechecked_types
-            where rechecked_types.event_type is not distinct from built_types.event_type
+            where
+                rechecked_types.project_id is not distinct from built_types.project_id
+                and rechecked_types.event_type is not distinct from built_types.event_type
         )
         union all
         select
+            project_id,
             event_type,
             event_date
         from new_events
         union all
         select
+            project_id,
             event_type,
             event_date
         from newly_in_range
         union all
         select
+            project_id,
             event_type,
             event_date
         from events
         where exists (
             select 1
             from rechecked_types
-            where rechecked_types.event_type is not distinct from events.event_type
+            where
+                rechecked_types.project_id is not distinct from events.project_id
+                and rechecked_types.event_type is not distinct from events.event_type
         )
     ) as first_days
-    group by event_type
+    group by
+        project_id,
+        event_type
 
 ),
 
@@ -150,14 +173,17 @@ cells as (
 
     select
         cast(days.date_day as date) as event_date,
+        event_types.project_id,
         event_types.event_type
     from days
     inner join event_types
         on cast(days.date_day as date) >= event_types.first_event_date
     left join built_types
-        on event_types.event_type is not distinct from built_types.event_type
+        on
+            event_types.project_id is not distinct from built_types.project_id
+            and event_types.event_type is not distinct from built_types.event_type
     where
-        built_types.event_type is null
+        built_types.built_from is null
         or cast(days.date_day as date) < built_types.built_from
         or cast(days.date_day as date) > built_types.built_to
         or exists (
@@ -165,6 +191,7 @@ cells as (
             from touched_cells
             where
                 touched_cells.event_date = cast(days.date_day as date)
+                and touched_cells.project_id is not distinct from event_types.project_id
                 and touched_cells.event_type is not distinct from event_types.event_type
         )
 
@@ -173,10 +200,13 @@ cells as (
 event_types as (
 
     select
+        project_id,
         event_type,
         min(event_date) as first_event_date
     from events
-    group by event_type
+    group by
+        project_id,
+        event_type
 
 ),
 
@@ -184,6 +214,7 @@ cells as (
 
     select
         cast(days.date_day as date) as event_date,
+        event_types.project_id,
         event_types.event_type
     from days
     inner join event_types
@@ -203,6 +234,7 @@ counts as (
 
     select
         event_date,
+        project_id,
         event_type,
         count(*) as events,
         count(distinct session_key) as sessions,
@@ -213,6 +245,7 @@ counts as (
     from day_events
     group by
         event_date,
+        project_id,
         event_type
 
 ),
@@ -220,7 +253,9 @@ counts as (
 final as (
 
     select
-        {{ amplitude_surrogate_key(['cells.event_date', 'cells.event_type']) }} as daily_key,
+        {{ amplitude_surrogate_key(['cells.project_id', 'cells.event_date', 'cells.event_type']) }}
+            as daily_key,
+        cells.project_id,
         cells.event_date,
         cells.event_type,
         {{ amplitude_event_name('cells.event_type') }} as event_name,
@@ -233,6 +268,7 @@ final as (
     left join counts
         on
             cells.event_date = counts.event_date
+            and cells.project_id is not distinct from counts.project_id
             and cells.event_type is not distinct from counts.event_type
 
 )
@@ -244,6 +280,7 @@ select * from final
     ~ ' or tombstone.event_date > ' ~ date_range[1]
     ~ ' or not exists (select 1 from event_types where event_types.event_type'
     ~ ' is not distinct from tombstone.event_type'
+    ~ ' and event_types.project_id is not distinct from tombstone.project_id'
     ~ ' and event_types.first_event_date <= tombstone.event_date)'
 ) }}
 {%- endif %}

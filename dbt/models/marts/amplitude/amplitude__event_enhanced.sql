@@ -8,7 +8,7 @@
 -- Every event with its place in its session and in its user's history, and its session's
 -- and user's context (the user's first event is taken here, from the events, so this
 -- model need not wait for amplitude__user_enhanced).
--- Incremental by user: for each user with events built or retired since the last run,
+-- Incremental by user (project and amplitude_id: `user_key`): for each user with events built or retired since the last run,
 -- every event from the earliest one the run changed onwards (in event time) is written
 -- again, the events it changed included (an event gone from staging is deleted). A late event earlier than rows already built renumbers
 -- everything after it in its session and in its user's history, and may start its
@@ -40,7 +40,7 @@ changed_events as (
 
     select
         event_key,
-        amplitude_id,
+        user_key,
         event_time
     from ({{ amplitude_changed_events(since) }}) as changed
 
@@ -49,10 +49,10 @@ changed_events as (
 rebuild_points as (
 
     select
-        amplitude_id,
+        user_key,
         min({{ amplitude_sort_time('event_time') }}) as rebuild_from
     from changed_events
-    group by amplitude_id
+    group by user_key
 
 ),
 
@@ -64,7 +64,7 @@ user_events as {{ amplitude_inline() }} (
             as is_rebuilt
     from events
     inner join rebuild_points
-        on events.amplitude_id is not distinct from rebuild_points.amplitude_id
+        on events.user_key is not distinct from rebuild_points.user_key
 
 ),
 
@@ -72,11 +72,11 @@ user_events as {{ amplitude_inline() }} (
 user_history as (
 
     select
-        amplitude_id,
+        user_key,
         count(case when not is_rebuilt then 1 end) as user_events_before,
         min(event_time) as user_first_event_at
     from user_events
-    group by amplitude_id
+    group by user_key
 
 ),
 
@@ -88,7 +88,7 @@ events_to_build as {{ amplitude_inline() }} (
         user_history.user_first_event_at
     from user_events
     inner join user_history
-        on user_events.amplitude_id is not distinct from user_history.amplitude_id
+        on user_events.user_key is not distinct from user_history.user_key
     where user_events.is_rebuilt
 
 ),
@@ -96,11 +96,11 @@ events_to_build as {{ amplitude_inline() }} (
 user_history as (
 
     select
-        amplitude_id,
+        user_key,
         0 as user_events_before,
         min(event_time) as user_first_event_at
     from events
-    group by amplitude_id
+    group by user_key
 
 ),
 
@@ -113,7 +113,7 @@ events_to_build as {{ amplitude_inline() }} (
         user_history.user_first_event_at
     from events
     inner join user_history
-        on events.amplitude_id is not distinct from user_history.amplitude_id
+        on events.user_key is not distinct from user_history.user_key
 
 ),
 {% endif %}
@@ -144,7 +144,7 @@ user_order as (
     select
         event_key,
         user_events_before + row_number() over (
-            partition by amplitude_id
+            partition by user_key
             order by {{ amplitude_sort_time('event_time') }}, event_key
         ) as user_event_number
     from events_to_build

@@ -124,13 +124,14 @@ final as (
         event_type,
         {{ amplitude_event_name('event_type') }} as event_name,
         project_id,
+        {{ amplitude_surrogate_key(['project_id', 'amplitude_id']) }} as user_key,
         amplitude_id,
         user_id,
         device_id,
         nullif(session_id, -1) as session_id,
         case
             when session_id is not null and session_id <> -1
-                then {{ amplitude_surrogate_key(['amplitude_id', 'session_id']) }}
+                then {{ amplitude_surrogate_key(['project_id', 'amplitude_id', 'session_id']) }}
         end as session_key,
         event_time,
         cast(event_time as date) as event_date,
