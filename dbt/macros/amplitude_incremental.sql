@@ -62,10 +62,13 @@
 
 
 {#-
-    Incremental strategy of staging: MERGE by key, after saving the version each merged
-    copy replaces (the held row of a key in the new batch) as retired.
+    Incremental strategy of staging: save the version each row of the batch replaces or
+    removes (the held row of its key) as retired, delete the keys of its tombstones (events
+    forgotten), then MERGE the rest by key.
 -#}
 {% macro get_incremental_amplitude_merge_sql(arg_dict) -%}
+    {%- set target = arg_dict['target_relation'] -%}
+    {%- set batch = arg_dict['temp_relation'] -%}
     insert into {{ amplitude__retired_events() }} (
         {{ amplitude__retired_columns() | join(', ') }}, retired_at
     )
@@ -74,9 +77,19 @@
         held.{{ column }},
         {% endfor -%}
         {{ amplitude_built_at() }}
-    from {{ arg_dict['target_relation'] }} as held
-    where held.event_key in (select batch.event_key from {{ arg_dict['temp_relation'] }} as batch);
-    {{ get_incremental_merge_sql(arg_dict) }}
+    from {{ target }} as held
+    where held.event_key in (select batch.event_key from {{ batch }} as batch);
+    delete from {{ target }}
+    where event_key in (
+        select batch.event_key from {{ batch }} as batch where batch.built_at is null
+    );
+    {{ get_merge_sql(
+        target,
+        '(select * from ' ~ batch ~ ' where built_at is not null)',
+        arg_dict['unique_key'],
+        arg_dict['dest_columns'],
+        arg_dict['incremental_predicates'],
+    ) }}
 {%- endmacro %}
 
 
@@ -315,4 +328,60 @@
         {%- set end = run_started_at.astimezone(modules.pytz.utc).date() -%}
     {%- endif -%}
     {{ return(["cast('" ~ start ~ "' as date)", "cast('" ~ end ~ "' as date)"]) }}
+{%- endmacro %}
+
+
+{#-
+    A condition: the event in `relation` matches a forget request in `requests` (kind and
+    SHA-256 of the id's text; amplitude_id as its decimal text). Three equalities on a
+    hash, so each warehouse can answer with a hash join.
+-#}
+{% macro amplitude_forgotten(relation, requests) -%}
+    (
+        {%- for kind, text in [
+            ('amplitude_id', 'cast(' ~ relation ~ '.amplitude_id as ' ~ dbt.type_string() | lower ~ ')'),
+            ('user_id', relation ~ '.user_id'),
+            ('device_id', relation ~ '.device_id'),
+        ] %}
+        {% if not loop.first %}or {% endif %}exists (
+            select 1
+            from {{ requests }} as request
+            where
+                request.id_kind = '{{ kind }}'
+                and request.id_sha256 = {{ amplitude_sha256(text) }}
+        )
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- Lowercase hex SHA-256 of a text (what a forget request records). -#}
+{% macro amplitude_sha256(text) -%}
+    {{ return(adapter.dispatch('amplitude_sha256', 'amplitude')(text)) }}
+{%- endmacro %}
+
+{% macro default__amplitude_sha256(text) -%}
+    sha256({{ text }})
+{%- endmacro %}
+
+{% macro snowflake__amplitude_sha256(text) -%}
+    sha2({{ text }}, 256)
+{%- endmacro %}
+
+{#- [all requests, requests recorded after the model's watermark] (0, 0 when compiling). -#}
+{% macro amplitude_forget_request_counts(requests, incremental) -%}
+    {%- if not execute or load_relation(requests) is none -%}
+        {{ return([0, 0]) }}
+    {%- endif -%}
+    {%- set query -%}
+        select
+            count(*) as all_requests,
+            {% if incremental -%}
+            count(case when built_at > {{ amplitude_watermark() }} then 1 end)
+            {%- else -%}
+            0
+            {%- endif %} as new_requests
+        from {{ requests }}
+    {%- endset -%}
+    {%- set row = run_query(query).rows[0] -%}
+    {{ return([row[0], row[1]]) }}
 {%- endmacro %}

@@ -30,6 +30,7 @@ RAW_SCHEMA = "raw"
 BATCH_BYTES = 256 * 1024 * 1024
 BATCH_FILES = 500
 RAW_TABLE = "amplitude_events_raw"
+FORGET_REQUESTS_TABLE = "amplitude_forget_requests"
 
 _DDL = f"""
 create schema if not exists {RAW_SCHEMA};
@@ -56,6 +57,16 @@ create table if not exists {RAW_SCHEMA}.load_errors (
     error varchar not null,
     failed_at timestamp not null,
     primary key (file_name, content_id)
+);
+
+create table if not exists {RAW_SCHEMA}.{FORGET_REQUESTS_TABLE} (
+    request_id varchar not null primary key,
+    requested_at timestamp not null,
+    id_kind varchar not null,
+    id_sha256 varchar not null,
+    raw_rows_deleted bigint not null,
+    stage_files_rewritten bigint not null,
+    quarantine_lines_removed bigint not null
 );
 """
 

@@ -4,7 +4,8 @@ A planted set of events is split into batches and loaded in random order: copies
 events re-exported under new file names, client retries (same ``$insert_id``, a new
 uuid, received later, and timed on another day, in another session or under another
 amplitude_id after a user merge), events without ``$insert_id`` and events without
-either, events of two projects sharing insert ids, late events earlier than their
+either, users forgotten between batches (their raw rows deleted or not yet), events of
+two projects sharing insert ids, late events earlier than their
 session's first, events dated 1970 or 2099 (a
 device clock far off: outside the date spine), loads days apart (past any window), and
 loads that become visible after a later one (a Snowpipe load that commits late, with an
@@ -29,6 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
@@ -36,6 +38,7 @@ from hypothesis import strategies as st
 from tests.dbt_support import (
     MODEL_KEYS,
     build_local,
+    forget,
     insert_raw_rows,
     model_rows,
     reset_warehouse,
@@ -154,6 +157,8 @@ class Scenario:
     # Per batch: minutes since the previous load; negative is a load that became visible
     # after the previous one although it started (and is stamped) earlier.
     gaps: list[int] = field(default_factory=list)
+    # Forget requests: (before batch, id kind, the id's text, whether its raw rows go too).
+    forgets: list[tuple[int, str, str, bool]] = field(default_factory=list)
 
 
 @st.composite
@@ -213,7 +218,15 @@ def scenarios(draw: st.DrawFn, max_events: int) -> Scenario:
     gaps = [
         draw(st.sampled_from([1, 60, 60, 3 * 24 * 60, 9 * 24 * 60, -90])) for _ in range(batches)
     ]
-    return Scenario(events, copies, batches, gaps)
+    forgets = []
+    for _ in range(draw(st.integers(0, 1))):
+        user = draw(st.integers(0, 2))
+        kind, value = draw(st.sampled_from([
+            ("amplitude_id", str(1000 + user)), ("user_id", f"user-{user}"),
+            ("device_id", f"d{user}"),
+        ]))  # fmt: skip
+        forgets.append((draw(batch_of), kind, value, draw(st.booleans())))
+    return Scenario(events, copies, batches, gaps, forgets)
 
 
 def _md5(*parts: object) -> str:
@@ -269,9 +282,21 @@ def play(scenario: Scenario, warehouses: tuple[Path, Path, Path]) -> None:
     incremental, rebuilt, root = warehouses
     reset_warehouse(incremental)
     loaded: list[RawRow] = []
+    requests: list[tuple[str, str, str]] = []
     clock = datetime(2026, 3, 10, 12)
     newest = clock
     for batch in range(scenario.batches):
+        for before, kind, value, delete_raw in scenario.forgets:
+            if before != batch:
+                continue
+            # A user forgotten between runs: the request recorded, maybe its raw rows gone.
+            requests.append((f"r{len(requests)}", kind, value))
+            forget(incremental, *requests[-1], newest)
+            if delete_raw:
+                loaded = [r for r in loaded if not _matches(r.json, kind, value)]
+                with duckdb.connect(str(incremental)) as db:
+                    db.execute("delete from raw.amplitude_events_raw")
+                insert_raw_rows(incremental, _raw(loaded))
         gap = scenario.gaps[batch]
         clock = newest + timedelta(minutes=gap)
         newest = max(newest, clock)
@@ -287,6 +312,8 @@ def play(scenario: Scenario, warehouses: tuple[Path, Path, Path]) -> None:
         reset_warehouse(rebuilt)
         insert_raw_rows(rebuilt, [(json.dumps(r.json), r.file_name, r.file_row_number,
                                    r.loaded_at) for r in loaded])  # fmt: skip
+        for request in requests:
+            forget(rebuilt, *request, newest)
         run_local(rebuilt, root / "dbt-rebuilt", "run", "--full-refresh", "--vars", RUN_VARS)
 
         after = f"after batch {batch + 1} of {scenario.batches} (seed {SEED})"
@@ -295,7 +322,17 @@ def play(scenario: Scenario, warehouses: tuple[Path, Path, Path]) -> None:
             assert built[model] == expected[model], f"{model} differs from a full rebuild {after}"
         staged = {r["event_key"]: (r["event_uuid"], r["file_name"], r["file_row_number"])
                   for r in built["stg_amplitude__events"]}  # fmt: skip
-        assert staged == expected_staging(loaded), f"staging is not the distinct events {after}"
+        kept = [r for r in loaded if not any(_matches(r.json, k, v) for _, k, v in requests)]
+        assert staged == expected_staging(kept), f"staging is not the distinct events {after}"
+
+
+def _raw(rows: list[RawRow]) -> list[tuple[str, str, int, datetime]]:
+    return [(json.dumps(r.json), r.file_name, r.file_row_number, r.loaded_at) for r in rows]
+
+
+def _matches(event: dict[str, Any], kind: str, value: str) -> bool:
+    """Whether a forget request (kind, id text) names this exported event."""
+    return event.get(kind) is not None and str(event[kind]) == value
 
 
 def _files(copies: list[Copy]) -> list[list[Copy]]:
@@ -433,3 +470,42 @@ def test_the_doctors_marker_files_never_reach_a_model(warehouses: tuple[Path, Pa
     run_local(incremental, root / "dbt-incremental", "run", "--vars", RUN_VARS)
     staged = model_rows(incremental)["stg_amplitude__events"]
     assert [r["event_uuid"] for r in staged] == ["u1"]
+
+
+def test_a_forgotten_user_leaves_every_model_before_and_after_the_raw_rows_go(
+    warehouses: tuple[Path, Path, Path],
+) -> None:
+    """Issue #18 item 2 (dbt side): a forget request between two runs removes the user's
+    events from staging and every mart incrementally, as a full refresh would, while the
+    raw rows are still there and after they are deleted; a later load of the user's
+    events (a re-export) does not bring them back."""
+    incremental, rebuilt, root = warehouses
+    reset_warehouse(incremental)
+    events = [Event(n, n % 2, 0, DAY0 + timedelta(minutes=n), "click", 0, 0, "insert_id")
+              for n in range(8)]  # fmt: skip
+    rows = [(json.dumps(e.row()), "events/p/a.json", n + 1, DAY0) for n, e in enumerate(events)]
+    insert_raw_rows(incremental, rows)
+    run_local(incremental, root / "dbt-incremental", "run", "--vars", RUN_VARS)
+    forget(incremental, "r1", "amplitude_id", "1001", DAY0 + timedelta(days=1))
+    again = [(r[0], "events/p/b.json", n + 1, DAY0 + timedelta(hours=2))
+             for n, r in enumerate(rows)]  # fmt: skip
+    insert_raw_rows(incremental, again)
+    for step in ("raw rows still there", "raw rows deleted"):
+        if step == "raw rows deleted":
+            with duckdb.connect(str(incremental)) as db:
+                db.execute("delete from raw.amplitude_events_raw "
+                           "where json_extract(raw_json, '$.amplitude_id') = 1001")  # fmt: skip
+        run_local(incremental, root / "dbt-incremental", "run", "--vars", RUN_VARS)
+        built = model_rows(incremental)
+        assert {r["amplitude_id"] for r in built["stg_amplitude__events"]} == {1000}, step
+        assert {r["amplitude_id"] for r in built["amplitude__user_enhanced"]} == {1000}, step
+        reset_warehouse(rebuilt)
+        with duckdb.connect(str(incremental)) as db:
+            raw = db.execute("select raw_json::varchar, file_name, file_row_number, loaded_at "
+                             "from raw.amplitude_events_raw").fetchall()  # fmt: skip
+        insert_raw_rows(rebuilt, raw)
+        forget(rebuilt, "r1", "amplitude_id", "1001", DAY0 + timedelta(days=1))
+        run_local(rebuilt, root / "dbt-rebuilt", "run", "--full-refresh", "--vars", RUN_VARS)
+        expected = model_rows(rebuilt)
+        for model in MODEL_KEYS:
+            assert built[model] == expected[model], f"{model} differs ({step})"

@@ -25,7 +25,7 @@ from tests.dbt_support import (
     run_dbt_on_fakesnow,
     run_local,
 )
-from tests.fakesnow_shim import patched_fakesnow
+from tests.fakesnow_shim import FORGET_REQUESTS_DDL, patched_fakesnow
 
 LOADED = datetime(2026, 3, 3)
 VARS = json.dumps({"amplitude__date_range_end": "2026-03-20"})
@@ -112,6 +112,7 @@ def test_on_fakesnow_the_second_run_is_refused_until_the_first_gives_the_lease_b
             "create or replace table amplitude.raw.amplitude_events_raw (raw_json variant, "
             "file_name varchar, file_row_number number, loaded_at timestamp_ntz)"
         )
+        cursor.execute(FORGET_REQUESTS_DDL)
         for line in range(3):
             cursor.execute(
                 "insert into amplitude.raw.amplitude_events_raw select parse_json(%s), "

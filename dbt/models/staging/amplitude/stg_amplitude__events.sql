@@ -11,8 +11,13 @@
 -- raw rows of the loads recorded since it last ran, keeps one copy of each event, and
 -- merges it against what is already built. A copy is written only when its event is new
 -- or it comes before the copy held (see amplitude_copy_comes_first), so a run writes the
--- same rows as a full rebuild would, whatever order the loads came in.
+-- same rows as a full rebuild would, whatever order the loads came in. Events matching a
+-- forget request are left out, and removed once built.
 
+{#- Forget requests: whether there are any (every event read is checked against them), and
+    on an incremental run, any recorded since the last (their events built are removed). -#}
+{%- set requests = ref('stg_amplitude__forget_requests') %}
+{%- set request_counts = amplitude_forget_request_counts(requests, is_incremental()) %}
 {%- if is_incremental() %}
     {%- set since = amplitude_watermark() -%}
     {%- set bounds_query -%}
@@ -58,12 +63,23 @@ loaded_events as (
 
 ),
 
+-- Events of a user someone asked to forget never enter staging, whether or not their raw
+-- rows are gone yet (a later load, a re-export).
+kept_events as (
+
+    select * from loaded_events
+    {%- if request_counts[0] > 0 %}
+    where not {{ amplitude_forgotten('loaded_events', requests) }}
+    {%- endif %}
+
+),
+
 keyed as (
 
     select
         {{ amplitude_event_key() }} as event_key,
         *
-    from loaded_events
+    from kept_events
 
 ),
 
@@ -184,4 +200,10 @@ final as (
 
 )
 
+-- Tombstones for the events built of users forgotten since the last run: removed, retired.
 select * from final
+{%- if is_incremental() and request_counts[1] > 0 %}
+{{ amplitude_tombstones(amplitude_forgotten(
+    'tombstone', '(select * from ' ~ requests ~ ' where built_at > ' ~ since ~ ')'
+)) }}
+{%- endif %}
