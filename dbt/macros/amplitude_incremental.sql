@@ -366,22 +366,3 @@
 {% macro snowflake__amplitude_sha256(text) -%}
     sha2({{ text }}, 256)
 {%- endmacro %}
-
-{#- [all requests, requests recorded after the model's watermark] (0, 0 when compiling). -#}
-{% macro amplitude_forget_request_counts(requests, incremental) -%}
-    {%- if not execute or load_relation(requests) is none -%}
-        {{ return([0, 0]) }}
-    {%- endif -%}
-    {%- set query -%}
-        select
-            count(*) as all_requests,
-            {% if incremental -%}
-            count(case when built_at > {{ amplitude_watermark() }} then 1 end)
-            {%- else -%}
-            0
-            {%- endif %} as new_requests
-        from {{ requests }}
-    {%- endset -%}
-    {%- set row = run_query(query).rows[0] -%}
-    {{ return([row[0], row[1]]) }}
-{%- endmacro %}

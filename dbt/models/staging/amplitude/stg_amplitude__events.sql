@@ -17,7 +17,7 @@
 {#- Forget requests: whether there are any (every event read is checked against them), and
     on an incremental run, any recorded since the last (their events built are removed). -#}
 {%- set requests = ref('stg_amplitude__forget_requests') %}
-{%- set request_counts = amplitude_forget_request_counts(requests, is_incremental()) %}
+{%- set request_counts = [0, 0] %}
 {%- if is_incremental() %}
     {%- set since = amplitude_watermark() -%}
     {%- set bounds_query -%}
@@ -28,6 +28,16 @@
         where built_at > {{ since }}
     {%- endset -%}
     {%- set load_bounds = amplitude_time_bounds(bounds_query) -%}
+{%- endif %}
+{%- if execute and requests is not string and requests.schema and requests.identifier and load_relation(requests) is not none %}
+    {%- set counts_query -%}
+        select
+            count(*) as all_requests,
+            count(case when {{ 'built_at > ' ~ since if is_incremental() else '1 = 0' }} then 1 end)
+                as new_requests
+        from {{ requests }}
+    {%- endset -%}
+    {%- set request_counts = run_query(counts_query).rows[0] -%}
 {%- endif %}
 
 with loads as (
