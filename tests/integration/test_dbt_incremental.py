@@ -282,7 +282,7 @@ def play(scenario: Scenario, warehouses: tuple[Path, Path, Path]) -> None:
     incremental, rebuilt, root = warehouses
     reset_warehouse(incremental)
     loaded: list[RawRow] = []
-    requests: list[tuple[str, str, str]] = []
+    requests: list[tuple[str, str, str, datetime]] = []
     clock = datetime(2026, 3, 10, 12)
     newest = clock
     for batch in range(scenario.batches):
@@ -290,8 +290,8 @@ def play(scenario: Scenario, warehouses: tuple[Path, Path, Path]) -> None:
             if before != batch:
                 continue
             # A user forgotten between runs: the request recorded, maybe its raw rows gone.
-            requests.append((f"r{len(requests)}", kind, value))
-            forget(incremental, *requests[-1], newest)
+            requests.append((f"r{len(requests)}", kind, value, newest))
+            forget(incremental, *requests[-1])
             if delete_raw:
                 loaded = [r for r in loaded if not _matches(r.json, kind, value)]
                 with duckdb.connect(str(incremental)) as db:
@@ -313,7 +313,7 @@ def play(scenario: Scenario, warehouses: tuple[Path, Path, Path]) -> None:
         insert_raw_rows(rebuilt, [(json.dumps(r.json), r.file_name, r.file_row_number,
                                    r.loaded_at) for r in loaded])  # fmt: skip
         for request in requests:
-            forget(rebuilt, *request, newest)
+            forget(rebuilt, *request)
         run_local(rebuilt, root / "dbt-rebuilt", "run", "--full-refresh", "--vars", RUN_VARS)
 
         after = f"after batch {batch + 1} of {scenario.batches} (seed {SEED})"
@@ -322,7 +322,7 @@ def play(scenario: Scenario, warehouses: tuple[Path, Path, Path]) -> None:
             assert built[model] == expected[model], f"{model} differs from a full rebuild {after}"
         staged = {r["event_key"]: (r["event_uuid"], r["file_name"], r["file_row_number"])
                   for r in built["stg_amplitude__events"]}  # fmt: skip
-        kept = [r for r in loaded if not any(_matches(r.json, k, v) for _, k, v in requests)]
+        kept = [r for r in loaded if not any(_matches(r.json, k, v) for _, k, v, _ in requests)]
         assert staged == expected_staging(kept), f"staging is not the distinct events {after}"
 
 
