@@ -14,7 +14,7 @@ help:
 	@echo "make test   lint, type-check and run every test"
 	@echo "make dashboard  the Streamlit dashboard on localhost (the demo's warehouse by default)"
 	@echo "make bench  extract throughput and memory at 1 GB and 4 GB (BENCH_MB=\"1000 4000\")"
-	@echo "make bench-dbt  dbt: full build vs DuckDB's single pass, hourly runs vs full (BENCH_MILLION=1)"
+	@echo "make bench-dbt  dbt: full build vs DuckDB's single pass, hourly runs vs full (BENCH_MILLION=1, or \"1 5\")"
 	@echo "make deploy     set up Snowflake and deploy procedure, dbt project and tasks"
 
 # The Snowflake CLI pins its own versions of snowpark and the connector: its own venv.

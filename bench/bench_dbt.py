@@ -17,6 +17,12 @@ a scheduled run should be (unit tests check logic on fixed rows: CI's job, not e
 hour's). Not a test: ``make bench-dbt``. Targets: full build <= 4x the single pass;
 every hourly run <= 10 % of the full build. Times from a shared machine are noisy:
 compare the ratios, which are measured in the same run.
+
+With several sizes (``--million 1 5``) each size runs in a process of its own, one after
+the other, and the summary adds how the cost grows with what is stored: the steady hourly
+run at the largest size against the smallest (target <= 1.5x: an hourly run costs what is
+new, not what is stored), and the peak PSS of the process during its builds (dbt runs in
+it), per size.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -89,13 +98,52 @@ def _land(generated: Path, stage: Path, hour: datetime) -> None:
     (generated / relative).rename(target)
 
 
+def _pss_bytes() -> int:
+    """This process's proportional set size (Linux), 0 where /proc does not say."""
+    try:
+        for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
+class PeakMemory:
+    """The highest PSS of this process while inside the ``with`` (sampled every 50 ms)."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, _pss_bytes())
+            self._done.wait(0.05)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, _pss_bytes())
+
+
+PEAKS: dict[str, int] = {}
+
+
 def _timed_build(warehouse: Path, label: str) -> float:
-    """One `dbt build`, timed; its per-node timings are kept in out/dbt/runs/<label>.json."""
+    """One `dbt build`, timed, its peak PSS kept; per-node timings in runs/<label>.json."""
     from amplitude_laptop.transform import run_dbt
 
     began = time.perf_counter()
-    result = run_dbt([*BUILD], warehouse=warehouse, artifacts_dir=OUT / "dbt")
+    with PeakMemory() as memory:
+        result = run_dbt([*BUILD], warehouse=warehouse, artifacts_dir=OUT / "dbt")
     seconds = time.perf_counter() - began
+    PEAKS[label] = memory.peak
     if not result.ok:
         raise SystemExit(f"dbt build failed: {result.failures}")
     (OUT / "runs").mkdir(exist_ok=True)
@@ -128,11 +176,50 @@ def _single_pass(warehouse: Path) -> float:
 
 
 def main() -> None:
+    global OUT
     parser = argparse.ArgumentParser()
-    parser.add_argument("--million", type=float, default=1.0, help="events in the backfill")
+    parser.add_argument(
+        "--million", type=float, nargs="+", default=[1.0], help="events in the backfill (sizes)"
+    )
     parser.add_argument("--days", type=int, default=20, help="days in the backfill")
     parser.add_argument("--hours", type=int, default=6, help="hourly runs after it")
+    parser.add_argument("--out", type=Path, default=OUT, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if len(args.million) > 1:
+        _compare_sizes(args.million, args.days, args.hours)
+        return
+    OUT = args.out
+    _one_size(args.million[0], args.days, args.hours)
+
+
+def _compare_sizes(sizes: list[float], days: int, hours: int) -> None:
+    """Each size in a process of its own (a clean peak PSS), then how cost grows."""
+    results = []
+    for size in sizes:
+        out = OUT / f"{size:g}M"
+        print(f"==== {size:g} M events ====", flush=True)
+        command = [sys.executable, __file__, "--million", str(size), "--days", str(days),
+                   "--hours", str(hours), "--out", str(out)]  # fmt: skip
+        subprocess.run(command, check=True)
+        results.append(json.loads((out / "results.json").read_text()))
+    small, large = results[0], results[-1]
+    print()
+    print(f"{'size':>8} {'full/pass':>10} {'steady hourly s':>16} {'peak PSS full':>14} "
+          f"{'peak PSS hourly':>16}")  # fmt: skip
+    for size, r in zip(sizes, results, strict=True):
+        ratio, steady = r["full_over_single_pass"], r["steady_hourly_seconds"]
+        full_mb, hourly_mb = r["peak_pss_full_bytes"] / 2**20, r["peak_pss_hourly_bytes"] / 2**20
+        print(f"{size:>7g}M {ratio:>9.1f}x {steady:>16.2f} {full_mb:>11.0f} MB "
+              f"{hourly_mb:>13.0f} MB")  # fmt: skip
+    growth = large["steady_hourly_seconds"] / small["steady_hourly_seconds"]
+    print(f"steady hourly run at {sizes[-1]:g} M / at {sizes[0]:g} M: {growth:.2f}x "
+          "(target <= 1.5x: cost follows what is new, not what is stored)")  # fmt: skip
+    summary = {"sizes_million": sizes, "results": results, "hourly_growth": growth}
+    (OUT / "sizes.json").write_text(json.dumps(summary, indent=2))
+
+
+def _one_size(million: float, days: int, hours: int) -> None:
+    args = argparse.Namespace(million=million, days=days, hours=hours)
     hours_total = args.days * 24 + args.hours
     sessions = max(1, int(args.million * 1e6 / (args.days * 24 * EVENTS_PER_SESSION)))
     shutil.rmtree(OUT, ignore_errors=True)
@@ -179,6 +266,7 @@ def main() -> None:
     print(f"{'nothing new':52} {nothing_new:8.2f}  {nothing_new / full:.1%} of full")
 
     steady = [h["seconds"] for h in hourly[1:]] or [hourly[0]["seconds"]]
+    print(f"peak PSS during the full build: {PEAKS['full'] / 2**20:.0f} MB")
     print()
     print(f"full build / single pass: {full / single_pass:.1f}x (target <= 4x)")
     print(
@@ -197,6 +285,11 @@ def main() -> None:
                 "full_over_single_pass": full / single_pass,
                 "hourly": hourly,
                 "nothing_new_seconds": nothing_new,
+                "steady_hourly_seconds": statistics.median(steady),
+                "peak_pss_full_bytes": PEAKS["full"],
+                "peak_pss_hourly_bytes": max(
+                    peak for label, peak in PEAKS.items() if label.startswith("hourly")
+                ),
             },
             indent=2,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -9,10 +10,10 @@ from typing import Any
 
 import duckdb
 
-from amplitude_laptop.loader import Loader, connect
+from amplitude_laptop.loader import FORGET_REQUESTS_TABLE, Loader, connect
 from amplitude_laptop.stage_listing import LocalStageListing
 from amplitude_laptop.transform import DEFAULT_DBT_PROJECT, TransformSummary, run_dbt
-from tests.fakesnow_shim import FAKESNOW_PROFILE
+from tests.fakesnow_shim import FAKESNOW_PROFILE, FORGET_REQUESTS_DDL
 
 # Bookkeeping, not data: when the dbt run that wrote a row started. Two builds of the same
 # rows differ in it and nothing else, so comparisons leave it out.
@@ -21,17 +22,18 @@ BOOKKEEPING = frozenset({"built_at"})
 MART_KEYS = {
     "amplitude__repeat_clicks": "pkey",
     "amplitude__sessions": "session_key",
-    "amplitude__user_enhanced": "amplitude_id",
+    "amplitude__user_enhanced": "user_key",
     "amplitude__daily_performance": "daily_key",
 }
 
 # Every model built from the raw table: (schema, primary key).
 MODEL_KEYS = {
+    "stg_amplitude__forget_requests": ("analytics_staging", "request_id"),
     "stg_amplitude__events": ("analytics_staging", "event_key"),
     "int_amplitude__many_click_sessions": ("analytics_staging", "event_key"),
     "amplitude__event_enhanced": ("analytics", "event_key"),
     "amplitude__sessions": ("analytics", "session_key"),
-    "amplitude__user_enhanced": ("analytics", "amplitude_id"),
+    "amplitude__user_enhanced": ("analytics", "user_key"),
     "amplitude__daily_performance": ("analytics", "daily_key"),
     "amplitude__repeat_clicks": ("analytics", "pkey"),
 }
@@ -64,11 +66,24 @@ def run_local(warehouse: Path, artifacts: Path, *args: str) -> TransformSummary:
 
 
 def reset_warehouse(warehouse: Path) -> None:
-    """An empty raw table and no models. The file stays (dbt-duckdb may hold it open)."""
+    """An empty raw table, no forget requests and no models. The file stays (dbt-duckdb may
+    hold it open)."""
     with duckdb.connect(str(warehouse)) as db:
         for schema in ("analytics", "analytics_staging"):
             db.execute(f"drop schema if exists {schema} cascade")
         db.execute(RAW_TABLE_DDL)
+    with connect(warehouse) as db:  # the loader's DDL: the forget-request record too
+        db.execute(f"delete from raw.{FORGET_REQUESTS_TABLE}")
+
+
+def forget(warehouse: Path, request_id: str, kind: str, value: str, at: datetime) -> None:
+    """A forget request as `amplitude-ingest forget` records it: the id's SHA-256 only."""
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    with duckdb.connect(str(warehouse)) as db:
+        db.execute(
+            f"insert into raw.{FORGET_REQUESTS_TABLE} values (?, ?, ?, ?, 0, 0, 0)",
+            [request_id, at, kind, digest],
+        )
 
 
 def insert_raw_rows(warehouse: Path, rows: list[tuple[str, str, int, datetime]]) -> None:
@@ -144,6 +159,7 @@ def copy_raw_to_fakesnow(warehouse: Path, connection: Any, *, append: bool = Fal
             "raw_json variant, file_name varchar, file_row_number number, "
             "loaded_at timestamp_ntz)"
         )
+        cursor.execute(FORGET_REQUESTS_DDL)
     with duckdb.connect(str(warehouse)) as db:
         rows = db.execute(
             "select raw_json::varchar, file_name, file_row_number, loaded_at::varchar "

@@ -135,6 +135,7 @@ def compile_for_snowflake(out: Path) -> list[Path]:
                 "create or replace table amplitude.raw.amplitude_events_raw (raw_json variant, "
                 "file_name varchar, file_row_number number, loaded_at timestamp_ntz)"
             )
+            cursor.execute(FORGET_REQUESTS_DDL)
             for line, event in enumerate(_SAMPLE_EVENTS, start=1):
                 cursor.execute(
                     "insert into amplitude.raw.amplitude_events_raw select parse_json(%s), "
@@ -165,6 +166,15 @@ def compile_for_snowflake(out: Path) -> list[Path]:
 
 
 # A dbt profile for the snowflake adapter pointed at fakesnow (tests/dbt_support.py too).
+# The forget-request record as Snowflake has it (RAW.AMPLITUDE_FORGET_REQUESTS, created by
+# the forget SQL script; the laptop's is in amplitude_laptop.loader), for dbt on fakesnow.
+FORGET_REQUESTS_DDL = (
+    "create table if not exists amplitude.raw.amplitude_forget_requests ("
+    "request_id varchar not null primary key, requested_at timestamp_ntz not null, "
+    "id_kind varchar not null, id_sha256 varchar not null, raw_rows_deleted number not null, "
+    "stage_files_rewritten number not null, quarantine_lines_removed number not null)"
+)
+
 FAKESNOW_PROFILE = """
 amplitude:
   target: fakesnow

@@ -182,3 +182,20 @@
 {% macro snowflake__amplitude_timestamp_text(column) -%}
     to_char({{ column }}, 'YYYY-MM-DD HH24:MI:SS.FF6')
 {%- endmacro %}
+
+
+{#-
+    A timestamp as text at the warehouse's full precision (Snowflake: nanoseconds; DuckDB
+    holds microseconds), to carry a bound from one query into another exactly.
+-#}
+{% macro amplitude_timestamp_text_exact(column) -%}
+    {{ return(adapter.dispatch('amplitude_timestamp_text_exact', 'amplitude')(column)) }}
+{%- endmacro %}
+
+{% macro default__amplitude_timestamp_text_exact(column) -%}
+    strftime({{ column }}, '%Y-%m-%d %H:%M:%S.%f')
+{%- endmacro %}
+
+{% macro snowflake__amplitude_timestamp_text_exact(column) -%}
+    to_char({{ column }}, 'YYYY-MM-DD HH24:MI:SS.FF9')
+{%- endmacro %}

@@ -1,16 +1,33 @@
-{#- A surrogate key: md5 of the parts joined with '|' (nulls as empty text). Portable. -#}
+{#-
+    A surrogate key: md5 of the parts joined with '|', a null part as a sentinel text, so
+    that null and '' (an element without text, one with empty text; an event type missing
+    or empty) make different keys. Portable; the project's own, since dbt Projects on
+    Snowflake would need an external access integration or a vendored copy to install
+    dbt_utils. Changing this formula changes every stored key: bump amplitude__key_formula,
+    and incremental runs on tables built before refuse until one --full-refresh.
+-#}
 {% macro amplitude_surrogate_key(parts) -%}
     md5(
         {%- for part in parts %}
-        coalesce(cast({{ part }} as {{ dbt.type_string() | lower }}), '')
+        coalesce(cast({{ part }} as {{ dbt.type_string() | lower }}), '{{ amplitude__key_null() }}')
         {%- if not loop.last %} || '|' ||{% endif %}
         {%- endfor %}
     )
 {%- endmacro %}
 
+{% macro amplitude__key_null() -%}
+    {{ return('_amplitude_null_') }}
+{%- endmacro %}
+
+{#- The version of the key formula the models' stored keys were made with. -#}
+{% macro amplitude__key_formula() -%}
+    {{ return('md5-null-sentinel-project-2') }}
+{%- endmacro %}
+
 
 {#-
-    The identity of an event (see DECISIONLOG, "Identity"), from staging's typed columns:
+    The identity of an event (see DECISIONLOG, "Identity"), from staging's typed columns,
+    always within its Amplitude project (`app`: two projects may send one insert id):
     the client's idempotency key (device + `$insert_id`) when it sent one, else
     Amplitude's `uuid`, else a hash of the fields Amplitude identifies an event by
     (event id, device, client event time, user), never a file or a position in one.
@@ -18,11 +35,12 @@
 {% macro amplitude_event_key() -%}
     case
         when insert_id is not null
-            then {{ amplitude_surrogate_key(["'insert_id'", 'device_id', 'insert_id']) }}
+            then {{ amplitude_surrogate_key(["'insert_id'", 'project_id', 'device_id', 'insert_id']) }}
         when event_uuid is not null
-            then {{ amplitude_surrogate_key(["'uuid'", 'event_uuid']) }}
+            then {{ amplitude_surrogate_key(["'uuid'", 'project_id', 'event_uuid']) }}
         else {{ amplitude_surrogate_key([
             "'content'",
+            'project_id',
             'event_id',
             'device_id',
             amplitude_timestamp_text('client_event_time'),
@@ -90,4 +108,13 @@
 {#- A timestamp that sorts events without one (unparseable) after every real one. -#}
 {% macro amplitude_sort_time(column) -%}
     coalesce({{ column }}, cast('9999-12-31 00:00:00' as {{ amplitude_timestamp_type() }}))
+{%- endmacro %}
+
+
+{#- An event type's name without Amplitude's `[Amplitude] ` prefix. -#}
+{% macro amplitude_event_name(event_type) -%}
+    case
+        when {{ event_type }} like '[Amplitude] %' then substr({{ event_type }}, 13)
+        else {{ event_type }}
+    end
 {%- endmacro %}

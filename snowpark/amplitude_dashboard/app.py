@@ -37,6 +37,7 @@ DEFAULT_WAREHOUSE = Path(".local/demo/warehouse.duckdb")
 DEFAULT_STATE = Path(".local/demo/state")
 ALL_PLATFORMS = "All platforms"
 ALL_COUNTRIES = "All countries"
+ALL_PROJECTS = "All projects"
 PAGES: dict[str, Callable[[pages.Data, Filters, datetime], None]] = {
     "Pipeline health": pages.health,
     "Repeat clicks": pages.repeat_clicks,
@@ -134,6 +135,11 @@ def sidebar(data: pages.Data, today: date) -> tuple[str, Filters | None]:
         country = st.selectbox(
             "Country", [ALL_COUNTRIES, *_options(data, "countries", "country")], key="country"
         )
+        project = st.selectbox(
+            "Amplitude project",
+            [ALL_PROJECTS, *_options(data, "projects", "project_id")],
+            key="project",
+        )
     days = tuple(picked) if isinstance(picked, (tuple, list)) else (picked,)
     if len(days) != 2:
         return str(page), None
@@ -142,6 +148,7 @@ def sidebar(data: pages.Data, today: date) -> tuple[str, Filters | None]:
         end=days[1],
         platform=None if platform == ALL_PLATFORMS else str(platform),
         country=None if country == ALL_COUNTRIES else str(country),
+        project=None if project == ALL_PROJECTS else int(float(str(project))),
     )
 
 

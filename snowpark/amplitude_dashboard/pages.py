@@ -70,6 +70,8 @@ def describe(filters: Filters) -> str:
         parts.append(f"platform {filters.platform}")
     if filters.country:
         parts.append(f"country {filters.country}")
+    if filters.project is not None:
+        parts.append(f"project {filters.project}")
     return ", ".join(parts)
 
 

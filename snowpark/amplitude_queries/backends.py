@@ -66,7 +66,7 @@ class Backend(Protocol):
 def run(backend: Backend, name: str, params: Sequence[object] = ()) -> pd.DataFrame:
     """Run the named query of :data:`amplitude_queries.sql.QUERIES`."""
     query = QUERIES[name]
-    expected = {Params.NONE: 0, Params.FILTERS: 4, Params.GROUP: 1}[query.params]
+    expected = {Params.NONE: 0, Params.FILTERS: 5, Params.GROUP: 1}[query.params]
     if len(params) != expected:
         raise ValueError(f"{name} binds {expected} parameters, got {len(params)}")
     return backend.query(query.sql, params)

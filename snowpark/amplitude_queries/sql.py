@@ -32,16 +32,24 @@ ALL = None  # a filter that is not set
 
 @dataclass(frozen=True)
 class Filters:
-    """What the user chose: an inclusive day range, and optionally one platform, one country."""
+    """What the user chose: an inclusive day range, and optionally one platform, one country,
+    one Amplitude project (several may share the raw table)."""
 
     start: date
     end: date
     platform: str | None = ALL
     country: str | None = ALL
+    project: int | None = ALL
 
-    def params(self) -> tuple[str, str, str | None, str | None]:
+    def params(self) -> tuple[str, str, str | None, str | None, int | None]:
         # Dates travel as ISO text and are cast in SQL: both drivers bind text the same way.
-        return (self.start.isoformat(), self.end.isoformat(), self.platform, self.country)
+        return (
+            self.start.isoformat(),
+            self.end.isoformat(),
+            self.platform,
+            self.country,
+            self.project,
+        )
 
 
 class Params(Enum):
@@ -67,17 +75,19 @@ with filters as (
         cast(? as date) as start_date,
         cast(? as date) as end_date,
         cast(? as varchar) as platform,
-        cast(? as varchar) as country
+        cast(? as varchar) as country,
+        cast(? as bigint) as project_id
 )"""
 
-# Events in the range, on the platform and in the country chosen.
+# Events in the range, on the platform, in the country and of the project chosen. A user
+# is `user_key` (project and amplitude_id: each project numbers its own users).
 _EVENTS = """,
 
 events as (
     select
         e.event_key,
         e.event_date,
-        e.amplitude_id,
+        e.user_key,
         e.session_key
     from analytics.amplitude__event_enhanced as e
     cross join filters as f
@@ -85,6 +95,7 @@ events as (
         e.event_date between f.start_date and f.end_date
         and (f.platform is null or e.platform = f.platform)
         and (f.country is null or e.country = f.country)
+        and (f.project_id is null or e.project_id = f.project_id)
 )"""
 
 # Sessions that started in the range and have an event that matches the filters.
@@ -93,7 +104,7 @@ _SESSIONS = """,
 sessions as (
     select
         s.session_key,
-        s.amplitude_id,
+        s.user_key,
         s.session_number,
         s.session_started_at,
         s.session_duration_seconds,
@@ -186,6 +197,16 @@ order by platform
         Params.NONE,
     ),
     Query(
+        "projects",
+        """
+select distinct project_id
+from analytics.amplitude__event_enhanced
+where project_id is not null
+order by project_id
+""",
+        Params.NONE,
+    ),
+    Query(
         "countries",
         """
 select distinct country
@@ -204,7 +225,7 @@ order by country
 
 select
     count(*) as events,
-    count(distinct amplitude_id) as users,
+    count(distinct user_key) as users,
     count(distinct session_key) as sessions
 from events
 """,
@@ -219,7 +240,7 @@ from events
 select
     event_date as day,
     count(*) as events,
-    count(distinct amplitude_id) as users,
+    count(distinct user_key) as users,
     count(distinct session_key) as sessions
 from events
 group by event_date
@@ -236,7 +257,7 @@ order by day
 
 select
     count(*) as sessions,
-    count(distinct amplitude_id) as users,
+    count(distinct user_key) as users,
     avg(session_duration_seconds) as avg_session_seconds,
     median(session_duration_seconds) as median_session_seconds,
     avg(events) as avg_events_per_session
@@ -297,7 +318,7 @@ from analytics.amplitude__user_enhanced as u
 cross join filters as f
 where
     cast(u.{NEW_USER_SINCE} as date) between f.start_date and f.end_date
-    and u.amplitude_id in (select events.amplitude_id from events)
+    and u.user_key in (select events.user_key from events)
 group by cast(u.{NEW_USER_SINCE} as date)
 order by day
 """,

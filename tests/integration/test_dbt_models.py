@@ -145,6 +145,13 @@ def test_snowflake_sql_gives_the_same_models_on_fakesnow(built: Built, tmp_path:
         assert run_dbt_on_fakesnow(tmp_path, tmp_path / "sf", *build)
         assert fakesnow_model_rows(connection) == model_rows(built.warehouse)
 
+    # Snowflake's load times are timestamp_ntz(9) (METADATA$START_SCAN_TIME, documented as
+    # TIMESTAMP_LTZ of default precision 9: https://docs.snowflake.com/en/user-guide/querying-metadata).
+    # fakesnow holds microseconds, so this checks what can be checked here: the load bounds
+    # staging reads by came back as text at nanosecond precision, not as a Python datetime.
+    log = (tmp_path / "sf/logs/dbt.log").read_text()
+    assert "to_char(bounds.upper_bound, 'YYYY-MM-DD HH24:MI:SS.FF9')" in log
+
     # Every statement dbt ran on "Snowflake", merges included, parses as Snowflake SQL.
     statements = list((tmp_path / "sf/target/run").rglob("*.sql"))
     assert len(statements) > 10

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 import sqlglot
@@ -57,7 +58,8 @@ def test_counts_ages_and_times() -> None:
 
 def test_filters_travel_as_bound_parameters() -> None:
     chosen = Filters(date(2026, 1, 26), date(2026, 1, 28), "Web", None)
-    assert chosen.params() == ("2026-01-26", "2026-01-28", "Web", None)
+    assert chosen.params() == ("2026-01-26", "2026-01-28", "Web", None, None)
+    assert Filters(date(2026, 1, 26), date(2026, 1, 28), project=7).params()[4] == 7
     # A value that would break out of a literal is just a value: it never reaches the text.
     hostile = Filters(date(2026, 1, 26), date(2026, 1, 28), "x' or '1'='1", None)
     assert hostile.params()[2] == "x' or '1'='1"
@@ -69,7 +71,7 @@ def test_filters_travel_as_bound_parameters() -> None:
 def test_every_query_keeps_to_what_both_dialects_share(name: str) -> None:
     query = QUERIES[name]
     text = query.sql
-    expected = {Params.NONE: 0, Params.FILTERS: 4, Params.GROUP: 1}[query.params]
+    expected = {Params.NONE: 0, Params.FILTERS: 5, Params.GROUP: 1}[query.params]
     assert text.count("?") == expected
     if query.params is Params.FILTERS:
         assert text.lstrip().startswith("with filters as (")
@@ -100,7 +102,7 @@ def test_a_new_user_is_counted_as_the_daily_performance_mart_counts_one() -> Non
 
 
 def test_a_query_binds_exactly_its_parameters() -> None:
-    with pytest.raises(ValueError, match="activity_totals binds 4 parameters, got 1"):
+    with pytest.raises(ValueError, match="activity_totals binds 5 parameters, got 1"):
         run(object(), "activity_totals", ("2026-01-26",))  # type: ignore[arg-type]
 
 
@@ -149,3 +151,23 @@ def test_what_ships_to_snowflake_imports_only_what_it_has_there(package: str) ->
                 )
                 for module in modules:
                     assert not str(module).startswith(("amplitude_ingest", "amplitude_laptop"))
+
+
+def test_the_project_filter_keeps_one_projects_events_and_users() -> None:
+    """Issue #18 item 9: two Amplitude projects in one warehouse, each numbering its own
+    users (amplitude_id 1 in both is two users); the filter keeps one project's."""
+    db = duckdb.connect()
+    db.execute("create schema analytics")
+    db.execute(
+        "create table analytics.amplitude__event_enhanced as select * from (values "
+        "('e1', date '2026-01-26', 100, 'p100-1', 's1', 'Web', 'Germany'), "
+        "('e2', date '2026-01-26', 200, 'p200-1', 's2', 'Web', 'Germany'), "
+        "('e3', date '2026-01-26', 200, 'p200-1', 's2', 'Web', 'Germany')) "
+        "as t(event_key, event_date, project_id, user_key, session_key, platform, country)"
+    )
+    totals = QUERIES["activity_totals"].sql
+    every = Filters(date(2026, 1, 26), date(2026, 1, 26))
+    assert db.execute(totals, every.params()).fetchone() == (3, 2, 2)
+    one = Filters(date(2026, 1, 26), date(2026, 1, 26), project=200)
+    assert db.execute(totals, one.params()).fetchone() == (2, 1, 1)
+    assert db.execute(QUERIES["projects"].sql).fetchall() == [(100,), (200,)]

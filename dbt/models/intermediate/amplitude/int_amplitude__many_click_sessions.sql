@@ -1,15 +1,16 @@
 {{
     config(
         unique_key='session_key',
-        incremental_strategy='delete+insert',
+        incremental_strategy='amplitude_replace',
     )
 }}
 
 -- Page views and element clicks repeated more than `amplitude__repeat_threshold` times in
 -- one session on the same page (and, for clicks, the same element): the events of each
 -- such group, with `pkey` naming the group. Events outside a session are never grouped.
--- Incremental by session: a run regroups every session that received an interaction
--- since it last ran, from all of that session's events, and replaces its rows.
+-- Incremental by session: a run regroups every session that received or lost an event
+-- since it last ran, from all of that session's events, and replaces its rows (deleting
+-- them when no group is left).
 
 {%- if is_incremental() %}
     {%- set since = amplitude_watermark() -%}
@@ -25,11 +26,8 @@ with events as {{ amplitude_inline() }} (
 touched_sessions as (
 
     select distinct session_key
-    from events
-    where
-        built_at > {{ since }}
-        and session_key is not null
-        and event_name in ('Page Viewed', 'Element Clicked')
+    from ({{ amplitude_changed_events(since) }}) as changed
+    where session_key is not null
 
 ),
 {% endif %}
@@ -49,6 +47,7 @@ interactions as (
         event_key,
         session_key,
         session_id,
+        project_id,
         amplitude_id,
         user_id,
         event_type,
@@ -97,3 +96,6 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+{{ amplitude_tombstones('session_key in (select touched_sessions.session_key from touched_sessions)') }}
+{%- endif %}

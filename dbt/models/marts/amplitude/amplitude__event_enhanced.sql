@@ -1,16 +1,16 @@
 {{
     config(
         unique_key='event_key',
-        incremental_strategy='delete+insert',
+        incremental_strategy='amplitude_replace',
     )
 }}
 
 -- Every event with its place in its session and in its user's history, and its session's
 -- and user's context (the user's first event is taken here, from the events, so this
 -- model need not wait for amplitude__user_enhanced).
--- Incremental by user: for each user with events built since the last run, every event
--- from the earliest one the run changed onwards (in event time) is written again, the
--- events it changed included. A late event earlier than rows already built renumbers
+-- Incremental by user (project and amplitude_id: `user_key`): for each user with events built or retired since the last run,
+-- every event from the earliest one the run changed onwards (in event time) is written
+-- again, the events it changed included (an event gone from staging is deleted). A late event earlier than rows already built renumbers
 -- everything after it in its session and in its user's history, and may start its
 -- session or its user earlier; events before that point keep every value they have (no
 -- session before it starts, ends or moves). In steady state that is the new events
@@ -33,48 +33,26 @@ sessions as (
 ),
 
 {% if is_incremental() %}
+-- The events built or retired since the last run: a retired version has the user and
+-- time the event had before (a copy replaced by one received earlier, an event
+-- forgotten), so the history it left is renumbered too.
 changed_events as (
 
     select
         event_key,
-        amplitude_id,
+        user_key,
         event_time
-    from events
-    where built_at > {{ since }}
-
-),
-
--- The same events as built before this run: a copy replaced by an earlier-received one
--- may have had another time.
-built_versions as (
-
-    select
-        built.event_key,
-        built.amplitude_id,
-        built.event_time
-    from {{ this }} as built
-    inner join changed_events
-        on built.event_key = changed_events.event_key
+    from ({{ amplitude_changed_events(since) }}) as changed
 
 ),
 
 rebuild_points as (
 
     select
-        amplitude_id,
-        min(sort_time) as rebuild_from
-    from (
-        select
-            amplitude_id,
-            {{ amplitude_sort_time('event_time') }} as sort_time
-        from changed_events
-        union all
-        select
-            amplitude_id,
-            {{ amplitude_sort_time('event_time') }} as sort_time
-        from built_versions
-    ) as changed_times
-    group by amplitude_id
+        user_key,
+        min({{ amplitude_sort_time('event_time') }}) as rebuild_from
+    from changed_events
+    group by user_key
 
 ),
 
@@ -86,7 +64,7 @@ user_events as {{ amplitude_inline() }} (
             as is_rebuilt
     from events
     inner join rebuild_points
-        on events.amplitude_id is not distinct from rebuild_points.amplitude_id
+        on events.user_key is not distinct from rebuild_points.user_key
 
 ),
 
@@ -94,11 +72,11 @@ user_events as {{ amplitude_inline() }} (
 user_history as (
 
     select
-        amplitude_id,
+        user_key,
         count(case when not is_rebuilt then 1 end) as user_events_before,
         min(event_time) as user_first_event_at
     from user_events
-    group by amplitude_id
+    group by user_key
 
 ),
 
@@ -110,7 +88,7 @@ events_to_build as {{ amplitude_inline() }} (
         user_history.user_first_event_at
     from user_events
     inner join user_history
-        on user_events.amplitude_id is not distinct from user_history.amplitude_id
+        on user_events.user_key is not distinct from user_history.user_key
     where user_events.is_rebuilt
 
 ),
@@ -118,11 +96,11 @@ events_to_build as {{ amplitude_inline() }} (
 user_history as (
 
     select
-        amplitude_id,
+        user_key,
         0 as user_events_before,
         min(event_time) as user_first_event_at
     from events
-    group by amplitude_id
+    group by user_key
 
 ),
 
@@ -135,7 +113,7 @@ events_to_build as {{ amplitude_inline() }} (
         user_history.user_first_event_at
     from events
     inner join user_history
-        on events.amplitude_id is not distinct from user_history.amplitude_id
+        on events.user_key is not distinct from user_history.user_key
 
 ),
 {% endif %}
@@ -166,7 +144,7 @@ user_order as (
     select
         event_key,
         user_events_before + row_number() over (
-            partition by amplitude_id
+            partition by user_key
             order by {{ amplitude_sort_time('event_time') }}, event_key
         ) as user_event_number
     from events_to_build
@@ -205,3 +183,6 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+{{ amplitude_tombstones('event_key in (select changed_events.event_key from changed_events)') }}
+{%- endif %}

@@ -1,15 +1,16 @@
 {{
     config(
         unique_key='session_key',
-        incremental_strategy='delete+insert',
+        incremental_strategy='amplitude_replace',
     )
 }}
 
 -- One row per repeated interaction (pkey): how often, how fast, and within which session.
 -- The gap between repeats is measured within the group (LAG partitioned by pkey), so a
 -- click on one page is never compared with a click on another.
--- Incremental by session: a run rewrites the groups of every session that received
--- events since it last ran (any event: the session's duration is a column here).
+-- Incremental by session: a run rewrites the groups of every session that received or
+-- lost events since it last ran (any event: the session's duration is a column here),
+-- deleting those no longer repeated.
 
 -- depends_on: {{ ref('stg_amplitude__events') }}
 {%- if is_incremental() %}
@@ -32,10 +33,8 @@ sessions as (
 touched_sessions as (
 
     select distinct session_key
-    from {{ ref('stg_amplitude__events') }}
-    where
-        built_at > {{ since }}
-        and session_key is not null
+    from ({{ amplitude_changed_events(since) }}) as changed
+    where session_key is not null
 
 ),
 
@@ -84,6 +83,7 @@ per_group as (
         pkey,
         max(session_key) as session_key,
         max(session_id) as session_id,
+        max(project_id) as project_id,
         max(amplitude_id) as amplitude_id,
         max(user_id) as user_id,
         max(event_type) as event_type,
@@ -108,6 +108,7 @@ final as (
         per_group.pkey,
         per_group.session_key,
         per_group.session_id,
+        per_group.project_id,
         per_group.amplitude_id,
         per_group.user_id,
         per_group.event_type,
@@ -132,3 +133,6 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+{{ amplitude_tombstones('session_key in (select touched_sessions.session_key from touched_sessions)') }}
+{%- endif %}

@@ -1,19 +1,20 @@
 {{
     config(
         unique_key='session_key',
-        incremental_strategy='delete+insert',
+        incremental_strategy='amplitude_replace',
     )
 }}
 
 -- One row per user session. Events with session_id -1 (no session) are not sessions and
 -- are left out here; amplitude__user_enhanced counts them.
--- Incremental: a session that received events since the last run is summed again from
--- all of its events. Its user's sessions are numbered again among all of that user's
+-- Incremental: a session that received or lost events since the last run (a copy replaced
+-- by one in another session, an event forgotten) is summed again from all of its events,
+-- and deleted when none are left. Its user's sessions are numbered again among all of that user's
 -- sessions (the others as already built), and every one of them from the earliest point
 -- the run changed onwards is rewritten: a late session shifts the numbers after it.
 
 {%- set session_columns = [
-    'session_key', 'amplitude_id', 'session_id', 'user_id', 'device_id',
+    'session_key', 'project_id', 'user_key', 'amplitude_id', 'session_id', 'user_id', 'device_id',
     'session_started_at', 'session_ended_at', 'events', 'page_views', 'element_clicks',
 ] %}
 {%- if is_incremental() %}
@@ -32,16 +33,16 @@ touched_sessions as (
 
     select distinct
         session_key,
-        amplitude_id
-    from events
-    where built_at > {{ since }}
+        user_key
+    from ({{ amplitude_changed_events(since) }}) as changed
+    where session_key is not null
 
 ),
 
 built_sessions as (
 
     select * from {{ this }}
-    where amplitude_id in (select touched_sessions.amplitude_id from touched_sessions)
+    where user_key in (select touched_sessions.user_key from touched_sessions)
 
 ),
 {% endif %}
@@ -50,6 +51,8 @@ session_totals as (
 
     select
         session_key,
+        project_id,
+        user_key,
         amplitude_id,
         session_id,
         max(user_id) as user_id,
@@ -65,6 +68,8 @@ session_totals as (
     {%- endif %}
     group by
         session_key,
+        project_id,
+        user_key,
         amplitude_id,
         session_id
 
@@ -76,21 +81,21 @@ session_totals as (
 rebuild_points as (
 
     select
-        amplitude_id,
+        user_key,
         min(start_time) as rebuild_from
     from (
         select
-            amplitude_id,
+            user_key,
             {{ amplitude_sort_time('session_started_at') }} as start_time
         from session_totals
         union all
         select
-            amplitude_id,
+            user_key,
             {{ amplitude_sort_time('session_started_at') }} as start_time
         from built_sessions
         where session_key in (select touched_sessions.session_key from touched_sessions)
     ) as session_starts
-    group by amplitude_id
+    group by user_key
 
 ),
 
@@ -119,11 +124,11 @@ sequenced as (
     select
         *,
         row_number() over (
-            partition by amplitude_id
+            partition by user_key
             order by {{ amplitude_sort_time('session_started_at') }}, session_key
         ) as session_number,
         lag(session_ended_at) over (
-            partition by amplitude_id
+            partition by user_key
             order by {{ amplitude_sort_time('session_started_at') }}, session_key
         ) as previous_session_ended_at
     from user_sessions
@@ -136,7 +141,7 @@ sessions_to_write as (
     select sequenced.*
     from sequenced
     inner join rebuild_points
-        on sequenced.amplitude_id = rebuild_points.amplitude_id
+        on sequenced.user_key = rebuild_points.user_key
     where {{ amplitude_sort_time('sequenced.session_started_at') }} >= rebuild_points.rebuild_from
 
 ),
@@ -152,6 +157,8 @@ final as (
 
     select
         session_key,
+        project_id,
+        user_key,
         amplitude_id,
         session_id,
         user_id,
@@ -176,3 +183,6 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+{{ amplitude_tombstones('session_key in (select touched_sessions.session_key from touched_sessions)') }}
+{%- endif %}

@@ -1,14 +1,14 @@
 {{
     config(
-        unique_key='amplitude_id',
-        incremental_strategy='delete+insert',
+        unique_key='user_key',
+        incremental_strategy='amplitude_replace',
     )
 }}
 
--- One row per Amplitude user (amplitude_id): when they were created, first and last
--- activity, volume, sessions, and where and how they were last seen.
--- Incremental by user: a user with events built since the last run is summed again from
--- all of their events and sessions.
+-- One row per Amplitude user (`user_key`: project and amplitude_id): when they were
+-- created, first and last activity, volume, sessions, and where and how they were last seen.
+-- Incremental by user: a user with events built or retired since the last run is summed
+-- again from all of their events and sessions, and deleted when none are left.
 
 {%- if is_incremental() %}
     {%- set since = amplitude_watermark() -%}
@@ -29,23 +29,22 @@ sessions as (
 {% if is_incremental() %}
 touched_users as (
 
-    select distinct amplitude_id
-    from events
-    where built_at > {{ since }}
+    select distinct user_key
+    from ({{ amplitude_changed_events(since) }}) as changed
 
 ),
 
 user_events as (
 
     select * from events
-    where amplitude_id in (select touched_users.amplitude_id from touched_users)
+    where user_key in (select touched_users.user_key from touched_users)
 
 ),
 
 user_sessions as (
 
     select * from sessions
-    where amplitude_id in (select touched_users.amplitude_id from touched_users)
+    where user_key in (select touched_users.user_key from touched_users)
 
 ),
 {% else %}
@@ -65,6 +64,8 @@ user_sessions as (
 activity as (
 
     select
+        user_key,
+        project_id,
         amplitude_id,
         max(user_id) as user_id,
         min(user_creation_time) as user_created_at,
@@ -74,14 +75,17 @@ activity as (
         count(distinct event_date) as active_days,
         sum(case when session_key is null then 1 else 0 end) as events_outside_sessions
     from user_events
-    group by amplitude_id
+    group by
+        user_key,
+        project_id,
+        amplitude_id
 
 ),
 
 latest_event as (
 
     select
-        amplitude_id,
+        user_key,
         country as last_country,
         city as last_city,
         platform as last_platform,
@@ -89,7 +93,7 @@ latest_event as (
         device_type as last_device_type
     from user_events
     qualify row_number() over (
-        partition by amplitude_id
+        partition by user_key
         order by event_time desc nulls last, event_key asc
     ) = 1
 
@@ -98,7 +102,7 @@ latest_event as (
 session_summary as (
 
     select
-        amplitude_id,
+        user_key,
         count(*) as sessions,
         min(session_started_at) as first_session_at,
         max(session_ended_at) as last_session_at,
@@ -106,13 +110,15 @@ session_summary as (
         avg(events) as avg_events_per_session,
         avg(seconds_since_previous_session) as avg_seconds_between_sessions
     from user_sessions
-    group by amplitude_id
+    group by user_key
 
 ),
 
 final as (
 
     select
+        activity.user_key,
+        activity.project_id,
         activity.amplitude_id,
         activity.user_id,
         activity.user_created_at,
@@ -135,10 +141,13 @@ final as (
         {{ amplitude_built_at() }} as built_at
     from activity
     left join latest_event
-        on activity.amplitude_id = latest_event.amplitude_id
+        on activity.user_key = latest_event.user_key
     left join session_summary
-        on activity.amplitude_id = session_summary.amplitude_id
+        on activity.user_key = session_summary.user_key
 
 )
 
 select * from final
+{%- if is_incremental() %}
+{{ amplitude_tombstones('user_key in (select touched_users.user_key from touched_users)') }}
+{%- endif %}

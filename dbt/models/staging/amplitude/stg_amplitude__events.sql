@@ -1,7 +1,7 @@
 {{
     config(
         unique_key='event_key',
-        incremental_strategy='merge',
+        incremental_strategy='amplitude_merge',
     )
 }}
 
@@ -11,18 +11,33 @@
 -- raw rows of the loads recorded since it last ran, keeps one copy of each event, and
 -- merges it against what is already built. A copy is written only when its event is new
 -- or it comes before the copy held (see amplitude_copy_comes_first), so a run writes the
--- same rows as a full rebuild would, whatever order the loads came in.
+-- same rows as a full rebuild would, whatever order the loads came in. Events matching a
+-- forget request are left out, and removed once built.
 
+{#- Forget requests: whether there are any (every event read is checked against them), and
+    on an incremental run, any recorded since the last (their events built are removed). -#}
+{%- set requests = ref('stg_amplitude__forget_requests') %}
+{%- set request_counts = [0, 0] %}
 {%- if is_incremental() %}
     {%- set since = amplitude_watermark() -%}
     {%- set bounds_query -%}
         select
-            min(loaded_at) as first_loaded_at,
-            max(loaded_at) as last_loaded_at
+            min(loaded_at) as lower_bound,
+            max(loaded_at) as upper_bound
         from {{ ref('stg_amplitude__loads') }}
         where built_at > {{ since }}
     {%- endset -%}
     {%- set load_bounds = amplitude_time_bounds(bounds_query) -%}
+{%- endif %}
+{%- if execute and requests is not string and requests.schema and requests.identifier and load_relation(requests) is not none %}
+    {%- set counts_query -%}
+        select
+            count(*) as all_requests,
+            count(case when {{ 'built_at > ' ~ since if is_incremental() else '1 = 0' }} then 1 end)
+                as new_requests
+        from {{ requests }}
+    {%- endset -%}
+    {%- set request_counts = run_query(counts_query).rows[0] -%}
 {%- endif %}
 
 with loads as (
@@ -58,12 +73,23 @@ loaded_events as (
 
 ),
 
+-- Events of a user someone asked to forget never enter staging, whether or not their raw
+-- rows are gone yet (a later load, a re-export).
+kept_events as (
+
+    select * from loaded_events
+    {%- if request_counts[0] > 0 %}
+    where not {{ amplitude_forgotten('loaded_events', requests) }}
+    {%- endif %}
+
+),
+
 keyed as (
 
     select
         {{ amplitude_event_key() }} as event_key,
         *
-    from loaded_events
+    from kept_events
 
 ),
 
@@ -122,18 +148,16 @@ final as (
         insert_id,
         event_id,
         event_type,
-        case
-            when event_type like '[Amplitude] %' then substr(event_type, 13)
-            else event_type
-        end as event_name,
+        {{ amplitude_event_name('event_type') }} as event_name,
         project_id,
+        {{ amplitude_surrogate_key(['project_id', 'amplitude_id']) }} as user_key,
         amplitude_id,
         user_id,
         device_id,
         nullif(session_id, -1) as session_id,
         case
             when session_id is not null and session_id <> -1
-                then {{ amplitude_surrogate_key(['amplitude_id', 'session_id']) }}
+                then {{ amplitude_surrogate_key(['project_id', 'amplitude_id', 'session_id']) }}
         end as session_key,
         event_time,
         cast(event_time as date) as event_date,
@@ -186,4 +210,10 @@ final as (
 
 )
 
+-- Tombstones for the events built of users forgotten since the last run: removed, retired.
 select * from final
+{%- if is_incremental() and request_counts[1] > 0 %}
+{{ amplitude_tombstones(amplitude_forgotten(
+    'tombstone', '(select * from ' ~ requests ~ ' where built_at > ' ~ since ~ ')'
+)) }}
+{%- endif %}

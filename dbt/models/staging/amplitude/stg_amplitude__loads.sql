@@ -15,19 +15,23 @@
 {%- if is_incremental() and execute %}
     {%- set newest_query -%}
         select
-            max(loaded_at) as newest_loaded_at,
-            max(loaded_at) as also_newest_loaded_at
+            max(loaded_at) as lower_bound,
+            max(loaded_at) as upper_bound
         from {{ this }}
     {%- endset -%}
     {%- set newest = amplitude_time_bounds(newest_query) -%}
 {%- endif %}
 
+-- The doctor's round-trip markers (stage files under events/_doctor/) reach the raw table
+-- as a pipe's proof of life; they are not events, and no model reads them.
 with source as (
 
     select * from {{ source('amplitude', 'events_raw') }}
-    {%- if is_incremental() and newest is not none %}
-        where loaded_at > {{ dbt.dateadd('hour', -1 * var('amplitude__load_lookback_hours'), newest[1]) }}
-    {%- endif %}
+    where
+        {% if is_incremental() and newest is not none -%}
+        loaded_at > {{ dbt.dateadd('hour', -1 * var('amplitude__load_lookback_hours'), newest[1]) }}
+        and {% endif -%}
+        position('events/_doctor/' in file_name) = 0
 
 ),
 
