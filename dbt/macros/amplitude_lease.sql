@@ -62,6 +62,9 @@
             holder is null
             or holder = '{{ holder }}'
             or expires_at < {{ started }}
+            {%- if var('amplitude__lease_take_over') %}
+            or true
+            {%- endif %}
     {%- endset -%}
     {{ return([create, seed_row, take]) }}
 {%- endmacro %}

@@ -113,9 +113,14 @@ def transform(
     on_node: Callable[[NodeResult], None] | None = None,
 ) -> TransformSummary:
     """``dbt build`` on the warehouse (or on Snowflake with ``target``)."""
+    # On the laptop's DuckDB file a dbt lease still held is a killed run's: this process
+    # holds the state folder's run lock, and DuckDB lets one process at a time write the
+    # file. Take it over, or a crash would lock the models for amplitude__run_lease_hours.
+    # On Snowflake another machine may be building: the lease decides there.
+    take_over = ["--vars", "{amplitude__lease_take_over: true}"] if target == "local" else []
     with run_lock(settings.state_dir, "transform"):
         return run_dbt(
-            ["build", *(["--full-refresh"] if full_refresh else [])],
+            ["build", *(["--full-refresh"] if full_refresh else []), *take_over],
             warehouse=settings.warehouse,
             target=target,
             project_dir=project_dir or DEFAULT_DBT_PROJECT,

@@ -112,7 +112,7 @@ def test_every_query_returns_the_same_rows_on_snowflake_as_on_duckdb(
             assert list(on_snowflake.columns) == list(on_duckdb.columns), name
             assert comparable(on_snowflake) == comparable(on_duckdb), (name, params)
             compared += 1
-    assert compared == 8 + 14 * 3 + 1  # every query but the runs, with each of its choices
+    assert compared == 9 + 14 * 3 + 1  # every query but the runs, with each of its choices
     assert len(session.queries) == compared  # each one really went through Snowpark's call
     # Snowflake hands back upper-case names and decimals; the backend makes them the same.
     assert run(snowflake, "repeat_totals", every_day.params())["interactions"].dtype == "int64"

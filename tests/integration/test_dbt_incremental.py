@@ -343,12 +343,13 @@ def _files(copies: list[Copy]) -> list[list[Copy]]:
     return [copies[:middle], copies[middle:]]
 
 
-# Two dbt runs per batch, up to four batches, 24 examples: minutes on a busy machine,
-# more than the suite's default timeout per test.
+# Two dbt runs per batch, up to four batches: each example costs seconds of dbt, so the
+# suite runs 12 (the seed is fixed and printed: the same 12 every run) and the long form
+# below runs as many as AMPLITUDE_PROPERTY_EXAMPLES asks.
 @pytest.mark.timeout(900)
 @seed(SEED)
 @settings(
-    max_examples=24,
+    max_examples=12,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(scenario=scenarios(max_events=14))
