@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 from amplitude_ingest.checks import FAIL, OK, WARN, CheckResult
 from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.reconcile import validate_qualified_name
+from amplitude_ingest.reconcile import settings_query, validate_qualified_name
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session
@@ -469,10 +469,6 @@ def test_message(now: datetime, settings: AlertSettings) -> Message:
 # ---- the queries and the sends -----------------------------------------------------------------
 
 Queries = Callable[[str, Sequence[Any]], list[Sequence[Any]]]
-
-
-def settings_query(settings_table: str) -> str:
-    return f"select name, value from {validate_qualified_name(settings_table)}"
 
 
 def runs_query(settings: AlertSettings) -> str:
