@@ -164,6 +164,8 @@ deploy-setup: $(SNOW_STAMP)
 	for f in $(SETUP_SQL); do $(SNOW) sql $(SNOW_CONN) -f sql/$$f.sql $(SETUP_VARS) || exit 1; done
 
 deploy-code: $(SNOW_STAMP)
+	# snowflake.yml ships the package folder whole: leave no bytecode in it.
+	find snowpark/amplitude_ingest -name __pycache__ -prune -exec rm -rf {} +
 	$(SNOW) snowpark build $(SNOW_AS_PIPELINE) --env AMPLITUDE_DATABASE=$(AMPLITUDE_DATABASE)
 	$(SNOW) snowpark deploy --replace $(SNOW_AS_PIPELINE) \
 		--env AMPLITUDE_DATABASE=$(AMPLITUDE_DATABASE)
@@ -203,7 +205,7 @@ deploy-alerts: $(SNOW_STAMP)
 	@if [ -n "$$AMP_ALERT_WEBHOOK_SECRET" ]; then \
 		$(SNOW) sql $(SNOW_CONN) -f sql/77_alert_webhook.sql $(BASE_VARS) || exit 1; fi
 
-# Every check of amplitude_doctor() (amplitude_ingest/doctor.py): what is wrong and the
+# Every check of amplitude_doctor() (amplitude_ingest/in_snowflake/doctor.py): what is wrong and the
 # command that fixes it. Exits non-zero when a check fails. From a worksheet:
 #   call amplitude.ingest.amplitude_doctor();
 # TEST_ALERT=1 also sends a test message to every alert channel that is set.

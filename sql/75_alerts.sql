@@ -6,7 +6,7 @@
 --          AMPLITUDE_NO_SUCCESSFUL_RUN, which calls amplitude_send_alerts() when no graph
 --          run has succeeded for no_success_hours: a finalizer cannot report a run that
 --          never happened (the root suspended, the warehouse gone). The finalizer (sql/70)
---          calls the same procedure after every run; amplitude_ingest/alerts.py decides.
+--          calls the same procedure after every run; amplitude_ingest/in_snowflake/alerts.py decides.
 -- Run as:  the admin role for the tables and grants; ACCOUNTADMIN for EXECUTE ALERT (a
 --          global privilege); the pipeline role owns the ALERT, which runs with its
 --          owner's rights (sql-reference/sql/execute-alert) and may call the procedure.

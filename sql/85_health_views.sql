@@ -14,7 +14,7 @@
 -- Idempotent: views are pure definition (`or replace ... copy grants`).
 -- Matching: a ledger key is loaded when a raw row's FILE_NAME equals it or ends with
 --          '/' || key (METADATA$FILENAME "includes the path to the data file"; the test
---          of the wait step uses the same rule, amplitude_ingest/reconcile.py).
+--          of the wait step uses the same rule, amplitude_ingest/in_snowflake/wait_step.py).
 -- Windows: 14 days, Snowpipe's load-history window (COPY_HISTORY) and the ledger rows a
 --          re-run could still need; REFRESHABLE says whether ALTER PIPE ... REFRESH, which
 --          only queues files staged in the last 7 days, can still load a missing file.

@@ -892,9 +892,9 @@ def alert_settings_rows(variables: dict[str, str] | None = None) -> dict[str, st
 
 def alert_statements(sends: dict[str, str] | None = None) -> list[Statement]:
     """What amplitude_send_alerts() runs, as the pipeline role (its owner): its queries,
-    built by amplitude_ingest.alerts, and the sends of `sends` (channel -> integration),
-    the integration bound as the procedure binds it."""
-    from amplitude_ingest import alerts
+    built by amplitude_ingest.in_snowflake.alerts, and the sends of `sends` (channel ->
+    integration), the integration bound as the procedure binds it."""
+    from amplitude_ingest.in_snowflake import alerts
 
     settings = alerts.AlertSettings.from_rows(alert_settings_rows())
     table = f"{VARIABLES['database']}.INGEST.AMPLITUDE_ALERT_SETTINGS"

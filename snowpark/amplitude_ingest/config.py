@@ -2,9 +2,9 @@
 
 :class:`ExtractConfig` is what the engine needs to run; the laptop CLI fills it from flags,
 the environment and ``.env`` (``amplitude_laptop.settings``), the procedure from the rows of
-its settings table (:mod:`amplitude_ingest.procedure`). Both reject a name they do not know
-and name the field in every message. Secrets are :class:`pydantic.SecretStr`: they print as
-``**********`` in a repr, a log line or a traceback.
+its settings table (:mod:`amplitude_ingest.in_snowflake.ingest`). Both reject a name they do
+not know and name the field in every message. Secrets are :class:`pydantic.SecretStr`: they
+print as ``**********`` in a repr, a log line or a traceback.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the engine needs from the world, as small interfaces.
 
-The procedure plugs in Snowflake's (``snowflake_stage``, ``snowflake_ledger``); the laptop
-application plugs in a folder, S3, a SQLite ledger and worker processes
+The procedure plugs in Snowflake's (``in_snowflake.stage``, ``in_snowflake.ledger_table``);
+the laptop application plugs in a folder, S3, a SQLite ledger and worker processes
 (``amplitude_laptop``); tests plug in the same real ones on loopback.
 """
 

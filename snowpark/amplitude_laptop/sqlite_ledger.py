@@ -1,7 +1,7 @@
 """The laptop's ledger: one row per hour in a SQLite file in the state folder.
 
 The procedure keeps the same records in a Snowflake table
-(:mod:`amplitude_ingest.snowflake_ledger`); both implement
+(:mod:`amplitude_ingest.in_snowflake.ledger_table`); both implement
 :class:`amplitude_ingest.ports.Ledger`.
 """
 

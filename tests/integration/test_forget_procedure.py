@@ -25,15 +25,15 @@ import snowflake.connector
 from amplitude_ingest.assembly import extraction, inline_workers
 from amplitude_ingest.config import ExtractConfig
 from amplitude_ingest.forget import Forgotten, IdKind, id_sha256, request_id
-from amplitude_ingest.forget_procedure import (
+from amplitude_ingest.hours import parse_bounds
+from amplitude_ingest.in_snowflake.forget_procedure import (
     ExportRunningError,
     ForgetNames,
     forget,
     requests_query,
 )
-from amplitude_ingest.hours import parse_bounds
-from amplitude_ingest.snowflake_session import SessionGate
-from amplitude_ingest.snowflake_stage import SnowflakeStage
+from amplitude_ingest.in_snowflake.session import SessionGate
+from amplitude_ingest.in_snowflake.stage import SnowflakeStage
 from amplitude_ingest.stage_keys import EVENTS_FOLDER
 from amplitude_laptop.sqlite_ledger import SqliteLedger
 from amplitude_sample_server.server import FaultPlan, LocalAmplitude

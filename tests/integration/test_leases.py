@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from amplitude_ingest.domain import HourRecord, HourStatus
+from amplitude_ingest.in_snowflake.ledger_table import SnowflakeLedger
+from amplitude_ingest.in_snowflake.session import SessionGate
 from amplitude_ingest.ports import Ledger
-from amplitude_ingest.snowflake_ledger import SnowflakeLedger
-from amplitude_ingest.snowflake_session import SessionGate
 from amplitude_laptop.sqlite_ledger import SqliteLedger
 from amplitude_sample_server.server import FaultPlan, LocalAmplitude
 from tests.support import Harness

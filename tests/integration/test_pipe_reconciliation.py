@@ -17,8 +17,8 @@ import fakesnow
 import pytest
 import snowflake.connector
 
-from amplitude_ingest import alerts
-from amplitude_ingest.reconcile import FilesNotLoadedError, check_run
+from amplitude_ingest.in_snowflake import alerts
+from amplitude_ingest.in_snowflake.wait_step import FilesNotLoadedError, check_run
 from tests.integration.test_sql_on_fakesnow import run_scripts
 from tests.privilege_replay import _block_statements
 from tests.sql_scripts import SQL_DIR, render, split_statements

@@ -5,7 +5,8 @@
   own code, replay against sql/privileges.yml after the set-up scripts.
 * Every sql/ script renders and splits as `snow sql -f` does it, with the Makefile's
   variables, and hostile secret values stay inside their string literal.
-* `snow sql -f` from the repository root needs the feature flag the Makefile sets.
+* `snow snowpark build` without the feature flag the Makefile sets would lose the package
+  folder inside the zip.
 
 The CLI pins its own snowpark and connector, so it lives in .venv-snow (`make test`
 creates it). Deploying needs an account and is not run here."""
@@ -19,8 +20,6 @@ import shutil
 import subprocess
 import zipfile
 from pathlib import Path
-
-import pytest
 
 from tests.privilege_replay import (
     Statement,
@@ -70,12 +69,14 @@ def test_snow_snowpark_build_packages_the_procedures(tmp_path: Path) -> None:
     (bundle,) = (project / "output" / "bundle").rglob("*.zip")
     with zipfile.ZipFile(bundle) as archive:
         names = set(archive.namelist())
+    package = ROOT / "snowpark"
     shipped = {
-        f"amplitude_ingest/{p.name}" for p in (ROOT / "snowpark/amplitude_ingest").glob("*.py")
+        p.relative_to(package).as_posix() for p in (package / "amplitude_ingest").glob("**/*.py")
     }
-    for module in ("procedure", "extractor", "reconcile", "doctor", "errors"):
+    for module in ("in_snowflake/ingest", "extractor", "in_snowflake/wait_step", "errors"):
         assert f"amplitude_ingest/{module}.py" in shipped
-    assert {n for n in names if not n.endswith("/")} == shipped  # that package, nothing else
+    # that package, its sub-package included, nothing else
+    assert {n for n in names if not n.endswith("/")} == shipped
 
 
 # What `snow snowpark deploy` runs: the CLI's own SnowparkObjectManager.create_or_replace,
@@ -295,21 +296,44 @@ def test_the_alert_channels_render_as_make_deploy_alerts_runs_them(tmp_path: Pat
     assert not any("hook" + HOSTILE[:3] in s for s in webhook if s is not secret)
 
 
-@pytest.mark.parametrize(
-    ("flag", "expected"),
-    [
-        (None, "enable the Snowpark new build feature flag"),
-        ("true", "Connection default is not configured"),
-    ],
-)
-def test_snow_sql_from_the_repository_root_needs_the_feature_flag(
-    tmp_path: Path, flag: str | None, expected: str
+def test_snowpark_build_without_the_feature_flag_loses_the_package_folder(
+    tmp_path: Path,
 ) -> None:
-    """Why `make teardown` (and the README) set it: the CLI reads snowflake.yml to render."""
+    """Why the Makefile sets the flag: the old build zips the folder's files at the zip's
+    root, so `import amplitude_ingest` would fail in every procedure."""
+    project = tmp_path / "project"
+    (project / "snowpark").mkdir(parents=True)
+    shutil.copy(ROOT / "snowflake.yml", project)
+    shutil.copytree(
+        ROOT / "snowpark" / "amplitude_ingest",
+        project / "snowpark" / "amplitude_ingest",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     env = cli_env(tmp_path)
     env.pop(GLOB_FLAG)
-    if flag:
-        env[GLOB_FLAG] = flag
+    result = subprocess.run(
+        [str(SNOW), "snowpark", "build", "--skip-dependencies"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (bundle,) = project.rglob("*.zip")
+    with zipfile.ZipFile(bundle) as archive:
+        names = archive.namelist()
+    assert "errors.py" in names
+    assert not any(n.startswith("amplitude_ingest/") for n in names)
+
+
+def test_snow_sql_from_the_repository_root_renders_without_a_connection_step(
+    tmp_path: Path,
+) -> None:
+    """`make teardown` (and a hand-run `snow sql -f`) from the repository root: the CLI
+    reads snowflake.yml to render, and gets as far as asking for a connection."""
+    env = cli_env(tmp_path)
     variables = [
         arg for k, v in makefile_variables("BASE_VARS").items() for arg in ("-D", f"{k}={v}")
     ]
@@ -323,4 +347,6 @@ def test_snow_sql_from_the_repository_root_needs_the_feature_flag(
         check=False,
     )
     assert result.returncode != 0
-    assert expected in " ".join((result.stdout + result.stderr).split())
+    assert "Connection default is not configured" in " ".join(
+        (result.stdout + result.stderr).split()
+    )

@@ -11,12 +11,12 @@ import fakesnow
 import snowflake.connector
 from sqlglot import exp
 
-from amplitude_ingest.snowflake_ledger import COLUMNS
+from amplitude_ingest.in_snowflake.ledger_table import COLUMNS
 from tests.sql_scripts import SQL_DIR, render, statements
 
 RUNNABLE = (exp.Create, exp.Merge, exp.Alter)
 # The ledger's columns: the ledger code's, plus RUN_ID, which ingest_amplitude() writes so
-# the wait step can find the files of one run (amplitude_ingest/reconcile.py).
+# the wait step can find the files of one run (amplitude_ingest/in_snowflake/wait_step.py).
 # What the procedure writes, then the lease it holds while an hour is in flight, then the
 # count of failed calls added after the leases (a new table has the upgraded one's order).
 WRITTEN = tuple(c for c in COLUMNS if c != "FAILED_RUNS")

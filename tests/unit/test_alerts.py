@@ -1,4 +1,4 @@
-"""Who is told when a run fails (amplitude_ingest.alerts): the decision on recorded run
+"""Who is told when a run fails (amplitude_ingest.in_snowflake.alerts): the decision on recorded run
 rows (as the finalizer writes them from TASK_HISTORY), the message texts, pinned, and that
 no secret ever reaches a message."""
 
@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from amplitude_ingest import alerts
-from amplitude_ingest.alerts import AlertSettings, Message, Run, Sent, decide
-from amplitude_ingest.checks import FAIL, OK, WARN
 from amplitude_ingest.errors import ConfigurationError
+from amplitude_ingest.in_snowflake import alerts
+from amplitude_ingest.in_snowflake.alerts import AlertSettings, Message, Run, Sent, decide
+from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN
 
 T0 = datetime(2026, 1, 26, 5, 20)
 GRAPH = (

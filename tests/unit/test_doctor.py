@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from amplitude_ingest.checks import FAIL, OK, WARN, CheckResult
-from amplitude_ingest.doctor import (
+from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
+from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN, CheckResult
+from amplitude_ingest.in_snowflake.doctor import (
     TASKS,
     DoctorSettings,
     RoundTrip,
@@ -29,7 +30,6 @@ from amplitude_ingest.doctor import (
     run_checks,
     storage_answer,
 )
-from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
 from tests.sql_scripts import SQL_DIR, render
 
 CHANNEL = "arn:aws:sqs:us-east-1:123456789012:sf-snowpipe-AIDAEXAMPLE-abcdefgh"
@@ -632,8 +632,8 @@ def test_a_clean_up_that_cannot_run_fails_the_round_trip() -> None:
 def test_the_alert_settings_are_read_beside_the_ingest_settings_the_doctor_was_given() -> None:
     """`CALL amplitude_doctor()` adds the alerts' rows (alerts.doctor_checks) read from the
     alert settings table in the same database and schema as its own settings table."""
-    from amplitude_ingest import alerts
-    from amplitude_ingest.doctor import alert_settings_table
+    from amplitude_ingest.in_snowflake import alerts
+    from amplitude_ingest.in_snowflake.doctor import alert_settings_table
 
     table = alert_settings_table("PROD_AMP.INGEST.AMPLITUDE_INGEST_SETTINGS")
     assert table == "PROD_AMP.INGEST.AMPLITUDE_ALERT_SETTINGS"

@@ -172,7 +172,7 @@ def test_a_rewritten_part_gets_the_key_the_extract_gives_its_content(
 
 
 def test_the_wait_step_follows_a_rewritten_key_to_what_replaced_it() -> None:
-    from amplitude_ingest.reconcile import follow_rewrites
+    from amplitude_ingest.in_snowflake.wait_step import follow_rewrites
 
     rewrites: dict[str, str | None] = {"a": "a2", "a2": "a3", "b": None, "c": "c", "d": "e"}
     # a was rewritten twice, b had nothing left, c points at itself (never loops), e is new.
@@ -181,7 +181,7 @@ def test_the_wait_step_follows_a_rewritten_key_to_what_replaced_it() -> None:
 
 
 def test_the_procedure_takes_a_kind_and_an_id_or_its_hash() -> None:
-    from amplitude_ingest.forget_procedure import digest_of, parse_kind
+    from amplitude_ingest.in_snowflake.forget_procedure import digest_of, parse_kind
 
     assert parse_kind(" User_ID ") is IdKind.USER_ID
     with pytest.raises(ConfigurationError, match="is not one of amplitude_id, user_id"):

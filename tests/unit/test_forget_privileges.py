@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from amplitude_ingest import forget_procedure
+from amplitude_ingest.in_snowflake import forget_procedure
 from tests.privilege_replay import Statement, load_rules, normalize, render
 from tests.sql_scripts import SQL_DIR, VARIABLES
 from tests.unit.test_privileges import full_replay

@@ -71,10 +71,26 @@ def _module_level_imports(tree: ast.Module) -> list[tuple[str, bool]]:
 
 def test_the_procedure_package_imports_only_what_snowflake_provides() -> None:
     stdlib = set(sys.stdlib_module_names)
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for name, guarded in _module_level_imports(ast.parse(path.read_text())):
             if name in stdlib or name in IMPORTABLE or name == "__future__":
                 continue
             message = f"{path.name} imports {name} at module level"
             assert name in ACCELERATORS, message
             assert guarded, message
+
+
+def test_the_extract_core_never_imports_its_snowflake_side() -> None:
+    """Arrows point from amplitude_ingest.in_snowflake to the core, never back: the core
+    runs on a laptop with no Snowpark session (imports inside functions count too)."""
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules: list[str] = []
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            for module in modules:
+                assert not module.startswith("amplitude_ingest.in_snowflake"), (
+                    f"{path.name} imports {module}"
+                )

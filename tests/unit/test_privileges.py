@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from amplitude_ingest import doctor, reconcile
+from amplitude_ingest.in_snowflake import doctor, wait_step
 from amplitude_queries.sql import QUERIES
 from tests.privilege_replay import (
     Account,
@@ -44,14 +44,14 @@ def settings_rows() -> dict[str, str]:
 def module_statements() -> list[Statement]:
     """The wait step's and the doctor's queries, as the procedures (pipeline role) run them."""
     rows = settings_rows()
-    names = reconcile.Names.from_settings(rows)
+    names = wait_step.Names.from_settings(rows)
     settings_table = f"{VARIABLES['database']}.INGEST.AMPLITUDE_INGEST_SETTINGS"
     # A procedure runs on its caller's warehouse: the task's, or `make doctor`'s --warehouse.
     warehouse = f"use warehouse {VARIABLES['warehouse']}"
     out = [Statement("amplitude_wait_for_loads()", warehouse, PIPELINE, CONTEXT)]
     out += [
         Statement("amplitude_wait_for_loads()", normalize(q), PIPELINE, CONTEXT)
-        for q in reconcile.queries(names, settings_table)
+        for q in wait_step.queries(names, settings_table)
     ]
     out += [Statement("amplitude_doctor()", warehouse, PIPELINE, CONTEXT)]
     out += [

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from amplitude_ingest import alerts
+from amplitude_ingest.in_snowflake import alerts
 from tests.privilege_replay import (
     Account,
     Statement,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from amplitude_ingest import doctor
-from amplitude_ingest.procedure import OTHER_PROCEDURES_SETTINGS, ProcedureConfig
+from amplitude_ingest.in_snowflake import doctor
+from amplitude_ingest.in_snowflake.ingest import OTHER_PROCEDURES_SETTINGS, ProcedureConfig
 from amplitude_laptop.settings import LaptopSettings
 from tests.sql_scripts import SQL_DIR, render
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from amplitude_ingest.domain import HourRecord, HourStatus
 from amplitude_ingest.hours import floor_hour
-from amplitude_ingest.snowflake_session import SessionGate
+from amplitude_ingest.in_snowflake.session import SessionGate
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session
@@ -101,7 +101,7 @@ class SnowflakeLedger:
     """Every call holds the session gate: worker threads upload through the same session.
 
     Each row written carries ``run_id``, the call that wrote it: the wait step lists the
-    keys a run wrote by it (``amplitude_ingest.reconcile``).
+    keys a run wrote by it (``amplitude_ingest.in_snowflake.wait_step``).
     """
 
     def __init__(self, gate: SessionGate, table_name: str, run_id: str) -> None:

@@ -28,7 +28,7 @@ the procedure never holds a key or the webhook URL (Snowflake fills the URL in f
 secret: user-guide/notifications/webhook-notifications).
 
 The doctor's rows for alerts (`doctor_checks`) are built here from answers Snowflake gave,
-as CheckResult rows; amplitude_ingest.doctor wires them in.
+as CheckResult rows; amplitude_ingest.in_snowflake.doctor wires them in.
 
 Pure logic is plain functions of plain values; the handler runs its queries through a
 `Queries` callable (as the wait step does), so tests feed recorded rows.
@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from amplitude_ingest.checks import FAIL, OK, WARN, CheckResult
 from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.reconcile import settings_query, validate_qualified_name
+from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN, CheckResult
+from amplitude_ingest.in_snowflake.wait_step import settings_query, validate_qualified_name
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session

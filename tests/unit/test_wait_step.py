@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.reconcile import (
+from amplitude_ingest.in_snowflake.wait_step import (
     RETURN_VALUE_LIMIT_BYTES,
     FilesNotLoadedError,
     Names,

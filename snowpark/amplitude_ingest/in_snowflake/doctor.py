@@ -27,7 +27,7 @@ Checks, in order:
                        The clean-up also runs first in every doctor run: a marker the pipe
                        loaded after an earlier run gave up waiting is removed by the next
   alerts ...           alerts on or off, email recipients allowed (verified), and with
-                       `test_alert => true` a test message: amplitude_ingest/alerts.py
+                       `test_alert => true` a test message: amplitude_ingest/in_snowflake/alerts.py
 
 Each verdict is a plain function of the answers Snowflake (or AWS, or Amplitude) gave,
 so tests feed it recorded answers. `Probe` is the only I/O: SQL, the secret, one HTTP
@@ -51,9 +51,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
-from amplitude_ingest import alerts
-from amplitude_ingest.checks import FAIL, OK, WARN, CheckResult
 from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
+from amplitude_ingest.in_snowflake import alerts
+from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN, CheckResult
 
 if TYPE_CHECKING:
     from snowflake.snowpark import DataFrame, Session

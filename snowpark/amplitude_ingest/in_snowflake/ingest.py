@@ -22,15 +22,15 @@ from typing import Any, Optional
 from pydantic import Field
 from snowflake.snowpark import Session
 
-from amplitude_ingest import doctor, forget_procedure, reconcile
 from amplitude_ingest.assembly import extraction, inline_workers, thread_workers
 from amplitude_ingest.config import Credentials, ExtractConfig, validated
 from amplitude_ingest.errors import HoursFailedError
 from amplitude_ingest.hours import parse_bounds
+from amplitude_ingest.in_snowflake import doctor, forget_procedure, wait_step
+from amplitude_ingest.in_snowflake.ledger_table import SnowflakeLedger
+from amplitude_ingest.in_snowflake.session import SessionGate
+from amplitude_ingest.in_snowflake.stage import SnowflakeStage
 from amplitude_ingest.redact import redacting, scrub
-from amplitude_ingest.snowflake_ledger import SnowflakeLedger
-from amplitude_ingest.snowflake_session import SessionGate
-from amplitude_ingest.snowflake_stage import SnowflakeStage
 
 logger = logging.getLogger("amplitude_ingest")
 
@@ -42,7 +42,7 @@ OTHER_PROCEDURES_SETTINGS = frozenset(
     {
         *doctor.REQUIRED_SETTINGS,
         *doctor.OPTIONAL_SETTINGS,
-        *reconcile.SETTINGS,
+        *wait_step.SETTINGS,
         *forget_procedure.SETTINGS,
     }
 )
@@ -100,7 +100,7 @@ def _set_task_return_value(gate: SessionGate, result: dict[str, Any]) -> None:
         except NotImplementedError:  # Snowpark local testing runs no SQL, and no task either
             return
         if task:
-            text = reconcile.return_value_text(reconcile.bound_summary(result))
+            text = wait_step.return_value_text(wait_step.bound_summary(result))
             session.sql("call system$set_return_value(?)", params=[text]).collect()
 
 

@@ -41,9 +41,9 @@ from amplitude_ingest.forget import (
     parse_digest,
     request_id,
 )
-from amplitude_ingest.reconcile import settings_query, validate_qualified_name
-from amplitude_ingest.snowflake_session import SessionGate
-from amplitude_ingest.snowflake_stage import SnowflakeStage
+from amplitude_ingest.in_snowflake.session import SessionGate
+from amplitude_ingest.in_snowflake.stage import SnowflakeStage
+from amplitude_ingest.in_snowflake.wait_step import settings_query, validate_qualified_name
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session
