@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
@@ -144,6 +144,9 @@ EXPECTED = {
 
 
 @hypothesis_settings(max_examples=40)
+# Errors longer than the bound, always tried (hypothesis rarely draws texts that long).
+@example(kinds=["logged", "crash"], text="x" * 1200, secret_at=490)
+@example(kinds=["ours"], text="y" * 600, secret_at=0)
 @given(
     kinds=st.lists(st.sampled_from(sorted(EXPECTED)), min_size=1, max_size=4),
     text=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=1200),
