@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from amplitude_ingest.domain import HourStatus
+from amplitude_ingest.hours import format_hour
 from amplitude_queries.laptop_records import LedgerHour, LoadStats, RunRecord
 from amplitude_queries.laptop_records import read_load_stats as _read_load_stats
 
@@ -43,7 +44,7 @@ def render(
         lines.append(
             f"hours      {counts[HourStatus.DONE]} done, {counts[HourStatus.EMPTY]} empty, "
             f"{counts[HourStatus.FAILED]} failed, {counts[HourStatus.GIVEN_UP]} given up, "
-            f"{counts[HourStatus.PENDING]} pending ({first:%Y%m%dT%H} .. {last:%Y%m%dT%H})"
+            f"{counts[HourStatus.PENDING]} pending ({format_hour(first)} .. {format_hour(last)})"
         )
         done = [h for h in hours if HourStatus(h.status).is_complete]
         lines.append(
@@ -53,12 +54,13 @@ def render(
         )
         for hour in [h for h in hours if h.status == HourStatus.FAILED][:5]:
             lines.append(
-                f"failed     {hour.hour:%Y%m%dT%H} after {hour.attempts} attempt(s): {hour.error}"
+                f"failed     {format_hour(hour.hour)} after {hour.attempts} attempt(s): "
+                f"{hour.error}"
             )
         given_up = [h for h in hours if h.status == HourStatus.GIVEN_UP]
         for hour in given_up[:5]:
             lines.append(
-                f"given up   {hour.hour:%Y%m%dT%H} after failing in {hour.failed_runs} "
+                f"given up   {format_hour(hour.hour)} after failing in {hour.failed_runs} "
                 "run(s); `extract --start ... --force` exports it again"
             )
         if len(given_up) > 5:
