@@ -26,6 +26,7 @@ from amplitude_laptop.settings import LaptopSettings
 from amplitude_laptop.sqlite_ledger import SqliteLedger
 from amplitude_queries.backends import DuckDBBackend, run
 from amplitude_queries.laptop import attach_ingest
+from amplitude_queries.laptop_records import ledger_path
 from tests.integration.test_dashboard_app import metrics, open_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,10 +191,11 @@ def test_the_health_page_shows_what_went_wrong(troubled: tuple[Path, Path]) -> N
 
 def test_the_ledger_is_read_and_never_written(troubled: tuple[Path, Path]) -> None:
     warehouse, state = troubled
-    before = (state / "ledger.sqlite").read_bytes()
+    before = ledger_path(state).read_bytes()
     backend = DuckDBBackend(warehouse, state)
     assert run(backend, "ledger_totals")["hours_done"].iloc[0] == 2
-    assert (state / "ledger.sqlite").read_bytes() == before
+    assert len(run(backend, "pipeline_runs")) == 3
+    assert ledger_path(state).read_bytes() == before
 
 
 def test_the_laptop_says_how_far_behind_and_when_current_as_sql_85_does(tmp_path: Path) -> None:
@@ -209,7 +211,7 @@ def test_the_laptop_says_how_far_behind_and_when_current_as_sql_85_does(tmp_path
     ledger.save([*done, HourRecord(hour[5], HourStatus.FAILED, attempts=5, failed_runs=1)])
     ledger.save([HourRecord(hour[9], HourStatus.GIVEN_UP, attempts=24, failed_runs=24)])
     ledger.close()
-    with sqlite3.connect(tmp_path / "state" / "ledger.sqlite") as db:
+    with sqlite3.connect(ledger_path(tmp_path / "state")) as db:
         db.execute("update hours set updated_at = '2026-01-26T19:30:00+00:00'")
     duck = duckdb.connect(":memory:")
     attach_ingest(duck, tmp_path / "state", now=now, lag_hours=3)
