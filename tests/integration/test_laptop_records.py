@@ -40,6 +40,7 @@ from amplitude_queries.laptop_records import (
 
 ROOT = Path(__file__).resolve().parents[2]
 BEFORE = ROOT / "tests" / "fixtures" / "ledger_before_issue19.sql"
+FIRST = ROOT / "tests" / "fixtures" / "ledger_first_version.sql"
 SECRET = "s3cr3t-key-value-0123456789"
 logger = logging.getLogger("amplitude_laptop.test")
 
@@ -111,6 +112,31 @@ def test_a_ledger_of_todays_schema_is_upgraded_in_place_and_keeps_its_rows(
     assert cli.run_command("load", settings_for(state), lambda: EXIT_OK) == EXIT_OK
     (run,) = read_runs(state)
     assert (run.command, run.status, run.exit_code) == ("load", RunStatus.SUCCEEDED, 0)
+
+
+def test_the_first_version_of_the_ledger_reads_with_defaults_then_upgrades(
+    tmp_path: Path,
+) -> None:
+    """A ledger from before leases and give-up: the read-only readers (the dashboard,
+    status) read its missing columns as their defaults without changing it; a writer
+    upgrades it to today's schema with its rows as they were."""
+    state = tmp_path / "state"
+    state.mkdir()
+    with closing(sqlite3.connect(state / LEDGER_FILE)) as db:
+        db.executescript(FIRST.read_text())
+    before = (state / LEDGER_FILE).read_bytes()
+    hours = read_hours(state)
+    assert [(h.status, h.lease_owner, h.lease_expires_at, h.failed_runs) for h in hours] == [
+        ("done", None, None, 0),
+        ("failed", None, None, 0),
+        ("empty", None, None, 0),
+    ]
+    assert hours[0].keys == ("events/web/2026/01/26/00/a.json",)
+    assert (state / LEDGER_FILE).read_bytes() == before
+    SqliteLedger(state).close()
+    SqliteLedger(tmp_path / "fresh").close()
+    assert schema(state / LEDGER_FILE) == schema(tmp_path / "fresh" / LEDGER_FILE)
+    assert read_hours(state) == hours
 
 
 # Ways a run ends, each a body for cli.run_command, and what its record must say.
