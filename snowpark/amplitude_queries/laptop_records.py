@@ -127,7 +127,8 @@ def _read_only(state_dir: Path) -> Iterator[sqlite3.Connection | None]:
     if not path.exists():
         yield None
         return
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+    # as_uri() percent-encodes the path: a folder named with '?' or '#' stays a path.
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
         yield db
 
 

@@ -119,8 +119,9 @@ def test_the_first_version_of_the_ledger_reads_with_defaults_then_upgrades(
 ) -> None:
     """A ledger from before leases and give-up: the read-only readers (the dashboard,
     status) read its missing columns as their defaults without changing it; a writer
-    upgrades it to today's schema with its rows as they were."""
-    state = tmp_path / "state"
+    upgrades it to today's schema with its rows as they were. The folder's name holds
+    what a file: URI would misread."""
+    state = tmp_path / "state ?#%20"
     state.mkdir()
     with closing(sqlite3.connect(state / LEDGER_FILE)) as db:
         db.executescript(FIRST.read_text())
