@@ -30,24 +30,14 @@ from amplitude_queries.laptop_records import (
     LOAD_HISTORY_TABLE,
     RAW_SCHEMA,
     RAW_TABLE,
-    STAGE_REWRITES_TABLE,
     WAREHOUSE_DDL,
     read_load_errors,
     read_loaded,
     read_rewrites,
 )
 
-# The raw tables' names are laptop_records' (their one home), re-exported for the loader's
-# callers (forget, the tests' dbt fixtures).
-__all__ = [
-    "FORGET_REQUESTS_TABLE",
-    "RAW_SCHEMA",
-    "RAW_TABLE",
-    "STAGE_REWRITES_TABLE",
-    "LoadSummary",
-    "Loader",
-    "connect",
-]
+# Re-exported for the tests' dbt fixtures, which name the forget requests' table.
+__all__ = ["FORGET_REQUESTS_TABLE", "LoadSummary", "Loader", "connect"]
 
 logger = logging.getLogger(__name__)
 
