@@ -66,7 +66,7 @@ demo: $(STAMP)
 	$(BIN)/python -m amplitude_laptop.demo
 
 # The Streamlit dashboard against a laptop warehouse: DASHBOARD_DIR holds warehouse.duckdb
-# and state/ (the ledger, the run logs): the demo's by default; `make dashboard
+# and state/ (the ledger: hours and runs): the demo's by default; `make dashboard
 # DASHBOARD_DIR=.local` for the folders `amplitude-ingest run` uses.
 DASHBOARD_DIR ?= .local/demo
 DASHBOARD_PORT ?= 8501

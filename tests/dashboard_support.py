@@ -22,6 +22,8 @@ from typing import Any
 
 import duckdb
 
+from amplitude_queries.laptop_records import ledger_path
+
 ROOT = Path(__file__).resolve().parents[1]
 SESSIONS_PER_HOUR = 10
 MARTS = (
@@ -73,7 +75,7 @@ def marts_rows(warehouse: Path, sql: str, params: Sequence[object] = ()) -> list
 
 
 def ledger_scalar(state: Path, sql: str) -> Any:
-    with closing(sqlite3.connect(state / "ledger.sqlite")) as ledger:
+    with closing(sqlite3.connect(ledger_path(state))) as ledger:
         row = ledger.execute(sql).fetchone()
     return row[0] if row else None
 
@@ -165,7 +167,7 @@ def fakesnow_account(demo: Path, db_path: Path) -> Iterator[Any]:
                 "select parse_json('{}'), ?, 1, sysdate()",
                 [name],
             )
-        with closing(sqlite3.connect(demo / "state" / "ledger.sqlite")) as ledger:
+        with closing(sqlite3.connect(ledger_path(demo / "state"))) as ledger:
             rows = ledger.execute(
                 "select hour, status, files, events, bytes, rejected_lines, attempts, error, "
                 "keys, updated_at from hours"

@@ -3,8 +3,8 @@
 Inside Streamlit in Snowflake the data comes from the app's own Snowpark session
 (``get_active_session()``, the owner's rights of the app); anywhere else from the DuckDB
 warehouse named by ``AMP_WAREHOUSE`` (default: the demo's, ``.local/demo/warehouse.duckdb``)
-and the state folder ``AMP_STATE_DIR`` (default ``.local/demo/state``: the SQLite ledger
-and the run logs). ``make dashboard`` sets both. ``AMP_LAG_HOURS``, the extract's lag, lets
+and the state folder ``AMP_STATE_DIR`` (default ``.local/demo/state``: the SQLite ledger,
+its hours and its runs). ``make dashboard`` sets both. ``AMP_LAG_HOURS``, the extract's lag, lets
 the laptop's page say how many hours behind the ledger is.
 
 Every query goes through :func:`cached_query`: results are kept for

@@ -1,7 +1,8 @@
 """``make demo``: the whole pipeline on this machine, on generated SAMPLE DATA.
 
 Starts the bundled Amplitude-compatible server (generated events, not a real project),
-then runs the same steps as ``amplitude-ingest run``: extract to a local stage folder, load
+then runs ``amplitude-ingest run``'s steps through the CLI's own function, recorded in the
+ledger as a run of ``demo``: extract to a local stage folder, load
 into the DuckDB warehouse like Snowpipe would, and ``dbt build``. Prints a summary, writes
 an HTML report and the dbt docs site. Running it again changes nothing: every step is
 idempotent.
@@ -15,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from amplitude_laptop import cli, logs, report, steps
+from amplitude_laptop import cli, report
+from amplitude_laptop.runs import EXIT_OK
 from amplitude_laptop.settings import LaptopSettings
 from amplitude_laptop.transform import run_dbt
 from amplitude_sample_server.server import LocalAmplitude
@@ -61,20 +63,14 @@ def main(argv: list[str] | None = None) -> int:
             },
             env_file=None,  # the demo's settings are all here, whatever a .env says
         )
-        logs_dir = settings.state_dir / "logs"
-        with logs.run_log(logs_dir, "demo", settings.secret_values()) as log_file:
-            extracted = steps.extract(settings, START, END)
-            print(f"extract    {extracted.one_line()}")
-            loaded = steps.load(settings)
-            print(f"load       {loaded.one_line()}")
-            transformed = steps.transform(settings, on_node=cli.print_node)
-            print(f"transform  {transformed.one_line()}")
-            for source in steps.freshness(settings):
-                print(f"freshness  {source.one_line()}")
-    print(f"log        {log_file}")
-    if not (extracted.ok and loaded.ok and transformed.ok):
+        # The same run as `amplitude-ingest run`, through the CLI's own wrapper: a log
+        # file, a run record in the ledger (the dashboard's "Last runs"), exit statuses.
+        status = cli.run_command(
+            "demo", settings, lambda: cli.run_steps(settings, cli.ExtractArgs(START, END))
+        )
+    if status != EXIT_OK:
         print("the pipeline reported a failure; see the lines above and the log", file=sys.stderr)
-        return cli.EXIT_FAILED
+        return status
 
     _step("What arrived (sample data)")
     summary = report.collect(warehouse)

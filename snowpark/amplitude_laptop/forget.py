@@ -42,18 +42,18 @@ from amplitude_ingest.forget import (
     request_id,
 )
 from amplitude_ingest.stage_keys import EVENTS_FOLDER, QUARANTINE_FOLDER
-from amplitude_laptop.loader import (
-    FORGET_REQUESTS_TABLE,
-    RAW_SCHEMA,
-    RAW_TABLE,
-    STAGE_REWRITES_TABLE,
-    Loader,
-    connect,
-)
+from amplitude_laptop.loader import Loader, connect
 from amplitude_laptop.run_lock import run_lock
 from amplitude_laptop.settings import LaptopSettings
 from amplitude_laptop.stage_listing import EventFile, StageListing, open_stage_listing
 from amplitude_laptop.stages import LocalStage, S3Stage, StageLocation
+from amplitude_queries.laptop_records import (
+    FORGET_REQUESTS_TABLE,
+    LOAD_HISTORY_TABLE,
+    RAW_SCHEMA,
+    RAW_TABLE,
+    STAGE_REWRITES_TABLE,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ def _swap(
     crashed forget and this one) is replaced too, so it ends loaded once, as it is now."""
     keys = [rewrite.old_key] + ([rewrite.new_key] if rewrite.new_key else [])
     loaded = db.execute(
-        f"select count(*) from {RAW_SCHEMA}.load_history where list_contains(?, file_name)",
+        f"select count(*) from {RAW_SCHEMA}.{LOAD_HISTORY_TABLE} where list_contains(?, file_name)",
         [keys],
     ).fetchone()
     if not loaded or not loaded[0]:
@@ -251,6 +251,8 @@ def _swap(
     db.execute(f"delete from {RAW_TABLE_FQ} where list_contains(?, file_name)", [keys])
     if rewrite.new_key is None:
         return 0
-    db.execute(f"delete from {RAW_SCHEMA}.load_history where file_name = ?", [rewrite.new_key])
+    db.execute(
+        f"delete from {RAW_SCHEMA}.{LOAD_HISTORY_TABLE} where file_name = ?", [rewrite.new_key]
+    )
     new_file = on_stage[rewrite.new_key]
     return loader.replace_file(listing, new_file)

@@ -7,7 +7,8 @@ loaded whole or not at all; a file that cannot be parsed is recorded in the load
 table with the reason (like ``ON_ERROR = SKIP_FILE``) and the rest still load. Unlike
 the pipe, it runs when called, not on an event notification.
 
-Parsing is DuckDB's (``read_json_objects``), not a Python loop.
+Parsing is DuckDB's (``read_json_objects``), not a Python loop. The raw tables' schema
+and their readers are :mod:`amplitude_queries.laptop_records`'.
 """
 
 from __future__ import annotations
@@ -23,72 +24,31 @@ import duckdb
 
 from amplitude_ingest.errors import ConfigurationError
 from amplitude_laptop.stage_listing import EventFile, StageListing
+from amplitude_queries.laptop_records import (
+    FORGET_REQUESTS_TABLE,
+    LOAD_ERRORS_TABLE,
+    LOAD_HISTORY_TABLE,
+    RAW_SCHEMA,
+    RAW_TABLE,
+    WAREHOUSE_DDL,
+    read_load_errors,
+    read_loaded,
+    read_rewrites,
+)
+
+# Re-exported for the tests' dbt fixtures, which name the forget requests' table.
+__all__ = ["FORGET_REQUESTS_TABLE", "LoadSummary", "Loader", "connect"]
 
 logger = logging.getLogger(__name__)
 
-RAW_SCHEMA = "raw"
 BATCH_BYTES = 256 * 1024 * 1024
 BATCH_FILES = 500
-RAW_TABLE = "amplitude_events_raw"
-FORGET_REQUESTS_TABLE = "amplitude_forget_requests"
-
-_DDL = f"""
-create schema if not exists {RAW_SCHEMA};
-
-create table if not exists {RAW_SCHEMA}.{RAW_TABLE} (
-    raw_json json not null,
-    file_name varchar not null,
-    file_row_number bigint not null,
-    loaded_at timestamp not null
-);
-
-create table if not exists {RAW_SCHEMA}.load_history (
-    file_name varchar not null,
-    content_id varchar not null,
-    size_bytes bigint not null,
-    rows_loaded bigint not null,
-    loaded_at timestamp not null,
-    primary key (file_name, content_id)
-);
-
-create table if not exists {RAW_SCHEMA}.load_errors (
-    file_name varchar not null,
-    content_id varchar not null,
-    error varchar not null,
-    failed_at timestamp not null,
-    primary key (file_name, content_id)
-);
-
-create table if not exists {RAW_SCHEMA}.{FORGET_REQUESTS_TABLE} (
-    request_id varchar not null primary key,
-    requested_at timestamp not null,
-    id_kind varchar not null,
-    id_sha256 varchar not null,
-    raw_rows_deleted bigint not null,
-    stage_files_rewritten bigint not null,
-    quarantine_lines_removed bigint not null
-);
-"""
 
 # One statement per file, in the file's own transaction; ordinality numbers its lines.
 _LOAD_FILE = f"""
 insert into {RAW_SCHEMA}.{RAW_TABLE}
 select json, $file_name, ordinality, $loaded_at
 from read_json_objects($path, format = 'newline_delimited') with ordinality
-"""
-
-# Stage parts `amplitude-ingest forget` rewrote without a user's lines (amplitude_laptop.
-# forget): the old key is never loaded again, even if it is still on the stage after a
-# crash, and the dashboard's "files not loaded" follows it to the key that replaced it.
-STAGE_REWRITES_TABLE = "stage_rewrites"
-_REWRITES_DDL = f"""
-create table if not exists {RAW_SCHEMA}.{STAGE_REWRITES_TABLE} (
-    file_name varchar not null primary key,
-    rewritten_to varchar,
-    request_id varchar not null,
-    lines_removed bigint not null,
-    rewritten_at timestamp not null
-);
 """
 
 
@@ -125,8 +85,7 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
             f"cannot open the warehouse {warehouse}: {_first_line(exc)}; point --warehouse "
             "(AMP_WAREHOUSE) at a DuckDB file, or at a path where one can be created"
         ) from exc
-    connection.execute(_DDL)
-    connection.execute(_REWRITES_DDL)
+    connection.execute(WAREHOUSE_DDL)
     return connection
 
 
@@ -140,17 +99,11 @@ class Loader:
         self._clock = clock
 
     def _known(self) -> set[tuple[str, str]]:
-        rows = self._db.execute(
-            f"select file_name, content_id from {RAW_SCHEMA}.load_history "
-            f"union all select file_name, content_id from {RAW_SCHEMA}.load_errors"
-        ).fetchall()
-        return {(str(name), str(content)) for name, content in rows}
+        failed = {(e.file_name, e.content_id) for e in read_load_errors(self._db)}
+        return read_loaded(self._db) | failed
 
     def _rewritten(self) -> set[str]:
-        rows = self._db.execute(
-            f"select file_name from {RAW_SCHEMA}.{STAGE_REWRITES_TABLE}"
-        ).fetchall()
-        return {str(name) for (name,) in rows}
+        return set(read_rewrites(self._db))
 
     def load(self, stage: StageListing) -> LoadSummary:
         began = time.monotonic()
@@ -233,7 +186,7 @@ class Loader:
         )
         (rows,) = self._db.fetchone() or (0,)
         self._db.execute(
-            f"insert into {RAW_SCHEMA}.load_history values (?, ?, ?, ?, ?)",
+            f"insert into {RAW_SCHEMA}.{LOAD_HISTORY_TABLE} values (?, ?, ?, ?, ?)",
             [file.key, file.content_id, file.size, rows, loaded_at],
         )
         return int(rows)
@@ -242,7 +195,7 @@ class Loader:
         message = _first_line(exc)
         logger.error("could not load %s: %s", file.key, message)
         self._db.execute(
-            f"insert or replace into {RAW_SCHEMA}.load_errors values (?, ?, ?, ?)",
+            f"insert or replace into {RAW_SCHEMA}.{LOAD_ERRORS_TABLE} values (?, ?, ?, ?)",
             [file.key, file.content_id, message, failed_at],
         )
 

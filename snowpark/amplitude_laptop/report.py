@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from amplitude_queries.backends import DuckDBBackend, run
+from amplitude_queries.laptop_records import RAW_SCHEMA, RAW_TABLE
 from amplitude_queries.sql import Filters
 
 MARTS = "analytics"
@@ -75,7 +76,7 @@ def collect(warehouse: Path) -> Summary:
                 for r in run(marts, "activity_daily", every_day).itertuples(index=False)
             ]
         return Summary(
-            raw_rows=one("select count(*) from raw.amplitude_events_raw"),
+            raw_rows=one(f"select count(*) from {RAW_SCHEMA}.{RAW_TABLE}"),
             events=one(f"select count(*) from {STAGING}.stg_amplitude__events"),
             sessions=one(f"select count(*) from {MARTS}.amplitude__sessions"),
             users=one(f"select count(*) from {MARTS}.amplitude__user_enhanced"),

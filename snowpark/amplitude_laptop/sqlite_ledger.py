@@ -2,13 +2,13 @@
 
 The procedure keeps the same records in a Snowflake table
 (:mod:`amplitude_ingest.in_snowflake.ledger_table`); both implement
-:class:`amplitude_ingest.ports.Ledger`.
+:class:`amplitude_ingest.ports.Ledger`. The file's schema, its upgrades and its read-only
+readers are :mod:`amplitude_queries.laptop_records`'.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -16,62 +16,28 @@ from pathlib import Path
 
 from amplitude_ingest.domain import HourRecord, HourStatus
 from amplitude_ingest.hours import format_hour, parse_hour
+from amplitude_queries.laptop_records import (
+    HOURS_COLUMNS,
+    LEDGER_FILE,
+    hour_from_row,
+    hours_select,
+    ledger_path,
+    open_ledger,
+)
 
-_COLUMNS = (
-    "hour",
-    "status",
-    "files",
-    "events",
-    "bytes",
-    "rejected_lines",
-    "attempts",
-    "error",
-    "keys",
-    "updated_at",
-    "failed_runs",
-)
-_SCHEMA = """
-create table if not exists hours (
-    hour text primary key,
-    status text not null,
-    files integer not null,
-    events integer not null,
-    bytes integer not null,
-    rejected_lines integer not null,
-    attempts integer not null,
-    error text,
-    keys text not null,
-    updated_at text not null,
-    lease_owner text,
-    lease_expires_at text,
-    failed_runs integer not null default 0
-)
-"""
-# Columns added since the first version, with their definitions: a ledger file made by an
-# older version is upgraded in place when it is opened.
-_ADDED_COLUMNS = {
-    "lease_owner": "text",
-    "lease_expires_at": "text",
-    "failed_runs": "integer not null default 0",
-}
+# What ``save`` writes: every column but the lease, which only ``claim`` and ``release`` set.
+_SAVED = tuple(c for c in HOURS_COLUMNS if c not in ("lease_owner", "lease_expires_at"))
 
 
 class SqliteLedger:
     """SQLite in the state folder: atomic, crash-safe, readable with any SQLite tool."""
 
-    FILE_NAME = "ledger.sqlite"
+    FILE_NAME = LEDGER_FILE
 
     def __init__(self, state_dir: Path) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        self.path = state_dir / self.FILE_NAME
+        self.path = ledger_path(state_dir)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("pragma journal_mode=wal")
-        self._db.execute(_SCHEMA)
-        present = {row[1] for row in self._db.execute("pragma table_info(hours)")}
-        for column, definition in _ADDED_COLUMNS.items():
-            if column not in present:
-                self._db.execute(f"alter table hours add column {column} {definition}")
+        self._db = open_ledger(state_dir)
 
     def close(self) -> None:
         self._db.close()
@@ -100,26 +66,26 @@ class SqliteLedger:
     def save(self, records: Iterable[HourRecord]) -> None:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         rows = [
-            (
-                format_hour(r.hour),
-                r.status.value,
-                r.files,
-                r.events,
-                r.bytes,
-                r.rejected_lines,
-                r.attempts,
-                r.error,
-                json.dumps(list(r.keys)),
-                now,
-                r.failed_runs,
-            )
+            {
+                "hour": format_hour(r.hour),
+                "status": r.status.value,
+                "files": r.files,
+                "events": r.events,
+                "bytes": r.bytes,
+                "rejected_lines": r.rejected_lines,
+                "attempts": r.attempts,
+                "error": r.error,
+                "keys": json.dumps(list(r.keys)),
+                "updated_at": now,
+                "failed_runs": r.failed_runs,
+            }
             for r in records
         ]
         with self._lock:
             self._db.execute("begin")
             try:
                 self._db.executemany(
-                    f"insert or replace into hours ({_SELECT}) values ({_MARKS})", rows
+                    f"insert or replace into hours ({_INSERT}) values ({_NAMED})", rows
                 )
             except BaseException:
                 self._db.execute("rollback")
@@ -145,8 +111,9 @@ class SqliteLedger:
                         continue
                     if row is None:
                         self._db.execute(
-                            f"insert into hours ({_SELECT}, lease_owner, lease_expires_at) "
-                            "values (?, 'pending', 0, 0, 0, 0, 0, null, '[]', ?, 0, ?, ?)",
+                            "insert into hours (hour, status, files, events, bytes, "
+                            "rejected_lines, attempts, keys, updated_at, lease_owner, "
+                            "lease_expires_at) values (?, 'pending', 0, 0, 0, 0, 0, '[]', ?, ?, ?)",
                             [key, stamp, owner, expires],
                         )
                     else:
@@ -191,8 +158,9 @@ class SqliteLedger:
         return [parse_hour(r[0]) for r in rows]
 
 
-_SELECT = ", ".join(_COLUMNS)
-_MARKS = ", ".join("?" * len(_COLUMNS))
+_SELECT = hours_select()
+_INSERT = ", ".join(_SAVED)
+_NAMED = ", ".join(f":{c}" for c in _SAVED)
 
 
 def _claimable(row: tuple[object, ...], owner: str, now: str, force: bool) -> bool:
@@ -204,17 +172,17 @@ def _claimable(row: tuple[object, ...], owner: str, now: str, force: bool) -> bo
 
 
 def _from_row(row: tuple[object, ...]) -> HourRecord:
-    hour, status, files, events, size, rejected, attempts, error, keys, updated, failed_runs = row
+    hour = hour_from_row(row)
     return HourRecord(
-        hour=parse_hour(str(hour)),
-        status=HourStatus(str(status)),
-        files=int(str(files)),
-        events=int(str(events)),
-        bytes=int(str(size)),
-        rejected_lines=int(str(rejected)),
-        attempts=int(str(attempts)),
-        error=None if error is None else str(error),
-        keys=tuple(json.loads(str(keys))),
-        updated_at=datetime.fromisoformat(str(updated)),
-        failed_runs=int(str(failed_runs)),
+        hour=hour.hour,
+        status=HourStatus(hour.status),
+        files=hour.files,
+        events=hour.events,
+        bytes=hour.bytes,
+        rejected_lines=hour.rejected_lines,
+        attempts=hour.attempts,
+        error=hour.error,
+        keys=hour.keys,
+        updated_at=hour.updated_at,
+        failed_runs=hour.failed_runs,
     )

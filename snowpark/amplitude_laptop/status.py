@@ -1,25 +1,22 @@
-"""``amplitude-ingest status``: the ledger and the load history at a glance."""
+"""``amplitude-ingest status``: the ledger, the load history and the last runs at a glance.
+
+Everything is read through :mod:`amplitude_queries.laptop_records`, read-only: looking
+never creates or changes a ledger or a warehouse.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from amplitude_ingest.domain import HourRecord, HourStatus
+from amplitude_ingest.domain import HourStatus
 from amplitude_ingest.hours import format_hour
+from amplitude_queries.laptop_records import LedgerHour, LoadStats, RunRecord
+from amplitude_queries.laptop_records import read_load_stats as _read_load_stats
 
-
-@dataclass(frozen=True)
-class LoadStats:
-    files_loaded: int
-    rows_loaded: int
-    files_failed: int
-    last_loaded_at: datetime | None
-    errors: list[tuple[str, str]]
+RUNS_SHOWN = 5
 
 
 def read_load_stats(warehouse: Path) -> LoadStats | None:
@@ -27,64 +24,49 @@ def read_load_stats(warehouse: Path) -> LoadStats | None:
     if not warehouse.exists():
         return None
     with duckdb.connect(str(warehouse), read_only=True) as db:
-        tables = {r[0] for r in db.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw'"
-        ).fetchall()}  # fmt: skip
-        if "load_history" not in tables:
-            return None
-        files, rows, last = db.execute(
-            "select count(*), coalesce(sum(rows_loaded), 0), max(loaded_at) from raw.load_history"
-        ).fetchone() or (0, 0, None)
-        errors = db.execute(
-            "select file_name, error from raw.load_errors order by failed_at desc limit 5"
-        ).fetchall()
-        failed = db.execute("select count(*) from raw.load_errors").fetchone()
-    return LoadStats(
-        int(files),
-        int(rows),
-        int(failed[0] if failed else 0),
-        last,
-        [(str(f), str(e)) for f, e in errors],
-    )
+        return _read_load_stats(db)
 
 
 def render(
-    records: list[HourRecord], loads: LoadStats | None, ledger: Path, warehouse: Path
+    hours: list[LedgerHour],
+    loads: LoadStats | None,
+    ledger: Path,
+    warehouse: Path,
+    runs: list[RunRecord] | None = None,
 ) -> str:
-    """Plain text, one fact a line, for a terminal or a log."""
+    """Plain text, one fact a line, for a terminal or a log. ``runs`` newest first."""
     lines = [f"ledger     {ledger}"]
-    if not records:
+    if not hours:
         lines.append("hours      none exported yet")
     else:
-        counts = Counter(r.status for r in records)
-        first, last = records[0].hour, records[-1].hour
+        counts = Counter(HourStatus(h.status) for h in hours)
+        first, last = hours[0].hour, hours[-1].hour
         lines.append(
             f"hours      {counts[HourStatus.DONE]} done, {counts[HourStatus.EMPTY]} empty, "
             f"{counts[HourStatus.FAILED]} failed, {counts[HourStatus.GIVEN_UP]} given up, "
             f"{counts[HourStatus.PENDING]} pending ({format_hour(first)} .. {format_hour(last)})"
         )
-        done = [r for r in records if r.status.is_complete]
+        done = [h for h in hours if HourStatus(h.status).is_complete]
         lines.append(
-            f"exported   {sum(r.events for r in done)} events in {sum(r.files for r in done)} "
-            f"files, {sum(r.bytes for r in done) / 1e6:.1f} MB, "
-            f"{sum(r.rejected_lines for r in records)} lines quarantined"
+            f"exported   {sum(h.events for h in done)} events in {sum(h.files for h in done)} "
+            f"files, {sum(h.bytes for h in done) / 1e6:.1f} MB, "
+            f"{sum(h.rejected_lines for h in hours)} lines quarantined"
         )
-        for record in [r for r in records if r.status is HourStatus.FAILED][:5]:
+        for hour in [h for h in hours if h.status == HourStatus.FAILED][:5]:
             lines.append(
-                f"failed     {format_hour(record.hour)} after {record.attempts} attempt(s): "
-                f"{record.error}"
+                f"failed     {format_hour(hour.hour)} after {hour.attempts} attempt(s): "
+                f"{hour.error}"
             )
-        given_up = [r for r in records if r.status is HourStatus.GIVEN_UP]
-        for record in given_up[:5]:
+        given_up = [h for h in hours if h.status == HourStatus.GIVEN_UP]
+        for hour in given_up[:5]:
             lines.append(
-                f"given up   {format_hour(record.hour)} after failing in {record.failed_runs} "
+                f"given up   {format_hour(hour.hour)} after failing in {hour.failed_runs} "
                 "run(s); `extract --start ... --force` exports it again"
             )
         if len(given_up) > 5:
             lines.append(f"given up   and {len(given_up) - 5} more")
-        updated = max((r.updated_at for r in records if r.updated_at), default=None)
-        if updated:
-            lines.append(f"last run   {updated:%Y-%m-%d %H:%M:%S} UTC")
+        updated = max(h.updated_at for h in hours)
+        lines.append(f"last write {updated:%Y-%m-%d %H:%M:%S} UTC")
     lines.append(f"warehouse  {warehouse}")
     if loads is None:
         lines.append("loaded     nothing yet")
@@ -100,4 +82,6 @@ def render(
         )
         for name, error in loads.errors:
             lines.append(f"load error {name}: {error}")
+    for run in (runs or [])[:RUNS_SHOWN]:
+        lines.append(f"run        {run.one_line()}")
     return "\n".join(lines)

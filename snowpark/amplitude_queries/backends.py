@@ -7,9 +7,10 @@ results never asks where they came from. The differences between the two, all he
 * Snowflake returns upper-case column names and NUMBER with a scale as ``Decimal``;
   :func:`normalize` lower-cases the names and turns decimals into floats (integral ones
   into integers).
-* On the laptop the ``ingest`` relations do not exist in the DuckDB file: the ledger is a
-  SQLite file and there is no task graph. :mod:`amplitude_queries.laptop` builds stand-ins
-  with the Snowflake tables' names and columns in an in-memory ``ingest`` catalog.
+* On the laptop the ``ingest`` relations do not exist in the DuckDB file: the ledger and
+  the run records are a SQLite file and there is no task graph. :mod:`amplitude_queries.laptop`
+  builds stand-ins with the Snowflake tables' names and columns in an in-memory ``ingest``
+  catalog, from the laptop's records (:mod:`amplitude_queries.laptop_records`).
 * The DuckDB file is opened read-only for each query and closed at once, so a run that
   writes the warehouse (``amplitude-ingest load``, ``make demo``) is never locked out for
   longer than a query; results are cached by the caller.
@@ -95,7 +96,7 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class DuckDBBackend:
-    """The laptop's warehouse file, plus the state folder (SQLite ledger, run logs).
+    """The laptop's warehouse file, plus the state folder (the SQLite ledger: hours, runs).
 
     With ``connection``, queries run on that open connection instead (the demo's report,
     in the process where dbt-duckdb holds the file open): only the marts are there then.
@@ -111,10 +112,12 @@ class DuckDBBackend:
         return f"DuckDB warehouse {self.warehouse}"
 
     def version(self) -> str:
-        stamps = [_mtime(self.warehouse)]
+        version = f"duckdb:{self.warehouse}:{_mtime(self.warehouse)}"
         if self.state_dir is not None:
-            stamps += [_mtime(self.state_dir / "ledger.sqlite"), _mtime(self.state_dir / "logs")]
-        return f"duckdb:{self.warehouse}:" + ":".join(map(str, stamps))
+            from amplitude_queries.laptop_records import state_version
+
+            version += f":{state_version(self.state_dir)}"
+        return version
 
     def query(self, sql: str, params: Sequence[object] = ()) -> pd.DataFrame:
         import duckdb

@@ -2,20 +2,22 @@
 
 On Snowflake the dashboard reads ``ingest.amplitude_ingest_ledger`` (sql/50),
 ``ingest.amplitude_files_not_loaded`` (sql/85) and ``ingest.amplitude_pipeline_runs``
-(sql/50, written by the task graph's finalizer). On a laptop the ledger is a SQLite file
-(``{state}/ledger.sqlite``, table ``hours``), the "pipe" is the DuckDB loader with its
-``raw.load_history`` / ``raw.load_errors``, and a run is a CLI command with a log file.
-:func:`attach_ingest` builds, in an in-memory catalog named ``ingest`` beside the
-warehouse, tables with the Snowflake names and columns, filled from those:
+(sql/50, written by the task graph's finalizer). On a laptop the same facts are the laptop's
+records (:mod:`amplitude_queries.laptop_records`): the SQLite ledger's hours and runs, and
+the loader's ``raw.load_history`` / ``raw.load_errors`` / ``raw.stage_rewrites``.
+:func:`attach_ingest` builds, in an in-memory catalog named ``ingest`` beside the warehouse,
+tables with the Snowflake names and columns, filled through those records' readers:
 
-* ``amplitude_ingest_ledger``: the SQLite rows, ``keys`` as ``stage_keys``.
+* ``amplitude_ingest_ledger``: the ledger's hours, ``keys`` as ``stage_keys``.
 * ``amplitude_files_not_loaded``: the ledger's event keys (``events/...``) of done hours
-  that are not a file name in ``raw.load_history``, with the loader's error when
-  ``raw.load_errors`` has one ("not seen by the loader" otherwise). No 14-day window: the
-  loader keeps its history for ever.
-* ``amplitude_pipeline_runs``: one row per log file of ``{state}/logs`` (the newest 50),
-  ``tasks`` holding one entry shaped like the finalizer's (task, state, attempt, error,
-  return_value), the first ERROR line as its error.
+  that are not a file name in the load history, with the loader's error when it has one
+  ("not seen by the loader" otherwise). No 14-day window: the loader keeps its history for
+  ever.
+* ``amplitude_pipeline_runs``: one row per finished CLI run (the newest
+  :data:`RUNS_SHOWN`), ``tasks`` holding one entry shaped like the finalizer's (task,
+  state, attempt, error, return_value): the command, its recorded status (``SUCCEEDED``,
+  ``FAILED``, ``DIED``) and first error. A run still going is not there yet, as a task
+  graph's run is not before its finalizer.
 
 So the dashboard's SQL is the same text on both. Reading stays cheap (tens of thousands of
 hours at most); it is redone for each query that reads ``ingest``, and cached above.
@@ -24,19 +26,22 @@ hours at most); it is redone for each query that reads ``ingest``, and cached ab
 from __future__ import annotations
 
 import json
-import re
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-LEDGER_FILE = "ledger.sqlite"
-LOG_DIR = "logs"
+from amplitude_queries.laptop_records import (
+    LedgerHour,
+    RunStatus,
+    read_hours,
+    read_load_errors,
+    read_loaded,
+    read_rewrites,
+    read_runs,
+)
+
 RUNS_SHOWN = 50
-_LOG_NAME = re.compile(r"^(?P<command>[a-z-]+)_(?P<stamp>[0-9T-]+)_(?P<pid>\d+)\.log$")
-_ERROR_LINE = re.compile(r"^\S+ \S+ ERROR (?P<logger>[^:]+): (?P<message>.*)$")
 
 _DDL = """
 create table ingest.amplitude_ingest_ledger (
@@ -118,17 +123,18 @@ from behind
 def attach_ingest(
     db: Any, state_dir: Path | None, now: datetime | None = None, lag_hours: int | None = None
 ) -> None:
-    """Create and fill the ``ingest`` catalog on DuckDB connection ``db``. ``lag_hours``
-    is the extract's (``AMP_LAG_HOURS``); without it, how far behind is unknown (NULL)."""
+    """Create and fill the ``ingest`` catalog on DuckDB connection ``db``, whose current
+    database is the warehouse. ``lag_hours`` is the extract's (``AMP_LAG_HOURS``); without
+    it, how far behind is unknown (NULL)."""
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     db.execute("attach ':memory:' as ingest")
     db.execute(_DDL)
-    ledger = list(ledger_rows(state_dir / LEDGER_FILE)) if state_dir else []
-    if ledger:
+    hours = read_hours(state_dir) if state_dir else []
+    if hours:
         db.executemany(
             "insert into ingest.amplitude_ingest_ledger values "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, ?, ?, ?)",
-            ledger,
+            [_ledger_row(h) for h in hours],
         )
     newest = (
         None
@@ -136,134 +142,83 @@ def attach_ingest(
         else now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=lag_hours)
     )
     db.execute(_BACKLOG, [newest, newest, now, now, now])
-    missing = list(files_not_loaded(db, ledger, now))
+    missing = list(files_not_loaded(db, hours, now))
     if missing:
         db.executemany(
             "insert into ingest.amplitude_files_not_loaded values (?, null, ?, ?, ?, ?, ?, true)",
             missing,
         )
-    runs = list(log_runs(state_dir / LOG_DIR)) if state_dir else []
+    runs = list(pipeline_runs(state_dir)) if state_dir else []
     if runs:
         db.executemany("insert into ingest.amplitude_pipeline_runs values (?, ?, ?, ?)", runs)
 
 
-def _timestamp(text: object) -> datetime | None:
-    """The ledger's ISO text (UTC, with or without an offset) as a naive UTC datetime."""
-    if text is None or text == "":
-        return None
-    value = str(text)
-    if re.fullmatch(r"\d{8}T\d{2}", value):  # an hour as the ledger keys it
-        return datetime.strptime(value, "%Y%m%dT%H")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+def _naive(moment: datetime | None) -> datetime | None:
+    """DuckDB's ``timestamp`` (naive, UTC) of an aware moment."""
+    return None if moment is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def ledger_rows(path: Path) -> Iterator[tuple[object, ...]]:
-    """The SQLite ledger's rows, in the Snowflake ledger's column order (run_id aside)."""
-    if not path.exists():
-        return
-    # Read-only, through a URI: the dashboard must never create or change a ledger.
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as ledger:
-        present = {row[1] for row in ledger.execute("pragma table_info(hours)")}
-        # A ledger from before give-up (never upgraded here: read-only) failed no run yet.
-        failed_runs = "failed_runs" if "failed_runs" in present else "0"
-        rows = ledger.execute(
-            "select hour, status, files, events, bytes, rejected_lines, attempts, error, "
-            f"keys, updated_at, lease_owner, lease_expires_at, {failed_runs} "
-            "from hours order by hour"
-        ).fetchall()
-    for row in rows:
-        hour, status, files, events, size, rejected, attempts, error, keys, updated = row[:10]
-        yield (
-            _timestamp(hour),
-            status,
-            files,
-            events,
-            size,
-            rejected,
-            attempts,
-            error,
-            keys,
-            _timestamp(updated),
-            row[10],
-            _timestamp(row[11]),
-            row[12],
-        )
+def _ledger_row(hour: LedgerHour) -> tuple[object, ...]:
+    """An hour in the Snowflake ledger's column order (run_id aside)."""
+    return (
+        _naive(hour.hour),
+        hour.status,
+        hour.files,
+        hour.events,
+        hour.bytes,
+        hour.rejected_lines,
+        hour.attempts,
+        hour.error,
+        json.dumps(list(hour.keys)),
+        _naive(hour.updated_at),
+        hour.lease_owner,
+        _naive(hour.lease_expires_at),
+        hour.failed_runs,
+    )
 
 
 def files_not_loaded(
-    db: Any, ledger: list[tuple[object, ...]], now: datetime
+    db: Any, hours: list[LedgerHour], now: datetime
 ) -> Iterator[tuple[object, ...]]:
     """(hour, key, written_at, minutes since, status, error) of event keys not loaded."""
-    tables = {
-        str(name)
-        for (name,) in db.execute(
-            "select table_name from information_schema.tables "
-            "where table_catalog = 'warehouse' and table_schema = 'raw'"
-        ).fetchall()
-    }
-    loaded: set[str] = set()
-    errors: dict[str, str] = {}
-    if "load_history" in tables:
-        history = db.execute("select file_name from raw.load_history").fetchall()
-        loaded = {str(name) for (name,) in history}
-    if "load_errors" in tables:
-        errors = {
-            str(n): str(e)
-            for n, e in db.execute(
-                "select file_name, error from raw.load_errors order by failed_at"
-            ).fetchall()
-        }
+    loaded = {name for name, _content in read_loaded(db)}
+    errors = {e.file_name: e.error for e in read_load_errors(db)}  # the newest wins
     # A part `forget` rewrote was replaced, not lost: follow it to what replaced it.
-    rewritten: dict[str, str | None] = {}
-    if "stage_rewrites" in tables:
-        rows = db.execute("select file_name, rewritten_to from raw.stage_rewrites").fetchall()
-        rewritten = {str(old): None if new is None else str(new) for old, new in rows}
-    for hour, status, *_rest, keys, updated, _owner, _expires, _failed_runs in ledger:
-        if status != "done":
+    rewritten = read_rewrites(db)
+    for hour in hours:
+        if hour.status != "done":
             continue
-        for written_key in json.loads(str(keys or "[]")):
-            key: str | None = str(written_key)
+        for written_key in hour.keys:
+            key: str | None = written_key
             while key in rewritten:
                 key = rewritten[key]
             if key is None or not key.startswith("events/") or key in loaded:
                 continue
-            written = updated if isinstance(updated, datetime) else now
+            written = _naive(hour.updated_at) or now
             minutes = int((now - written).total_seconds() // 60)
             if key in errors:
-                yield (hour, key, written, minutes, "Load failed", errors[key])
+                yield (_naive(hour.hour), key, written, minutes, "Load failed", errors[key])
             else:
-                yield (hour, key, written, minutes, "not seen by the loader", None)
+                yield (_naive(hour.hour), key, written, minutes, "not seen by the loader", None)
 
 
-def log_runs(log_dir: Path) -> Iterator[tuple[object, ...]]:
-    """(run id, finished at, succeeded, tasks JSON) for the newest run logs."""
-    if not log_dir.is_dir():
-        return
-    logs = []
-    for path in log_dir.glob("*.log"):
-        match = _LOG_NAME.match(path.name)
-        if match:
-            logs.append((path.stat().st_mtime, path, match.group("command")))
-    for mtime, path, command in sorted(logs, reverse=True)[:RUNS_SHOWN]:
-        error = _first_error(path)
+def pipeline_runs(state_dir: Path) -> Iterator[tuple[object, ...]]:
+    """(run id, finished at, succeeded, tasks JSON) of the newest finished runs. A run
+    that died has no end: its start stands in for it."""
+    for run in read_runs(state_dir, limit=RUNS_SHOWN):
+        if run.status is RunStatus.RUNNING:
+            continue
         task = {
-            "task": command,
-            "state": "SUCCEEDED" if error is None else "FAILED",
+            "task": run.command,
+            "state": run.status.value.upper(),
             "attempt": 1,
-            "error": error,
-            "return_value": None,
+            "error": run.first_error,
+            "return_value": None if run.exit_code is None else {"exit_code": run.exit_code},
         }
-        finished = datetime.fromtimestamp(mtime, UTC).replace(tzinfo=None)
-        yield (path.stem, finished, error is None, json.dumps([task]))
-
-
-def _first_error(path: Path) -> str | None:
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            match = _ERROR_LINE.match(line.rstrip("\n"))
-            if match:
-                return match.group("message")
-    return None
+        finished = _naive(run.ended_at or run.started_at)
+        yield (
+            f"{run.command}-{run.run_id}",
+            finished,
+            run.status is RunStatus.SUCCEEDED,
+            json.dumps([task]),
+        )

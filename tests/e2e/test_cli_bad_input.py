@@ -9,18 +9,23 @@ from pathlib import Path
 
 import pytest
 
+from amplitude_queries.laptop_records import LEDGER_FILE, RunStatus, read_hours, read_runs
 from amplitude_sample_server.server import LocalAmplitude
 from tests.e2e.test_cli_extract import run_cli
 from tests.support import API_KEY, SECRET_KEY
 
 
 def fingerprint(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` with a hash of its content, but the run's own log and
-    the empty lock file of the state folder: the rest is data, which must not change."""
+    """Every file under ``folder`` with a hash of its content, but the run's own log, the
+    empty lock file of the state folder and the ledger file (where the run records itself;
+    its hours are compared apart): the rest is data, which must not change."""
     return {
         p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and "logs" not in p.parts and p.name != "run.lock"
+        if p.is_file()
+        and "logs" not in p.parts
+        and p.name != "run.lock"
+        and not p.name.startswith(LEDGER_FILE)
     }
 
 
@@ -68,4 +73,15 @@ def test_bad_input_gets_one_clear_message_and_changes_nothing(
     assert len(errors) == 1, result.stderr  # said once, not once per log handler
     assert "Traceback" not in result.stderr
     assert fingerprint(tmp_path) == before
+    assert read_hours(tmp_path / ".local/state") == []
+    # Recorded as a failed run with that message, once the settings named the state folder
+    # (a setting that cannot be read leaves nowhere to record it: the message is all).
+    runs = read_runs(tmp_path / ".local/state")
+    settings_error = ("--concurrency", "--api-url", "unreadable", "--region")
+    if any(a in arguments or a == dotenv for a in settings_error):
+        assert runs == []
+    else:
+        (run,) = runs
+        assert (run.command, run.status, run.exit_code) == (arguments[0], RunStatus.FAILED, 2)
+        assert expected in (run.first_error or "")
     assert server.requests == []

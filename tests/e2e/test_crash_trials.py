@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from amplitude_queries.laptop_records import RunStatus, read_runs
 from amplitude_sample_server.server import FaultPlan, LocalAmplitude
 from tests.e2e.crash_trials import (
     half_written,
@@ -65,6 +66,12 @@ def reference(server: LocalAmplitude, tmp_path_factory: pytest.TempPathFactory) 
 
 
 def check(root: Path, reference: dict[str, Any], describe: str) -> None:
+    # The run records: the completing run succeeded; each killed one (if it got as far as
+    # starting its record) is died, never running or a success.
+    final, *killed = read_runs(root / "state")
+    assert (final.command, final.status) == ("run", RunStatus.SUCCEEDED), describe
+    assert [r.status for r in killed] == [RunStatus.DIED] * len(killed), describe
+    assert len(killed) <= 2, describe
     got = snapshot(root)
     for model, rows in reference["models"].items():
         assert got[model] == rows, f"{describe}: {model} differs from an uninterrupted run"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from amplitude_laptop import demo, report
+from amplitude_queries.laptop_records import RunStatus, read_runs
 from amplitude_sample_server.generator import HourManifest, generate_hour, iter_hours
 
 
@@ -48,3 +49,9 @@ def test_demo_reports_the_planted_numbers_and_a_second_run_changes_nothing(
     assert demo.main([*args, "--no-docs"]) == 0
     assert report.collect(root / "warehouse.duckdb") == first
     assert "0 done, 0 empty, 0 failed, 72 already done" in capsys.readouterr().out
+    # Each demo run is recorded like a CLI run, through the CLI's own run wrapper.
+    runs = read_runs(root / "state")
+    assert [(r.command, r.status, r.exit_code, r.first_error) for r in runs] == [
+        ("demo", RunStatus.SUCCEEDED, 0, None),
+        ("demo", RunStatus.SUCCEEDED, 0, None),
+    ]

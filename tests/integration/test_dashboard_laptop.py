@@ -1,12 +1,17 @@
 """The laptop's pipeline health, when things went wrong: a failed hour, quarantined lines,
-a file the loader never saw, a file it could not load, a run that logged an error.
+a file the loader never saw, a file it could not load, a run that logged an error, a run
+killed before it finished its record.
 
 The ledger is written by the laptop's own SqliteLedger, the load history by the loader's
-own DDL, the log line in the CLI's log format; the dashboard must show each, with the
+own DDL, the runs by the CLI's own run wrapper; the dashboard must show each, with the
 names and columns the Snowflake relations have (amplitude_queries.laptop)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,13 +20,27 @@ import pytest
 import streamlit as st
 
 from amplitude_ingest.domain import HourRecord, HourStatus
+from amplitude_laptop import cli
 from amplitude_laptop.loader import connect
-from amplitude_laptop.logs import LOG_FORMAT
+from amplitude_laptop.settings import LaptopSettings
 from amplitude_laptop.sqlite_ledger import SqliteLedger
 from amplitude_queries.backends import DuckDBBackend, run
 from amplitude_queries.laptop import attach_ingest
+from amplitude_queries.laptop_records import ledger_path
 from tests.integration.test_dashboard_app import metrics, open_app
 
+ROOT = Path(__file__).resolve().parents[2]
+# A run that starts its record and dies before finishing it (as under kill -9).
+KILLED = """
+import os, sys
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from amplitude_queries.laptop_records import open_ledger, start_run
+with closing(open_ledger(Path(sys.argv[1]))) as db:
+    start_run(db, "extract", datetime(2026, 1, 26, 8, 55, tzinfo=UTC))
+os._exit(0)
+"""
 KEY = "events/web/2026/01/26/{hour:02d}/web_20260126T{hour:02d}_0000_{n:016x}.json"
 
 
@@ -78,27 +97,21 @@ def troubled(tmp_path: Path) -> tuple[Path, Path]:
             "'2026-01-26 06:10:00')",
             [key(6)],
         )
-    logs = state / "logs"
-    logs.mkdir()
-    (logs / "run_2026-01-26T09-00-00_4242.log").write_text(
-        LOG_FORMAT
-        % {
-            "asctime": "2026-01-26 09:00:01,000",
-            "levelname": "INFO",
-            "name": "amplitude_laptop",
-            "message": "extract started",
-        }
-        + "\n"
-        + LOG_FORMAT
-        % {
-            "asctime": "2026-01-26 09:00:09,000",
-            "levelname": "ERROR",
-            "name": "amplitude_ingest.extractor",
-            "message": "hour 2026-01-26T08 failed: HTTP 504",
-        }
-        + "\n"
+    # Runs as the CLI records them: one killed outright, a failed run, a good load.
+    died = subprocess.run(
+        [sys.executable, "-c", KILLED, str(state)],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "snowpark")},
+        check=True,
     )
-    (logs / "load_2026-01-26T09-05-00_4243.log").write_text("")
+    assert died.returncode == 0
+    settings = LaptopSettings.load({"state_dir": state}, env_file=None)
+
+    def failing_run() -> int:
+        logging.getLogger("amplitude_ingest.extractor").error("hour 2026-01-26T08 failed: HTTP 504")
+        return 1
+
+    assert cli.run_command("run", settings, failing_run) == 1
+    assert cli.run_command("load", settings, lambda: 0) == 0
     return warehouse, state
 
 
@@ -160,19 +173,29 @@ def test_the_health_page_shows_what_went_wrong(troubled: tuple[Path, Path]) -> N
     assert list(failed["failed_runs"]) == [0, 24]
     assert list(failed["attempts"]) == [5, 24]
     assert any("Given-up hours are not exported again" in e.value for e in at.error)
-    assert list(runs["tasks"]) == ["load", "run"] or list(runs["tasks"]) == ["run", "load"]
-    failing = runs[~runs["succeeded"]]
-    assert list(failing["error"]) == ["hour 2026-01-26T08 failed: HTTP 504"]
+    assert list(runs["tasks"]) == ["load", "run", "extract"]  # newest first
+    assert list(runs["succeeded"]) == [True, False, False]
+    assert runs["error"].iloc[1] == "hour 2026-01-26T08 failed: HTTP 504"
+    assert runs["error"].iloc[2].startswith("the process (pid ")  # killed: died, not running
+    assert (
+        runs["error"]
+        .iloc[2]
+        .endswith(
+            "ended before it finished this record: killed, "
+            "or the machine stopped; its log file has what it did"
+        )
+    )
     # No marts in this warehouse: freshness says what builds them, the rest still shows.
     assert any("amplitude-ingest transform" in i.value for i in at.info)
 
 
 def test_the_ledger_is_read_and_never_written(troubled: tuple[Path, Path]) -> None:
     warehouse, state = troubled
-    before = (state / "ledger.sqlite").read_bytes()
+    before = ledger_path(state).read_bytes()
     backend = DuckDBBackend(warehouse, state)
     assert run(backend, "ledger_totals")["hours_done"].iloc[0] == 2
-    assert (state / "ledger.sqlite").read_bytes() == before
+    assert len(run(backend, "pipeline_runs")) == 3
+    assert ledger_path(state).read_bytes() == before
 
 
 def test_the_laptop_says_how_far_behind_and_when_current_as_sql_85_does(tmp_path: Path) -> None:
@@ -188,7 +211,7 @@ def test_the_laptop_says_how_far_behind_and_when_current_as_sql_85_does(tmp_path
     ledger.save([*done, HourRecord(hour[5], HourStatus.FAILED, attempts=5, failed_runs=1)])
     ledger.save([HourRecord(hour[9], HourStatus.GIVEN_UP, attempts=24, failed_runs=24)])
     ledger.close()
-    with sqlite3.connect(tmp_path / "state" / "ledger.sqlite") as db:
+    with sqlite3.connect(ledger_path(tmp_path / "state")) as db:
         db.execute("update hours set updated_at = '2026-01-26T19:30:00+00:00'")
     duck = duckdb.connect(":memory:")
     attach_ingest(duck, tmp_path / "state", now=now, lag_hours=3)

@@ -14,6 +14,7 @@ What fakesnow is not (Snowflake itself): see README, "What was checked only offl
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -39,7 +40,7 @@ from tests.integration.test_dashboard_app import NOW, metrics, open_app, show
 ROOT = Path(__file__).resolve().parents[2]
 SNOW_PYTHON = ROOT / ".venv-snow" / "bin" / "python"
 PAGES = ("Pipeline health", "Repeat clicks", "Sessions and users")
-# Read from different sources on purpose: the laptop's runs are its log files.
+# Read from different sources on purpose: the laptop's runs are its CLI's run records.
 LAPTOP_ONLY = {"pipeline_runs"}
 # Relative to each side's clock and the laptop's AMP_LAG_HOURS: pinned by
 # test_health_backlog.py (sql/85) and test_dashboard_laptop.py (the stand-in) instead.
@@ -235,6 +236,22 @@ def test_snow_streamlit_bundles_the_app_and_the_bundle_alone_runs_it(
     # The CLI links the files into its deploy root; the stage gets their content: copy it.
     bundle = tmp_path / "stage"
     shutil.copytree(built["bundle"], bundle)
+    # Nothing in it imports the laptop app or the procedure's package: the laptop's records
+    # it reads (amplitude_queries.laptop_records) are its own, and only the standard library's.
+    imported = {
+        name.split(".")[0]
+        for path in bundle.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        for name in (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+    }
+    assert not imported & {"amplitude_laptop", "amplitude_ingest", "amplitude_sample_server"}
+    assert "amplitude_queries/laptop_records.py" in built["files"]
     assert "  - streamlit=1.51.0" in (bundle / "environment.yml").read_text().splitlines()
 
     # The bundle runs the app with nothing of this repository's snowpark/ on sys.path.
