@@ -14,7 +14,6 @@ from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
 from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN, CheckResult
 from amplitude_ingest.in_snowflake.doctor import (
     TASKS,
-    DoctorSettings,
     RoundTrip,
     check_dbt_project,
     check_export_api,
@@ -30,6 +29,7 @@ from amplitude_ingest.in_snowflake.doctor import (
     run_checks,
     storage_answer,
 )
+from amplitude_ingest.in_snowflake.settings_table import DoctorSettings
 from tests.sql_scripts import SQL_DIR, render
 
 CHANNEL = "arn:aws:sqs:us-east-1:123456789012:sf-snowpipe-AIDAEXAMPLE-abcdefgh"
@@ -47,7 +47,7 @@ SETTINGS = DoctorSettings.from_rows(deployed_settings())
 def test_the_settings_sql_50_writes_are_all_the_doctor_needs() -> None:
     assert SETTINGS.stage == "AMPLITUDE.INGEST.AMPLITUDE_STAGE"
     assert SETTINGS.s3_url == "s3://example-bucket/amplitude/"
-    assert SETTINGS.round_trip_seconds == 240
+    assert SETTINGS.doctor_round_trip_seconds == 240
     assert SETTINGS.database == "AMPLITUDE"
 
 

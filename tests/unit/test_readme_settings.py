@@ -8,12 +8,12 @@ import re
 from pathlib import Path
 
 from amplitude_ingest.in_snowflake import doctor
-from amplitude_ingest.in_snowflake.ingest import OTHER_PROCEDURES_SETTINGS, ProcedureConfig
+from amplitude_ingest.in_snowflake.settings_table import SETTING_NAMES
 from amplitude_laptop.settings import LaptopSettings
 from tests.sql_scripts import SQL_DIR, render
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-SNOWFLAKE_SETTINGS = set(ProcedureConfig.model_fields) | OTHER_PROCEDURES_SETTINGS
+SNOWFLAKE_SETTINGS = SETTING_NAMES
 
 
 def tuning_step() -> str:

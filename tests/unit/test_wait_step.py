@@ -11,20 +11,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.in_snowflake.wait_step import (
+from amplitude_ingest.in_snowflake.names import validate_qualified_name
+from amplitude_ingest.in_snowflake.settings_table import WaitSettings
+from amplitude_ingest.in_snowflake.task_return_value import (
     RETURN_VALUE_LIMIT_BYTES,
-    FilesNotLoadedError,
-    Names,
     RunReferenceError,
     bound_summary,
+    parse_run_reference,
+    return_value_text,
+)
+from amplitude_ingest.in_snowflake.wait_step import (
+    FilesNotLoadedError,
     check_run,
     decide,
     expected_files,
     is_loaded,
-    parse_run_reference,
     reconcile,
-    return_value_text,
-    validate_qualified_name,
 )
 
 KEY_A = "events/web/2026/01/26/05/web_20260126T05_0000_aaaaaaaaaaaaaaaa.json"
@@ -132,7 +134,7 @@ def test_wait_while_files_are_missing_before_the_timeout() -> None:
 
 
 def test_fail_at_the_timeout_naming_the_missing_files_and_the_way_out() -> None:
-    names = Names(pipe="AMP.INGEST.AMPLITUDE_EVENTS_PIPE")
+    names = WaitSettings(pipe="AMP.INGEST.AMPLITUDE_EVENTS_PIPE")
     verdict = decide([KEY_A, KEY_B, KEY_C], [KEY_A], {}, 900, 900, names)
     assert verdict.state == "fail"
     assert verdict.missing == (KEY_B, KEY_C)

@@ -31,8 +31,8 @@ Checks, in order:
 
 Each verdict is a plain function of the answers Snowflake (or AWS, or Amplitude) gave,
 so tests feed it recorded answers. `Probe` is the only I/O: SQL, the secret, one HTTP
-status, one stage write. This module imports nothing from amplitude_ingest but its errors,
-the check row and the alerts' own checks.
+status, one stage write. Its settings are `DoctorSettings` of the settings table
+(amplitude_ingest/in_snowflake/settings_table.py).
 """
 
 from __future__ import annotations
@@ -51,36 +51,25 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
-from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
+from amplitude_ingest.errors import AmplitudeIngestError
 from amplitude_ingest.in_snowflake import alerts
 from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN, CheckResult
+from amplitude_ingest.in_snowflake.names import SECRET_ALIAS
+from amplitude_ingest.in_snowflake.session import SessionGate, text_pairs
+from amplitude_ingest.in_snowflake.settings_table import (
+    SETTINGS_TABLE,
+    DoctorSettings,
+    settings_query,
+)
+from amplitude_ingest.in_snowflake.text import cut
 
 if TYPE_CHECKING:
     from snowflake.snowpark import DataFrame, Session
 
-SECRET_ALIAS = "amplitude_credentials"  # noqa: S105 - the alias in the SECRETS clause
 MARKER_FOLDER = "events/_doctor"
 # An hour long before any Amplitude project existed: the request proves the host is
 # reachable and the key pair accepted (404: no data) without exporting anything.
 PROBE_HOUR = "20100101T00"
-# What the doctor reads from the settings table (sql/50 writes them on every deploy).
-REQUIRED_SETTINGS = (
-    "stage",
-    "raw_table",
-    "pipe",
-    "storage_integration",
-    "external_access_integration",
-    "secret",
-    "ingest_procedure",
-    "marker_cleanup_procedure",
-    "storage_check_procedure",
-    "dbt_project",
-    "dbt_version",
-    "task_schema",
-    "s3_url",
-    "export_host",
-)
-OPTIONAL_SETTINGS = ("doctor_round_trip_seconds",)
 TASKS = (
     "AMPLITUDE_PIPELINE_ROOT",
     "AMPLITUDE_WAIT_FOR_LOADS",
@@ -92,79 +81,11 @@ TASKS = (
 DOC_S3 = "https://docs.snowflake.com/en/user-guide/data-load-s3-config-storage-integration"
 DOC_SNOWPIPE_S3 = "https://docs.snowflake.com/en/user-guide/data-load-snowpipe-auto-s3"
 
-_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"[^"]+")'
-_QUALIFIED = re.compile(rf"^{_PART}\.{_PART}\.{_PART}$")
-_SCHEMA = re.compile(rf"^{_PART}\.{_PART}$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-_SIGNATURE = re.compile(rf"^{_PART}\.{_PART}\.{_PART}\((?:[A-Za-z ,_0-9]*)\)$")
-_S3_URL = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.=/-]*)?$")
-_HOST = re.compile(r"^[a-z0-9.-]+(:[0-9]{1,5})?$")
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 class DoctorFailedError(AmplitudeIngestError):
     """A check failed (strict mode): the message is the report."""
-
-
-# ---- settings ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DoctorSettings:
-    """The rows of the settings table the doctor needs, validated before any SQL uses them."""
-
-    stage: str
-    raw_table: str
-    pipe: str
-    storage_integration: str
-    external_access_integration: str
-    secret: str
-    ingest_procedure: str
-    marker_cleanup_procedure: str
-    storage_check_procedure: str
-    dbt_project: str
-    dbt_version: str
-    task_schema: str
-    s3_url: str
-    export_host: str
-    round_trip_seconds: float = 240.0
-
-    @classmethod
-    def from_rows(cls, rows: Mapping[str, str]) -> DoctorSettings:
-        known = {k.lower(): v for k, v in rows.items() if v not in (None, "")}
-        missing = [name for name in REQUIRED_SETTINGS if name not in known]
-        if missing:
-            raise ConfigurationError(
-                f"the settings table has no {', '.join(missing)}: run `make deploy` "
-                "(sql/50_ledger_and_settings.sql writes them)"
-            )
-        checks = {
-            "stage": _QUALIFIED,
-            "raw_table": _QUALIFIED,
-            "pipe": _QUALIFIED,
-            "secret": _QUALIFIED,
-            "marker_cleanup_procedure": _QUALIFIED,
-            "storage_check_procedure": _QUALIFIED,
-            "dbt_project": _QUALIFIED,
-            "storage_integration": _NAME,
-            "external_access_integration": _NAME,
-            "task_schema": _SCHEMA,
-            "ingest_procedure": _SIGNATURE,
-            "s3_url": _S3_URL,
-            "export_host": _HOST,
-        }
-        for name, pattern in checks.items():
-            if not pattern.match(known[name]):
-                raise ConfigurationError(f"setting {name} = {known[name]!r} is not valid")
-        return cls(
-            **{name: known[name] for name in checks},
-            dbt_version=known["dbt_version"],
-            round_trip_seconds=float(known.get("doctor_round_trip_seconds", 240)),
-        )
-
-    @property
-    def database(self) -> str:
-        return self.task_schema.split(".")[0]
 
 
 # ---- the verdicts, from recorded answers --------------------------------------------------------
@@ -199,7 +120,7 @@ def check_storage_integration(
             return CheckResult(
                 "storage_integration",
                 FAIL,
-                f"could not validate {settings.storage_integration}: {_cut(str(answer))}",
+                f"could not validate {settings.storage_integration}: {cut(str(answer))}",
                 f"`make deploy-setup` (sql/30_storage.sql) creates "
                 f"{settings.storage_check_procedure}() as the admin role, grants it USAGE on "
                 f"{settings.storage_integration} and the pipeline role USAGE on the procedure",
@@ -207,13 +128,13 @@ def check_storage_integration(
         return CheckResult(
             "storage_integration",
             FAIL,
-            f"SYSTEM$VALIDATE_STORAGE_INTEGRATION failed: {_cut(str(answer))}",
+            f"SYSTEM$VALIDATE_STORAGE_INTEGRATION failed: {cut(str(answer))}",
             fix,
         )
     try:
         result = json.loads(answer)
     except json.JSONDecodeError:
-        return CheckResult("storage_integration", FAIL, f"unexpected answer: {_cut(answer)}", fix)
+        return CheckResult("storage_integration", FAIL, f"unexpected answer: {cut(answer)}", fix)
     if str(result.get("status", "")).lower() == "success":
         return CheckResult(
             "storage_integration",
@@ -223,7 +144,7 @@ def check_storage_integration(
         )
     actions = result.get("actions") or {}
     failed = [
-        f"{name} ({_cut(str(detail.get('message', '')), 120)})"
+        f"{name} ({cut(str(detail.get('message', '')), 120)})"
         for name, detail in actions.items()
         if isinstance(detail, Mapping) and str(detail.get("status", "")).lower() != "success"
     ]
@@ -231,7 +152,7 @@ def check_storage_integration(
         "storage_integration",
         FAIL,
         f"Snowflake cannot use {settings.s3_url} through {settings.storage_integration}: "
-        f"{', '.join(failed) or _cut(answer)}",
+        f"{', '.join(failed) or cut(answer)}",
         fix,
     )
 
@@ -270,14 +191,14 @@ def check_pipe(answer: str | Exception, settings: DoctorSettings) -> CheckResult
         return CheckResult(
             "pipe",
             FAIL,
-            f"SYSTEM$PIPE_STATUS('{settings.pipe}') failed: {_cut(str(answer))}",
+            f"SYSTEM$PIPE_STATUS('{settings.pipe}') failed: {cut(str(answer))}",
             f"As the admin role: GRANT MONITOR ON PIPE {settings.pipe} TO ROLE AMPLITUDE_PIPELINE; "
             "(sql/40_raw_table_and_pipe.sql does), or create the pipe with `make deploy`",
         )
     try:
         status = json.loads(answer)
     except json.JSONDecodeError:
-        return CheckResult("pipe", FAIL, f"unexpected answer: {_cut(answer)}")
+        return CheckResult("pipe", FAIL, f"unexpected answer: {cut(answer)}")
     state = str(status.get("executionState", "UNKNOWN"))
     channel = str(status.get("notificationChannelName") or "")
     pending = status.get("pendingFileCount", 0)
@@ -294,7 +215,7 @@ def check_pipe(answer: str | Exception, settings: DoctorSettings) -> CheckResult
         return CheckResult(
             "pipe",
             FAIL,
-            detail + f"; error: {_cut(str(status.get('error', '')))}",
+            detail + f"; error: {cut(str(status.get('error', '')))}",
             "A STOPPED_* state means what the pipe reads or writes was dropped or replaced "
             "(stage, file format, table): `make deploy` restores them, then, as the admin "
             f"role, ALTER PIPE {settings.pipe} REFRESH; queues the files of the last 7 days",
@@ -323,7 +244,7 @@ def check_export_api(status: int | Exception, settings: DoctorSettings, url: str
         return CheckResult(
             "export_api",
             FAIL,
-            f"no answer from {url}: {_cut(str(status))}",
+            f"no answer from {url}: {cut(str(status))}",
             f"The external access integration must allow {settings.export_host}:443: "
             f"ALTER NETWORK RULE {settings.database}.INGEST.AMPLITUDE_EXPORT_API SET VALUE_LIST "
             f"= ('{settings.export_host}:443'); ALTER EXTERNAL ACCESS INTEGRATION "
@@ -367,7 +288,7 @@ def check_secret(
     redeploy = "Run `make deploy`: snow snowpark deploy --replace binds them as snowflake.yml says"
     if isinstance(credentials, Exception):
         return CheckResult(
-            "secret", FAIL, f"the secret is not readable here: {_cut(str(credentials))}", redeploy
+            "secret", FAIL, f"the secret is not readable here: {cut(str(credentials))}", redeploy
         )
     username, password = credentials
     if not username.strip() or not password.strip():
@@ -381,7 +302,7 @@ def check_secret(
         return CheckResult(
             "secret",
             FAIL,
-            f"DESCRIBE PROCEDURE {settings.ingest_procedure} failed: {_cut(str(description))}",
+            f"DESCRIBE PROCEDURE {settings.ingest_procedure} failed: {cut(str(description))}",
             redeploy,
         )
     properties = {str(r.get("property", "")).lower(): str(r.get("value", "")) for r in description}
@@ -429,7 +350,7 @@ def check_dbt_project(
                 "dbt_project", FAIL, f"{settings.dbt_project} does not exist", redeploy
             )
         return CheckResult(
-            "dbt_project", FAIL, f"DESCRIBE DBT PROJECT failed: {_cut(str(rows))}", redeploy
+            "dbt_project", FAIL, f"DESCRIBE DBT PROJECT failed: {cut(str(rows))}", redeploy
         )
     if not rows:
         return CheckResult("dbt_project", FAIL, f"{settings.dbt_project} does not exist", redeploy)
@@ -474,7 +395,7 @@ def check_tasks(
     part, or not at all. So is a task Snowflake suspended after repeated failures, even in
     a graph that is not started (its root, then, is the one suspended)."""
     if isinstance(shown, Exception):
-        return CheckResult("tasks", FAIL, f"SHOW TASKS failed: {_cut(str(shown))}", "make deploy")
+        return CheckResult("tasks", FAIL, f"SHOW TASKS failed: {cut(str(shown))}", "make deploy")
     rows = {str(r.get("name", "")).upper(): r for r in shown}
     states = {name: str(r.get("state", "")).lower() for name, r in rows.items()}
     reasons = {
@@ -496,7 +417,7 @@ def check_tasks(
     for task in TASKS:
         run = last_runs.get(task) or {}
         if str(run.get("state", "")).upper().startswith("FAILED"):
-            errors.append(f"{task} last failed: {_cut(str(run.get('error_message', '')), 160)}")
+            errors.append(f"{task} last failed: {cut(str(run.get('error_message', '')), 160)}")
     detail = "; ".join(parts) + (". " + " | ".join(errors) if errors else "")
     started = states["AMPLITUDE_PIPELINE_ROOT"] == "started"
     suspended = [t for t in TASKS if states[t] == "suspended"]
@@ -560,7 +481,7 @@ def check_round_trip(
         return CheckResult(
             result.check_name,
             FAIL,
-            f"{result.detail}; the clean-up of earlier markers failed: {_cut(str(late_rows))}",
+            f"{result.detail}; the clean-up of earlier markers failed: {cut(str(late_rows))}",
             f"CALL {settings.marker_cleanup_procedure}(); as the admin role, or `make "
             "deploy-setup` (sql/40 creates it and grants the pipeline role USAGE on it)",
         )
@@ -582,7 +503,7 @@ def _round_trip_verdict(
         return CheckResult(
             "round_trip",
             FAIL,
-            f"could not write {trip.marker} to @{settings.stage}: {_cut(trip.write_error)}",
+            f"could not write {trip.marker} to @{settings.stage}: {cut(trip.write_error)}",
             "Fix storage_integration above first (the stage writes through it)",
         )
     if trip.rows_loaded > 0:
@@ -596,7 +517,7 @@ def _round_trip_verdict(
         return CheckResult(
             "round_trip",
             FAIL,
-            f"the pipe saw {trip.marker} but failed to load it: {_cut(trip.load_error)}",
+            f"the pipe saw {trip.marker} but failed to load it: {cut(trip.load_error)}",
             f"See COPY_HISTORY on {settings.raw_table}; the pipe's file format and the raw "
             "table must match sql/30 and sql/40",
         )
@@ -762,7 +683,7 @@ def round_trip(
             if failed:
                 error = f"{failed[0].get('status')}: {failed[0].get('first_error_message')}"
                 break
-            if clock() - started >= settings.round_trip_seconds:
+            if clock() - started >= settings.doctor_round_trip_seconds:
                 break
             sleep(poll_seconds)
     finally:
@@ -777,7 +698,7 @@ def storage_answer(value: Any) -> tuple[str, list[dict[str, str]]]:
     INTEGRATION as its rows (property, property_value)."""
     answer = json.loads(value) if isinstance(value, str) else value
     if not isinstance(answer, Mapping):
-        raise AmplitudeIngestError(f"unexpected answer from the storage check: {_cut(str(value))}")
+        raise AmplitudeIngestError(f"unexpected answer from the storage check: {cut(str(value))}")
     trust = answer.get("integration") or {}
     rows = [{"property": str(k), "property_value": str(v)} for k, v in trust.items()]
     return str(answer.get("validation") or ""), rows
@@ -866,23 +787,17 @@ def _bucket_and_prefix(s3_url: str) -> tuple[str, str]:
     return parsed.netloc, prefix
 
 
-def _cut(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 # ---- in Snowflake ---------------------------------------------------------------------------
 
 
 class SessionProbe:
     """The Probe over a Snowpark session, inside the procedure."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
+    def __init__(self, gate: SessionGate) -> None:
+        self._gate = gate
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        rows = self._session.sql(query, params=list(params) or None).collect()
-        return [{k.lower(): v for k, v in row.as_dict().items()} for row in rows]
+        return self._gate.records(query, params)
 
     def secret(self) -> tuple[str, str]:
         import _snowflake  # exists inside Snowflake only (ignored by mypy config)
@@ -900,28 +815,25 @@ class SessionProbe:
             return int(exc.code)
 
     def put(self, location: str, name: str, data: bytes) -> None:
-        self._session.file.put_stream(
-            io.BytesIO(data), f"{location}{name}", auto_compress=False, overwrite=True
-        )
+        with self._gate() as session:
+            session.file.put_stream(
+                io.BytesIO(data), f"{location}{name}", auto_compress=False, overwrite=True
+            )
 
 
 def amplitude_doctor(
     session: Session,
     strict: bool = False,
-    settings_table: str = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS",
+    settings_table: str = SETTINGS_TABLE,
     test_alert: bool = False,
 ) -> DataFrame:
     """CALL amplitude_doctor([strict [, settings_table [, test_alert]]]): one row per check;
     `test_alert => true` also sends a test message to every alert channel that is set."""
-    if not _QUALIFIED.match(settings_table):
-        raise ConfigurationError(f"{settings_table!r} is not a fully qualified table name")
-    rows = session.sql(f"select name, value from {settings_table}").collect()
-    settings = DoctorSettings.from_rows({str(r[0]): str(r[1]) for r in rows})
-    probe = SessionProbe(session)
-    results = run_checks(probe, settings) + alerts.doctor_checks(
-        lambda query, params: [list(row.values()) for row in probe.sql(query, params)],
-        alert_settings_table(settings_table),
-        send_test=bool(test_alert),
+    gate = SessionGate(session)
+    rows = gate.rows(settings_query(settings_table))
+    settings = DoctorSettings.from_rows(text_pairs(rows), settings_table)
+    results = run_checks(SessionProbe(gate), settings) + alerts.doctor_checks(
+        gate.rows, alert_settings_table(settings_table), send_test=bool(test_alert)
     )
     if strict and any(r.status == FAIL for r in results):
         raise DoctorFailedError(report(results))

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from amplitude_ingest.in_snowflake.session import SessionGate, validate_object_name
+from amplitude_ingest.in_snowflake.names import validate_object_name
+from amplitude_ingest.in_snowflake.session import SessionGate
 from amplitude_ingest.parts import SpooledPart, SpoolGauge
 from amplitude_ingest.ports import PendingPart
 from amplitude_ingest.stage_keys import normalize_prefix
