@@ -12,9 +12,11 @@ import pytest
 
 from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
 from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN, CheckResult
-from amplitude_ingest.in_snowflake.doctor import (
+from amplitude_ingest.in_snowflake.doctor import run_checks, storage_answer
+from amplitude_ingest.in_snowflake.doctor_round_trip import RoundTrip
+from amplitude_ingest.in_snowflake.doctor_sql import put_statement, queries
+from amplitude_ingest.in_snowflake.doctor_verdicts import (
     TASKS,
-    RoundTrip,
     check_dbt_project,
     check_export_api,
     check_pipe,
@@ -23,11 +25,7 @@ from amplitude_ingest.in_snowflake.doctor import (
     check_storage_integration,
     check_tasks,
     notification_step,
-    put_statement,
-    queries,
     report,
-    run_checks,
-    storage_answer,
 )
 from amplitude_ingest.in_snowflake.settings_table import DoctorSettings
 from tests.sql_scripts import SQL_DIR, render
@@ -588,7 +586,7 @@ def test_a_result_line_reads_as_what_and_how_to_fix() -> None:
 
 
 def test_the_statements_the_privilege_replay_checks_are_the_ones_a_run_sends() -> None:
-    """tests/unit/test_privileges.py replays doctor.queries(): it must list exactly what
+    """tests/unit/test_privileges.py replays doctor_sql.queries(): it must list exactly what
     run_checks sends, each statement once and in the order sent, so the replay checks the
     text that runs and not a copy of it."""
     probe, clock = RecordedProbe(marker_after_polls=2), Clock()  # one miss: both polls run

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from amplitude_ingest.in_snowflake import doctor, wait_step
+from amplitude_ingest.in_snowflake import doctor_sql, wait_step
 from amplitude_ingest.in_snowflake.settings_table import DoctorSettings, WaitSettings
 from amplitude_queries.sql import QUERIES
 from tests.privilege_replay import (
@@ -57,7 +57,7 @@ def module_statements() -> list[Statement]:
     out += [Statement("amplitude_doctor()", warehouse, PIPELINE, CONTEXT)]
     out += [
         Statement("amplitude_doctor()", normalize(q), PIPELINE, CONTEXT)
-        for q in doctor.queries(DoctorSettings.from_rows(rows))
+        for q in doctor_sql.queries(DoctorSettings.from_rows(rows))
     ]
     out += alert_statements()
     return out
