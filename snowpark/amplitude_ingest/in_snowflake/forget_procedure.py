@@ -126,8 +126,7 @@ class SnowflakeForgottenIds:
         self.table = validate_qualified_name(table)
 
     def forgotten(self) -> Forgotten:
-        with self._gate() as session:
-            rows = session.sql(requests_query(self.table)).collect()
+        rows = self._gate.rows(requests_query(self.table))
         return Forgotten.of((str(row[0]), str(row[1])) for row in rows)
 
 

@@ -43,10 +43,8 @@ class SnowflakeStage:
 
     def list_keys(self, prefix: str) -> list[str]:
         folder = normalize_prefix(prefix)
-        with self._gate() as session:
-            rows = session.sql(f"list @{self.stage}/{folder}/").collect()
         keys = []
-        for row in rows:
+        for row in self._gate.rows(f"list @{self.stage}/{folder}/"):
             name = str(row[0])
             at = name.find(folder + "/")
             if at >= 0:
@@ -69,9 +67,9 @@ class SnowflakeStage:
             yield iter(lambda: bytes(file.read(READ_CHUNK)), b"")
 
     def delete(self, keys: Iterable[str]) -> None:
-        with self._gate() as session:
+        with self._gate():  # the gate is re-entrant: the removals go as one block
             for key in keys:
-                session.sql(f"remove @{self.stage}/{normalize_prefix(key)}").collect()
+                self._gate.rows(f"remove @{self.stage}/{normalize_prefix(key)}")
 
     def describe(self) -> str:
         return f"@{self.stage}"
