@@ -631,8 +631,7 @@ def test_the_alert_settings_are_read_beside_the_ingest_settings_the_doctor_was_g
     """`CALL amplitude_doctor()` adds the alerts' rows (alerts.doctor_checks) read from the
     alert settings table in the same database and schema as its own settings table."""
     from amplitude_ingest.in_snowflake import alerts
-    from amplitude_ingest.in_snowflake.doctor import alert_settings_table
 
-    table = alert_settings_table("PROD_AMP.INGEST.AMPLITUDE_INGEST_SETTINGS")
+    table = alerts.alert_settings_table("PROD_AMP.INGEST.AMPLITUDE_INGEST_SETTINGS")
     assert table == "PROD_AMP.INGEST.AMPLITUDE_ALERT_SETTINGS"
-    assert table.endswith(alerts.SETTINGS_TABLE_NAME)
+    assert table.endswith(alerts.ALERT_SETTINGS_TABLE_NAME)

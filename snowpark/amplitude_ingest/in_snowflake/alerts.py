@@ -47,14 +47,13 @@ from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN, CheckResult
 from amplitude_ingest.in_snowflake.names import UNQUOTED_NAME, validate_qualified_name
 from amplitude_ingest.in_snowflake.session import Queries, SessionGate, text_pairs
-from amplitude_ingest.in_snowflake.settings_table import settings_query
+from amplitude_ingest.in_snowflake.settings_table import SETTINGS_TABLE, settings_query
 from amplitude_ingest.in_snowflake.text import cut
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session
 
-SETTINGS_TABLE_NAME = "AMPLITUDE_ALERT_SETTINGS"
-SETTINGS_TABLE = f"AMPLITUDE.INGEST.{SETTINGS_TABLE_NAME}"
+ALERT_SETTINGS_TABLE_NAME = "AMPLITUDE_ALERT_SETTINGS"
 REMIND_EVERY = timedelta(days=1)
 DEFAULT_NO_SUCCESS_HOURS = 24
 PROBLEMS_IN_MESSAGE = 5
@@ -72,6 +71,14 @@ DOC_EMAIL = "https://docs.snowflake.com/en/user-guide/notifications/email-notifi
 DOC_WEBHOOK = "https://docs.snowflake.com/en/user-guide/notifications/webhook-notifications"
 
 _EMAIL = re.compile(r"^[^@\s,'\"\\]+@[^@\s,'\"\\]+\.[^@\s,'\"\\]+$")
+
+
+def alert_settings_table(settings_table: str) -> str:
+    """The alerts' settings table lives beside the ingest settings table (sql/75)."""
+    return f"{settings_table.rsplit('.', 1)[0]}.{ALERT_SETTINGS_TABLE_NAME}"
+
+
+ALERT_SETTINGS_TABLE = alert_settings_table(SETTINGS_TABLE)
 
 
 # ---- settings ----------------------------------------------------------------------------------
@@ -567,7 +574,7 @@ def notify(run_sql: Queries, settings_table: str, test: bool = False) -> dict[st
 def amplitude_send_alerts(
     session: Session,
     test: bool = False,
-    settings_table: str = SETTINGS_TABLE,
+    settings_table: str = ALERT_SETTINGS_TABLE,
 ) -> dict:  # type: ignore[type-arg]  # Snowpark maps a plain dict to the VARIANT it returns
     """CALL amplitude_send_alerts([test [, settings_table]]): the finalizer and the ALERT."""
     return notify(SessionGate(session).rows, settings_table, test)
@@ -665,7 +672,7 @@ def test_send_check(run_sql: Queries, settings_table: str) -> CheckResult:
 
 
 def doctor_checks(
-    run_sql: Queries, settings_table: str = SETTINGS_TABLE, send_test: bool = False
+    run_sql: Queries, settings_table: str = ALERT_SETTINGS_TABLE, send_test: bool = False
 ) -> list[CheckResult]:
     """The doctor's rows for alerts, in order: whether they are on, whether the email
     recipients are allowed (verified) ones, and, on request, a test message."""
@@ -703,7 +710,9 @@ def doctor_checks(
     return rows
 
 
-def doctor_queries(settings: AlertSettings, settings_table: str = SETTINGS_TABLE) -> list[str]:
+def doctor_queries(
+    settings: AlertSettings, settings_table: str = ALERT_SETTINGS_TABLE
+) -> list[str]:
     """What `doctor_checks` runs besides the procedure's own queries (for the replay)."""
     out = [settings_query(settings_table)]
     query = integration_query(settings)

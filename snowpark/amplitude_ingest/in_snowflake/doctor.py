@@ -152,11 +152,6 @@ def run_checks(
     ]
 
 
-def alert_settings_table(settings_table: str) -> str:
-    """The alerts' settings table lives beside the ingest settings table (sql/75)."""
-    return f"{settings_table.rsplit('.', 1)[0]}.{alerts.SETTINGS_TABLE_NAME}"
-
-
 def _first(rows: Sequence[Mapping[str, Any]]) -> Any:
     if not rows:
         raise AmplitudeIngestError("the query returned no row")
@@ -209,7 +204,7 @@ def amplitude_doctor(
     rows = gate.rows(settings_query(settings_table))
     settings = DoctorSettings.from_rows(text_pairs(rows), settings_table)
     results = run_checks(SessionProbe(gate), settings) + alerts.doctor_checks(
-        gate.rows, alert_settings_table(settings_table), send_test=bool(test_alert)
+        gate.rows, alerts.alert_settings_table(settings_table), send_test=bool(test_alert)
     )
     if strict and any(r.status == FAIL for r in results):
         raise DoctorFailedError(report(results))

@@ -17,9 +17,6 @@ import re
 
 from amplitude_ingest.errors import ConfigurationError
 
-# The default of every procedure's `settings_table` argument; snowflake.yml passes the
-# deployed one (its database may differ).
-SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"
 # The name ingest_amplitude() and amplitude_doctor() read their key pair under: the alias of
 # the SECRETS clause (snowflake.yml), not a secret.
 SECRET_ALIAS = "amplitude_credentials"  # noqa: S105

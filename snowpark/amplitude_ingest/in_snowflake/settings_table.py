@@ -31,7 +31,9 @@ from amplitude_ingest.in_snowflake.names import (
     validate_qualified_name,
 )
 
-SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"  # snowflake.yml passes the real one
+# The default of every procedure's `settings_table` argument; snowflake.yml passes the
+# deployed one (its database may differ).
+SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"
 
 
 def settings_query(settings_table: str) -> str:
