@@ -126,8 +126,9 @@ def test_a_failure_message_is_handed_on_as_one_line_cut_to_its_limit() -> None:
 
 def test_nothing_is_handed_on_outside_a_task() -> None:
     """Snowpark local testing runs no SQL and no task: the export returns its summary and
-    sets no return value (in Snowflake, SYSTEM$CURRENT_USER_TASK_NAME() is NULL outside a
-    task: an assumption from its reference page, not observed here)."""
+    sets no return value. In Snowflake, SYSTEM$CURRENT_USER_TASK_NAME() names a task only
+    when a task's statement or procedure calls it; NULL outside one is an assumption (its
+    reference page does not state it), not observed here."""
     session = Session.builder.config("local_testing", True).create()
     try:
         assert hand_on(SessionGate(session), {"run_id": "r", "hours_done": 1}) is False

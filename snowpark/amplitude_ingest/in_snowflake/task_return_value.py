@@ -30,6 +30,9 @@ DEFAULT_SUMMARY_BYTES = 4_000
 MAX_FAILURES_IN_SUMMARY = 5
 MAX_MESSAGE_CHARS = 200
 
+# Names the task "when invoked from the statement or stored procedure defined by the task"
+# (sql-reference/functions/system_current_user_task_name); outside one it is taken to be
+# NULL or empty, which the reference page does not state.
 CURRENT_TASK_QUERY = "select system$current_user_task_name()"
 SET_RETURN_VALUE = "call system$set_return_value(?)"
 # Bound to the root task's name: the wait step's predecessor in the graph.
