@@ -120,3 +120,11 @@ def test_the_table_is_read_only_by_a_qualified_name() -> None:
     assert settings_query("DB.INGEST.S") == "select name, value from DB.INGEST.S"
     with pytest.raises(ConfigurationError, match="not a fully qualified name"):
         settings_query("S; drop table x")
+
+
+def test_the_rows_sql_50_writes_are_all_the_doctor_needs() -> None:
+    settings = DoctorSettings.from_rows(DEPLOYED)
+    assert settings.stage == "AMPLITUDE.INGEST.AMPLITUDE_STAGE"
+    assert settings.s3_url == "s3://example-bucket/amplitude/"
+    assert settings.doctor_round_trip_seconds == 240
+    assert settings.database == "AMPLITUDE"
