@@ -45,6 +45,8 @@ def read_credentials() -> Credentials:
 
 
 def read_config(gate: SessionGate, table: str) -> ProcedureConfig:
+    # Through the DataFrame API, not settings_query's text: Snowpark local testing, which
+    # runs this handler in the tests, runs no SQL text.
     with gate() as session:
         rows = session.table(table).select("NAME", "VALUE").collect()
     return ProcedureConfig.from_rows(text_pairs(rows), table)

@@ -37,7 +37,8 @@ SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"
 
 
 def settings_query(settings_table: str) -> str:
-    """The one statement every procedure reads the table with (the privilege replay runs it)."""
+    """The statement the procedures read the table with (the privilege replay runs it); the
+    export reads it through the DataFrame API instead (`ingest.read_config`)."""
     return f"select name, value from {validate_qualified_name(settings_table)}"
 
 
