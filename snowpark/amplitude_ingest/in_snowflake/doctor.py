@@ -164,8 +164,8 @@ def _first(rows: Sequence[Mapping[str, Any]]) -> Any:
 class SessionProbe:
     """The Probe over a Snowpark session, inside the procedure."""
 
-    def __init__(self, gate: SessionGate) -> None:
-        self._gate = gate
+    def __init__(self, session: Session) -> None:
+        self._gate = SessionGate(session)
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return self._gate.records(query, params)
@@ -203,7 +203,7 @@ def amplitude_doctor(
     gate = SessionGate(session)
     rows = gate.rows(settings_query(settings_table))
     settings = DoctorSettings.from_rows(text_pairs(rows), settings_table)
-    results = run_checks(SessionProbe(gate), settings) + alerts.doctor_checks(
+    results = run_checks(SessionProbe(session), settings) + alerts.doctor_checks(
         gate.rows, alerts.alert_settings_table(settings_table), send_test=bool(test_alert)
     )
     if strict and any(r.status == FAIL for r in results):
