@@ -28,11 +28,11 @@ from amplitude_ingest.forget import Forgotten, IdKind, id_sha256, request_id
 from amplitude_ingest.hours import parse_bounds
 from amplitude_ingest.in_snowflake.forget_procedure import (
     ExportRunningError,
-    ForgetNames,
     forget,
     requests_query,
 )
 from amplitude_ingest.in_snowflake.session import SessionGate
+from amplitude_ingest.in_snowflake.settings_table import ForgetSettings
 from amplitude_ingest.in_snowflake.stage import SnowflakeStage
 from amplitude_ingest.stage_keys import EVENTS_FOLDER
 from amplitude_laptop.sqlite_ledger import SqliteLedger
@@ -42,7 +42,6 @@ from tests.support import CREDENTIALS
 from tests.unit.test_forget_privileges import procedure_body_statements
 
 STAGE = "AMPLITUDE.INGEST.AMPLITUDE_STAGE"
-SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"
 START, END = "2026-01-26T00", "2026-01-26T03"
 
 
@@ -186,7 +185,7 @@ def test_the_procedure_forgets_a_user_and_a_reexport_brings_nothing_back(
     settings = dict(
         run_sql("select name, value from amplitude.ingest.amplitude_ingest_settings", [])
     )
-    names = ForgetNames.from_settings({**settings, "stage": STAGE})
+    names = ForgetSettings.from_rows({**settings, "stage": STAGE})
     digest = id_sha256(user)
     # An export is running (it holds an hour's lease): the request is recorded and the raw
     # rows go, but the call fails, asking to be run again; nothing on the stage moved.
@@ -237,7 +236,7 @@ def test_the_procedure_forgets_a_user_and_a_reexport_brings_nothing_back(
 
     # A forced re-export through the requests table drops their lines, counted, and writes
     # exactly the parts the forget wrote.
-    table = names.requests_table
+    table = names.forget_requests_table
     summary = export(
         server,
         stage,

@@ -18,13 +18,13 @@ import pytest
 import snowflake.connector
 
 from amplitude_ingest.in_snowflake import alerts
+from amplitude_ingest.in_snowflake.settings_table import SETTINGS_TABLE
 from amplitude_ingest.in_snowflake.wait_step import FilesNotLoadedError, check_run
 from tests.integration.test_sql_on_fakesnow import run_scripts
 from tests.privilege_replay import _block_statements
 from tests.sql_scripts import SQL_DIR, render, split_statements
 
-SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"
-ALERT_SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_ALERT_SETTINGS"
+ALERT_SETTINGS_TABLE = alerts.ALERT_SETTINGS_TABLE
 KEYS = [f"events/web/2026/01/26/05/web_20260126T05_{i:04d}_{i:016x}.json" for i in range(3)]
 OTHER_RUN_KEY = "events/web/2026/01/26/04/web_20260126T04_0000_ffffffffffffffff.json"
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from amplitude_ingest.in_snowflake.ingest import SETTINGS_TABLE, ingest_amplitude
+from amplitude_ingest.in_snowflake.ingest import ingest_amplitude
+from amplitude_ingest.in_snowflake.settings_table import SETTINGS_TABLE
 from amplitude_sample_server.server import FaultPlan, LocalAmplitude
 from tests.support import API_KEY, SECRET_KEY
 

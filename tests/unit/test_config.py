@@ -8,7 +8,7 @@ import pytest
 
 from amplitude_ingest.config import Compression, Credentials, ExtractConfig, Region
 from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.in_snowflake.ingest import ProcedureConfig
+from amplitude_ingest.in_snowflake.settings_table import SETTING_NAMES, ProcedureConfig
 from amplitude_laptop.settings import LaptopSettings, read_env_file, unknown_setting_warnings
 
 
@@ -156,11 +156,9 @@ def test_every_setting_the_deploy_writes_is_known() -> None:
     procedure can reject every other name as a typo."""
     import re
 
-    from amplitude_ingest.in_snowflake.ingest import OTHER_PROCEDURES_SETTINGS
-
     script = (Path(__file__).resolve().parents[2] / "sql/50_ledger_and_settings.sql").read_text()
     written = set(re.findall(r"^\s+\('(\w+)', '", script, flags=re.MULTILINE))
     assert "concurrency" in written
-    assert written <= set(ProcedureConfig.model_fields) | OTHER_PROCEDURES_SETTINGS
-    others = OTHER_PROCEDURES_SETTINGS - set(ProcedureConfig.model_fields)
+    assert written <= SETTING_NAMES
+    others = SETTING_NAMES - set(ProcedureConfig.model_fields)
     assert ProcedureConfig.from_rows(dict.fromkeys(others, "x")) == ProcedureConfig.from_rows({})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from amplitude_ingest.in_snowflake import forget_procedure
+from amplitude_ingest.in_snowflake.settings_table import ForgetSettings
 from tests.privilege_replay import Statement, load_rules, normalize, render
 from tests.sql_scripts import SQL_DIR, VARIABLES
 from tests.unit.test_privileges import full_replay
@@ -54,7 +55,7 @@ def procedure_body_statements(binds: dict[str, str | int] | None = None) -> list
 
 
 def test_the_runtime_rows_are_the_queries_the_procedure_runs() -> None:
-    names = forget_procedure.ForgetNames.from_settings(forget_settings())
+    names = ForgetSettings.from_rows(forget_settings())
     expected = {normalize(q).lower() for q in forget_procedure.queries(names, SETTINGS_TABLE)}
     (entry,) = [e for e in load_rules()["runtime"] if e["who"].startswith("amplitude_forget(),")]
     listed = {normalize(render(sql, VARIABLES)).lower() for sql in entry["sql"]}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from amplitude_ingest.in_snowflake import doctor, wait_step
+from amplitude_ingest.in_snowflake import doctor_sql, wait_step
+from amplitude_ingest.in_snowflake.settings_table import DoctorSettings, WaitSettings
 from amplitude_queries.sql import QUERIES
 from tests.privilege_replay import (
     Account,
@@ -44,7 +45,7 @@ def settings_rows() -> dict[str, str]:
 def module_statements() -> list[Statement]:
     """The wait step's and the doctor's queries, as the procedures (pipeline role) run them."""
     rows = settings_rows()
-    names = wait_step.Names.from_settings(rows)
+    names = WaitSettings.from_rows(rows)
     settings_table = f"{VARIABLES['database']}.INGEST.AMPLITUDE_INGEST_SETTINGS"
     # A procedure runs on its caller's warehouse: the task's, or `make doctor`'s --warehouse.
     warehouse = f"use warehouse {VARIABLES['warehouse']}"
@@ -56,7 +57,7 @@ def module_statements() -> list[Statement]:
     out += [Statement("amplitude_doctor()", warehouse, PIPELINE, CONTEXT)]
     out += [
         Statement("amplitude_doctor()", normalize(q), PIPELINE, CONTEXT)
-        for q in doctor.queries(doctor.DoctorSettings.from_rows(rows))
+        for q in doctor_sql.queries(DoctorSettings.from_rows(rows))
     ]
     out += alert_statements()
     return out

@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from amplitude_ingest.in_snowflake import doctor
-from amplitude_ingest.in_snowflake.ingest import OTHER_PROCEDURES_SETTINGS, ProcedureConfig
+from amplitude_ingest.in_snowflake.doctor_verdicts import TASKS
+from amplitude_ingest.in_snowflake.settings_table import SETTING_NAMES
 from amplitude_laptop.settings import LaptopSettings
 from tests.sql_scripts import SQL_DIR, render
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-SNOWFLAKE_SETTINGS = set(ProcedureConfig.model_fields) | OTHER_PROCEDURES_SETTINGS
+SNOWFLAKE_SETTINGS = SETTING_NAMES
 
 
 def tuning_step() -> str:
@@ -61,4 +61,4 @@ def test_every_amp_variable_in_the_readme_is_a_laptop_setting() -> None:
 def test_the_doctors_task_count_in_the_readme_is_the_graphs() -> None:
     row = next(line for line in README.splitlines() if line.startswith("| `tasks` |"))
     words = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
-    assert f"the {words[len(doctor.TASKS)]} tasks" in row
+    assert f"the {words[len(TASKS)]} tasks" in row

@@ -11,52 +11,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from amplitude_ingest.errors import ConfigurationError
+from amplitude_ingest.in_snowflake.names import validate_qualified_name
+from amplitude_ingest.in_snowflake.settings_table import WaitSettings
 from amplitude_ingest.in_snowflake.wait_step import (
-    RETURN_VALUE_LIMIT_BYTES,
+    LOAD_ERROR_CHARS,
     FilesNotLoadedError,
-    Names,
-    RunReferenceError,
-    bound_summary,
     check_run,
     decide,
     expected_files,
     is_loaded,
-    parse_run_reference,
     reconcile,
-    return_value_text,
-    validate_qualified_name,
 )
 
 KEY_A = "events/web/2026/01/26/05/web_20260126T05_0000_aaaaaaaaaaaaaaaa.json"
 KEY_B = "events/web/2026/01/26/05/web_20260126T05_0001_bbbbbbbbbbbbbbbb.json"
 KEY_C = "events/web/2026/01/26/06/web_20260126T06_0000_cccccccccccccccc.json"
-
-
-# ---- the run reference -------------------------------------------------------------------
-
-
-def test_the_run_id_comes_from_the_summary_or_stands_alone() -> None:
-    summary = json.dumps({"run_id": "run_2026_abc", "hours_done": 3})
-    assert parse_run_reference(summary).run_id == "run_2026_abc"
-    assert parse_run_reference("  0f1e2d3c4b5a  ").run_id == "0f1e2d3c4b5a"
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        (None, "no run to check"),
-        ("", "no run to check"),
-        ('{"hours_done": 3}', "has no run_id"),
-        ("{not json", "not JSON"),
-        ("'; drop table x; --", "is not a run id"),
-        ('{"run_id": "a b"}', "is not a run id"),
-    ],
-)
-def test_a_missing_or_malformed_run_reference_says_what_to_do(
-    value: str | None, message: str
-) -> None:
-    with pytest.raises(RunReferenceError, match=message):
-        parse_run_reference(value)
 
 
 # ---- what the run wrote and what was loaded ---------------------------------------------------
@@ -132,7 +101,7 @@ def test_wait_while_files_are_missing_before_the_timeout() -> None:
 
 
 def test_fail_at_the_timeout_naming_the_missing_files_and_the_way_out() -> None:
-    names = Names(pipe="AMP.INGEST.AMPLITUDE_EVENTS_PIPE")
+    names = WaitSettings(pipe="AMP.INGEST.AMPLITUDE_EVENTS_PIPE")
     verdict = decide([KEY_A, KEY_B, KEY_C], [KEY_A], {}, 900, 900, names)
     assert verdict.state == "fail"
     assert verdict.missing == (KEY_B, KEY_C)
@@ -162,6 +131,16 @@ def test_a_load_error_fails_at_once_without_waiting_for_the_timeout() -> None:
     assert verdict.missing == (KEY_B,)
     assert "Snowpipe failed to load 1 of the 2 files" in verdict.message
     assert "Error parsing JSON" in verdict.message
+
+
+def test_a_load_error_is_quoted_on_one_line_and_cut_to_200_characters() -> None:
+    """Pinned: COPY_HISTORY's error is quoted through `text.cut` (one line, LOAD_ERROR_CHARS)."""
+    error = "Load failed:\n  Error parsing JSON: " + "y" * 400
+    verdict = decide([KEY_A], [], {KEY_A: error}, 1, 900)
+    quoted = verdict.message.split(f"{KEY_A}: ", 1)[1].split(")", 1)[0]
+    assert quoted.startswith("Load failed: Error parsing JSON: yyy")
+    assert len(quoted) == LOAD_ERROR_CHARS == 200
+    assert quoted.endswith("…")
 
 
 # ---- the whole step over recorded answers -----------------------------------------------------
@@ -269,65 +248,3 @@ def test_names_from_settings_are_validated_before_any_query_uses_them() -> None:
         check_run(Recorded(bad, [], [[]]), "run42", "AMP.INGEST.SETTINGS")
     with pytest.raises(ConfigurationError):
         validate_qualified_name("settings")
-
-
-# ---- the task return value --------------------------------------------------------------------
-
-
-def summary_with_failures(count: int, message_chars: int = 400) -> dict[str, Any]:
-    return {
-        "run_id": "run42",
-        "hours_planned": count + 10,
-        "hours_done": 10,
-        "hours_failed": count,
-        "files": 123,
-        "events": 456_789,
-        "bytes": 10**12,
-        "stopped_early": False,
-        "duration_seconds": 2699.5,
-        "failures": {
-            f"2026-01-{1 + i // 24:02d}T{i % 24:02d}": "Export API answered 504 "
-            + "x" * message_chars
-            for i in range(count)
-        },
-    }
-
-
-@pytest.mark.parametrize("failures", [0, 1, 5, 6, 744, 8760])
-def test_the_return_value_stays_under_the_limit_whatever_failed(failures: int) -> None:
-    summary = summary_with_failures(failures)
-    bounded = bound_summary(summary)
-    text = return_value_text(bounded)
-    assert len(text.encode("utf-8")) <= 4_000
-    assert bounded["run_id"] == "run42"
-    assert bounded["hours_failed"] == failures
-    assert bounded["failures_total"] == failures
-    assert len(bounded["failures"]) == min(failures, 5)
-    assert bounded["truncated"] is (failures > 0)  # messages of 400 chars are cut to 200
-    assert all(len(m) <= 200 for m in bounded["failures"].values())
-
-
-def test_a_small_summary_passes_through_whole() -> None:
-    summary = {"run_id": "r", "hours_done": 2, "failures": {"2026-01-01T00": "404"}}
-    assert bound_summary(summary) == {
-        "run_id": "r",
-        "hours_done": 2,
-        "failures_total": 1,
-        "failures": {"2026-01-01T00": "404"},
-        "truncated": False,
-    }
-
-
-def test_multibyte_messages_are_measured_in_utf8_bytes() -> None:
-    summary = {"run_id": "r", "failures": {f"h{i}": "é" * 199 for i in range(5)}, "note": "ü" * 150}
-    bounded = bound_summary(summary, limit_bytes=1_200)
-    assert len(json.dumps(bounded, separators=(",", ":"), ensure_ascii=False).encode()) <= 1_200
-    assert bounded["failures_total"] == 5
-    assert len(bounded["failures"]) < 5
-
-
-def test_the_limit_cannot_exceed_snowflakes() -> None:
-    with pytest.raises(ValueError, match="10000"):
-        bound_summary({}, limit_bytes=RETURN_VALUE_LIMIT_BYTES + 1)
-    with pytest.raises(ValueError, match="bound_summary"):
-        return_value_text({"x": "y" * RETURN_VALUE_LIMIT_BYTES})

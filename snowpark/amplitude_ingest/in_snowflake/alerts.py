@@ -38,24 +38,25 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN, CheckResult
-from amplitude_ingest.in_snowflake.wait_step import settings_query, validate_qualified_name
+from amplitude_ingest.in_snowflake.names import UNQUOTED_NAME, validate_qualified_name
+from amplitude_ingest.in_snowflake.session import Queries, SessionGate, text_pairs
+from amplitude_ingest.in_snowflake.settings_table import SETTINGS_TABLE, settings_query
+from amplitude_ingest.in_snowflake.text import cut
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session
 
-SETTINGS_TABLE_NAME = "AMPLITUDE_ALERT_SETTINGS"
-SETTINGS_TABLE = f"AMPLITUDE.INGEST.{SETTINGS_TABLE_NAME}"
+ALERT_SETTINGS_TABLE_NAME = "AMPLITUDE_ALERT_SETTINGS"
 REMIND_EVERY = timedelta(days=1)
 DEFAULT_NO_SUCCESS_HOURS = 24
 PROBLEMS_IN_MESSAGE = 5
-ERROR_CHARS = 300
 SUBJECT_PREFIX = "[amplitude-ingest]"
 # What the procedure reads from its settings table (sql/75 and the channel scripts write them).
 SETTINGS = (
@@ -69,8 +70,15 @@ SETTINGS = (
 DOC_EMAIL = "https://docs.snowflake.com/en/user-guide/notifications/email-notifications"
 DOC_WEBHOOK = "https://docs.snowflake.com/en/user-guide/notifications/webhook-notifications"
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 _EMAIL = re.compile(r"^[^@\s,'\"\\]+@[^@\s,'\"\\]+\.[^@\s,'\"\\]+$")
+
+
+def alert_settings_table(settings_table: str) -> str:
+    """The alerts' settings table lives beside the ingest settings table (sql/75)."""
+    return f"{settings_table.rsplit('.', 1)[0]}.{ALERT_SETTINGS_TABLE_NAME}"
+
+
+ALERT_SETTINGS_TABLE = alert_settings_table(SETTINGS_TABLE)
 
 
 # ---- settings ----------------------------------------------------------------------------------
@@ -116,7 +124,7 @@ class AlertSettings:
         integrations = {}
         for name in ("email_integration", "webhook_integration"):
             value = values.get(name) or None
-            if value is not None and not _IDENTIFIER.match(value):
+            if value is not None and not UNQUOTED_NAME.match(value):
                 raise ConfigurationError(f"alert setting {name} is not an integration name")
             integrations[name] = value
         listed = values.get("email_recipients", "").split(",")
@@ -202,7 +210,7 @@ class Run:
                 out.append(f"{outcome.task} did not run (suspended, or never reached)")
                 continue
             attempt = f" (attempt {outcome.attempt})" if outcome.attempt else ""
-            error = f": {_cut(scrub(outcome.error))}" if outcome.error else ""
+            error = f": {cut(scrub(outcome.error))}" if outcome.error else ""
             out.append(f"{outcome.task} {outcome.state.lower()}{attempt}{error}")
         if not self.succeeded and not out:
             out.append("the run is recorded as failed")
@@ -251,11 +259,6 @@ def scrub(text: str | None) -> str:
     for pattern, replacement in _SCRUBBERS:
         out = pattern.sub(replacement, out)
     return out
-
-
-def _cut(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
 
 
 # ---- the decision ----------------------------------------------------------------------------
@@ -468,8 +471,6 @@ def test_message(now: datetime, settings: AlertSettings) -> Message:
 
 # ---- the queries and the sends -----------------------------------------------------------------
 
-Queries = Callable[[str, Sequence[Any]], list[Sequence[Any]]]
-
 
 def runs_query(settings: AlertSettings) -> str:
     # A month is ample to find the start of a failure streak and the last good run.
@@ -545,8 +546,7 @@ def queries(settings: AlertSettings, settings_table: str) -> list[str]:
 
 
 def read_settings(run_sql: Queries, settings_table: str) -> AlertSettings:
-    rows = run_sql(settings_query(settings_table), [])
-    return AlertSettings.from_rows({str(r[0]): None if r[1] is None else str(r[1]) for r in rows})
+    return AlertSettings.from_rows(text_pairs(run_sql(settings_query(settings_table), [])))
 
 
 def notify(run_sql: Queries, settings_table: str, test: bool = False) -> dict[str, Any]:
@@ -574,14 +574,10 @@ def notify(run_sql: Queries, settings_table: str, test: bool = False) -> dict[st
 def amplitude_send_alerts(
     session: Session,
     test: bool = False,
-    settings_table: str = SETTINGS_TABLE,
+    settings_table: str = ALERT_SETTINGS_TABLE,
 ) -> dict:  # type: ignore[type-arg]  # Snowpark maps a plain dict to the VARIANT it returns
     """CALL amplitude_send_alerts([test [, settings_table]]): the finalizer and the ALERT."""
-
-    def run_sql(query: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        return list(session.sql(query, params=list(params) or None).collect())
-
-    return notify(run_sql, settings_table, test)
+    return notify(SessionGate(session).rows, settings_table, test)
 
 
 # ---- for the doctor -----------------------------------------------------------------------------
@@ -665,7 +661,7 @@ def test_send_check(run_sql: Queries, settings_table: str) -> CheckResult:
         return CheckResult(
             "alert_test_message",
             FAIL,
-            f"the test message could not be sent: {_cut(scrub(str(exc)))}",
+            f"the test message could not be sent: {cut(scrub(str(exc)))}",
             f"check the integrations' grants and the recipients: {DOC_EMAIL}, {DOC_WEBHOOK}",
         )
     if result.get("sent") is None:
@@ -676,7 +672,7 @@ def test_send_check(run_sql: Queries, settings_table: str) -> CheckResult:
 
 
 def doctor_checks(
-    run_sql: Queries, settings_table: str = SETTINGS_TABLE, send_test: bool = False
+    run_sql: Queries, settings_table: str = ALERT_SETTINGS_TABLE, send_test: bool = False
 ) -> list[CheckResult]:
     """The doctor's rows for alerts, in order: whether they are on, whether the email
     recipients are allowed (verified) ones, and, on request, a test message."""
@@ -687,7 +683,7 @@ def doctor_checks(
             CheckResult(
                 "alerts",
                 FAIL,
-                f"cannot read the alert settings: {_cut(scrub(str(exc)))}",
+                f"cannot read the alert settings: {cut(scrub(str(exc)))}",
                 "re-run sql/75_alerts.sql (make deploy-graph)",
             )
         ]
@@ -702,7 +698,7 @@ def doctor_checks(
                 CheckResult(
                     "alert_recipients",
                     FAIL,
-                    f"cannot describe the email integration: {_cut(scrub(str(exc)))}",
+                    f"cannot describe the email integration: {cut(scrub(str(exc)))}",
                     "make deploy-alerts ALERT_EMAILS=... (it grants USAGE to the pipeline role)",
                 )
             )
@@ -714,7 +710,9 @@ def doctor_checks(
     return rows
 
 
-def doctor_queries(settings: AlertSettings, settings_table: str = SETTINGS_TABLE) -> list[str]:
+def doctor_queries(
+    settings: AlertSettings, settings_table: str = ALERT_SETTINGS_TABLE
+) -> list[str]:
     """What `doctor_checks` runs besides the procedure's own queries (for the replay)."""
     out = [settings_query(settings_table)]
     query = integration_query(settings)

@@ -29,746 +29,68 @@ Checks, in order:
   alerts ...           alerts on or off, email recipients allowed (verified), and with
                        `test_alert => true` a test message: amplitude_ingest/in_snowflake/alerts.py
 
-Each verdict is a plain function of the answers Snowflake (or AWS, or Amplitude) gave,
-so tests feed it recorded answers. `Probe` is the only I/O: SQL, the secret, one HTTP
-status, one stage write. This module imports nothing from amplitude_ingest but its errors,
-the check row and the alerts' own checks.
+This module is the round of checks and the handler; the rest is split by what it does:
+  doctor_verdicts.py    each check's row, a plain function of recorded answers
+  doctor_sql.py         the statements it sends (`queries()`: the privilege replay's list)
+  doctor_round_trip.py  the marker's trip through stage and pipe; `Probe`, the only I/O
+  settings_table.py     `DoctorSettings`, its view of the settings table
 """
 
 from __future__ import annotations
 
 import io
 import json
-import re
 import time
 import urllib.error
 import urllib.request
-import uuid
 from base64 import b64encode
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlparse
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
+from amplitude_ingest.errors import AmplitudeIngestError
 from amplitude_ingest.in_snowflake import alerts
-from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN, CheckResult
+from amplitude_ingest.in_snowflake.checks import FAIL, CheckResult
+from amplitude_ingest.in_snowflake.doctor_round_trip import Probe, attempt, round_trip
+from amplitude_ingest.in_snowflake.doctor_sql import (
+    dbt_project_query,
+    describe_procedure_query,
+    marker_cleanup_query,
+    pipe_status_query,
+    show_tasks_query,
+    storage_check_query,
+    task_history_query,
+)
+from amplitude_ingest.in_snowflake.doctor_verdicts import (
+    check_dbt_project,
+    check_export_api,
+    check_pipe,
+    check_round_trip,
+    check_secret,
+    check_storage_integration,
+    check_tasks,
+    report,
+)
+from amplitude_ingest.in_snowflake.names import SECRET_ALIAS
+from amplitude_ingest.in_snowflake.session import SessionGate, text_pairs
+from amplitude_ingest.in_snowflake.settings_table import (
+    SETTINGS_TABLE,
+    DoctorSettings,
+    settings_query,
+)
+from amplitude_ingest.in_snowflake.text import cut
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from snowflake.snowpark import DataFrame, Session
 
-SECRET_ALIAS = "amplitude_credentials"  # noqa: S105 - the alias in the SECRETS clause
-MARKER_FOLDER = "events/_doctor"
 # An hour long before any Amplitude project existed: the request proves the host is
 # reachable and the key pair accepted (404: no data) without exporting anything.
 PROBE_HOUR = "20100101T00"
-# What the doctor reads from the settings table (sql/50 writes them on every deploy).
-REQUIRED_SETTINGS = (
-    "stage",
-    "raw_table",
-    "pipe",
-    "storage_integration",
-    "external_access_integration",
-    "secret",
-    "ingest_procedure",
-    "marker_cleanup_procedure",
-    "storage_check_procedure",
-    "dbt_project",
-    "dbt_version",
-    "task_schema",
-    "s3_url",
-    "export_host",
-)
-OPTIONAL_SETTINGS = ("doctor_round_trip_seconds",)
-TASKS = (
-    "AMPLITUDE_PIPELINE_ROOT",
-    "AMPLITUDE_WAIT_FOR_LOADS",
-    "AMPLITUDE_DBT_BUILD",
-    "AMPLITUDE_SOURCE_FRESHNESS",
-    "AMPLITUDE_CATCH_UP",
-    "AMPLITUDE_PIPELINE_FINALIZER",
-)
-DOC_S3 = "https://docs.snowflake.com/en/user-guide/data-load-s3-config-storage-integration"
-DOC_SNOWPIPE_S3 = "https://docs.snowflake.com/en/user-guide/data-load-snowpipe-auto-s3"
-
-_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"[^"]+")'
-_QUALIFIED = re.compile(rf"^{_PART}\.{_PART}\.{_PART}$")
-_SCHEMA = re.compile(rf"^{_PART}\.{_PART}$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-_SIGNATURE = re.compile(rf"^{_PART}\.{_PART}\.{_PART}\((?:[A-Za-z ,_0-9]*)\)$")
-_S3_URL = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.=/-]*)?$")
-_HOST = re.compile(r"^[a-z0-9.-]+(:[0-9]{1,5})?$")
-_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 class DoctorFailedError(AmplitudeIngestError):
     """A check failed (strict mode): the message is the report."""
-
-
-# ---- settings ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DoctorSettings:
-    """The rows of the settings table the doctor needs, validated before any SQL uses them."""
-
-    stage: str
-    raw_table: str
-    pipe: str
-    storage_integration: str
-    external_access_integration: str
-    secret: str
-    ingest_procedure: str
-    marker_cleanup_procedure: str
-    storage_check_procedure: str
-    dbt_project: str
-    dbt_version: str
-    task_schema: str
-    s3_url: str
-    export_host: str
-    round_trip_seconds: float = 240.0
-
-    @classmethod
-    def from_rows(cls, rows: Mapping[str, str]) -> DoctorSettings:
-        known = {k.lower(): v for k, v in rows.items() if v not in (None, "")}
-        missing = [name for name in REQUIRED_SETTINGS if name not in known]
-        if missing:
-            raise ConfigurationError(
-                f"the settings table has no {', '.join(missing)}: run `make deploy` "
-                "(sql/50_ledger_and_settings.sql writes them)"
-            )
-        checks = {
-            "stage": _QUALIFIED,
-            "raw_table": _QUALIFIED,
-            "pipe": _QUALIFIED,
-            "secret": _QUALIFIED,
-            "marker_cleanup_procedure": _QUALIFIED,
-            "storage_check_procedure": _QUALIFIED,
-            "dbt_project": _QUALIFIED,
-            "storage_integration": _NAME,
-            "external_access_integration": _NAME,
-            "task_schema": _SCHEMA,
-            "ingest_procedure": _SIGNATURE,
-            "s3_url": _S3_URL,
-            "export_host": _HOST,
-        }
-        for name, pattern in checks.items():
-            if not pattern.match(known[name]):
-                raise ConfigurationError(f"setting {name} = {known[name]!r} is not valid")
-        return cls(
-            **{name: known[name] for name in checks},
-            dbt_version=known["dbt_version"],
-            round_trip_seconds=float(known.get("doctor_round_trip_seconds", 240)),
-        )
-
-    @property
-    def database(self) -> str:
-        return self.task_schema.split(".")[0]
-
-
-# ---- the verdicts, from recorded answers --------------------------------------------------------
-
-
-def check_storage_integration(
-    answer: str | Exception, integration_rows: Sequence[Mapping[str, Any]], settings: DoctorSettings
-) -> CheckResult:
-    """SYSTEM$VALIDATE_STORAGE_INTEGRATION's JSON (or the error), and DESC INTEGRATION rows."""
-    trust = {
-        str(r.get("property", "")).upper(): str(r.get("property_value", ""))
-        for r in integration_rows
-    }
-    role_arn = trust.get("STORAGE_AWS_ROLE_ARN", "<the role in S3_ROLE_ARN>")
-    user_arn = trust.get("STORAGE_AWS_IAM_USER_ARN", "<STORAGE_AWS_IAM_USER_ARN>")
-    external_id = trust.get("STORAGE_AWS_EXTERNAL_ID", "<STORAGE_AWS_EXTERNAL_ID>")
-    bucket, prefix = _bucket_and_prefix(settings.s3_url)
-    fix = (
-        f"In AWS IAM, give role {role_arn} a trust policy that lets principal {user_arn} "
-        f"call sts:AssumeRole with condition sts:ExternalId = {external_id}, and a policy "
-        f"allowing s3:GetObject, s3:GetObjectVersion, s3:PutObject, s3:DeleteObject, "
-        f"s3:DeleteObjectVersion on arn:aws:s3:::{bucket}/{prefix}* and s3:ListBucket, "
-        f"s3:GetBucketLocation on arn:aws:s3:::{bucket} ({DOC_S3}). "
-        f"The values: DESC INTEGRATION {settings.storage_integration};"
-    )
-    if isinstance(answer, Exception):
-        if (
-            "insufficient privileges" in str(answer).lower()
-            or "not authorized" in str(answer).lower()
-            or "does not exist" in str(answer).lower()
-        ):
-            return CheckResult(
-                "storage_integration",
-                FAIL,
-                f"could not validate {settings.storage_integration}: {_cut(str(answer))}",
-                f"`make deploy-setup` (sql/30_storage.sql) creates "
-                f"{settings.storage_check_procedure}() as the admin role, grants it USAGE on "
-                f"{settings.storage_integration} and the pipeline role USAGE on the procedure",
-            )
-        return CheckResult(
-            "storage_integration",
-            FAIL,
-            f"SYSTEM$VALIDATE_STORAGE_INTEGRATION failed: {_cut(str(answer))}",
-            fix,
-        )
-    try:
-        result = json.loads(answer)
-    except json.JSONDecodeError:
-        return CheckResult("storage_integration", FAIL, f"unexpected answer: {_cut(answer)}", fix)
-    if str(result.get("status", "")).lower() == "success":
-        return CheckResult(
-            "storage_integration",
-            OK,
-            f"{settings.storage_integration} can read, write, list and delete under "
-            f"{settings.s3_url}",
-        )
-    actions = result.get("actions") or {}
-    failed = [
-        f"{name} ({_cut(str(detail.get('message', '')), 120)})"
-        for name, detail in actions.items()
-        if isinstance(detail, Mapping) and str(detail.get("status", "")).lower() != "success"
-    ]
-    return CheckResult(
-        "storage_integration",
-        FAIL,
-        f"Snowflake cannot use {settings.s3_url} through {settings.storage_integration}: "
-        f"{', '.join(failed) or _cut(answer)}",
-        fix,
-    )
-
-
-def notification_step(channel: str, s3_url: str) -> str:
-    """The exact bucket-notification step for the pipe's SQS queue."""
-    bucket, prefix = _bucket_and_prefix(s3_url)
-    configuration = json.dumps(
-        {
-            "QueueConfigurations": [
-                {
-                    "Id": "snowflake-amplitude-events",
-                    "QueueArn": channel,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {
-                        "Key": {"FilterRules": [{"Name": "prefix", "Value": f"{prefix}events/"}]}
-                    },
-                }
-            ]
-        },
-        separators=(",", ":"),
-    )
-    return (
-        f"In S3, bucket {bucket} > Properties > Event notifications > Create event "
-        f"notification: prefix '{prefix}events/', event types 'All object create events', "
-        f"destination 'SQS queue', ARN {channel}. Or, if the bucket has no other "
-        f"notifications (this call replaces them all): aws s3api "
-        f"put-bucket-notification-configuration --bucket {bucket} "
-        f"--notification-configuration '{configuration}' ({DOC_SNOWPIPE_S3})"
-    )
-
-
-def check_pipe(answer: str | Exception, settings: DoctorSettings) -> CheckResult:
-    """SYSTEM$PIPE_STATUS's JSON (or the error)."""
-    if isinstance(answer, Exception):
-        return CheckResult(
-            "pipe",
-            FAIL,
-            f"SYSTEM$PIPE_STATUS('{settings.pipe}') failed: {_cut(str(answer))}",
-            f"As the admin role: GRANT MONITOR ON PIPE {settings.pipe} TO ROLE AMPLITUDE_PIPELINE; "
-            "(sql/40_raw_table_and_pipe.sql does), or create the pipe with `make deploy`",
-        )
-    try:
-        status = json.loads(answer)
-    except json.JSONDecodeError:
-        return CheckResult("pipe", FAIL, f"unexpected answer: {_cut(answer)}")
-    state = str(status.get("executionState", "UNKNOWN"))
-    channel = str(status.get("notificationChannelName") or "")
-    pending = status.get("pendingFileCount", 0)
-    received = status.get("lastReceivedMessageTimestamp")
-    detail = f"{state}, {pending} file(s) pending, notification channel {channel or 'none'}"
-    if state == "PAUSED":
-        return CheckResult(
-            "pipe",
-            FAIL,
-            detail,
-            f"ALTER PIPE {settings.pipe} SET PIPE_EXECUTION_PAUSED = FALSE;",
-        )
-    if state != "RUNNING":
-        return CheckResult(
-            "pipe",
-            FAIL,
-            detail + f"; error: {_cut(str(status.get('error', '')))}",
-            "A STOPPED_* state means what the pipe reads or writes was dropped or replaced "
-            "(stage, file format, table): `make deploy` restores them, then, as the admin "
-            f"role, ALTER PIPE {settings.pipe} REFRESH; queues the files of the last 7 days",
-        )
-    if not channel:
-        return CheckResult(
-            "pipe",
-            FAIL,
-            detail,
-            "The pipe has no notification channel: it must be created with AUTO_INGEST = TRUE "
-            "(sql/40_raw_table_and_pipe.sql)",
-        )
-    if not received:
-        return CheckResult(
-            "pipe",
-            WARN,
-            detail + "; no S3 event has reached it yet (expected before the first export)",
-            notification_step(channel, settings.s3_url),
-        )
-    return CheckResult("pipe", OK, detail + f"; last S3 event at {received}")
-
-
-def check_export_api(status: int | Exception, settings: DoctorSettings, url: str) -> CheckResult:
-    """The HTTP status of one Export API request made through the integration."""
-    if isinstance(status, Exception):
-        return CheckResult(
-            "export_api",
-            FAIL,
-            f"no answer from {url}: {_cut(str(status))}",
-            f"The external access integration must allow {settings.export_host}:443: "
-            f"ALTER NETWORK RULE {settings.database}.INGEST.AMPLITUDE_EXPORT_API SET VALUE_LIST "
-            f"= ('{settings.export_host}:443'); ALTER EXTERNAL ACCESS INTEGRATION "
-            f"{settings.external_access_integration} SET ENABLED = TRUE; (or `make deploy "
-            "AMPLITUDE_REGION=...`)",
-        )
-    if status in (200, 404):
-        return CheckResult(
-            "export_api",
-            OK,
-            f"{settings.export_host} answered {status} to the key pair (404: no data that hour)",
-        )
-    if status in (401, 403):
-        return CheckResult(
-            "export_api",
-            FAIL,
-            f"{settings.export_host} refused the key pair ({status}): wrong keys, or the project "
-            "lives in the other data region",
-            f"ALTER SECRET {settings.secret} SET USERNAME = '<api key>' PASSWORD = '<secret key>'; "
-            "or redeploy with AMPLITUDE_REGION=eu (or us)",
-        )
-    if status == 429:
-        return CheckResult(
-            "export_api",
-            WARN,
-            f"{settings.export_host} answered 429: reachable, rate-limited now",
-        )
-    return CheckResult(
-        "export_api",
-        WARN,
-        f"{settings.export_host} is reachable but answered {status} to the probe request",
-    )
-
-
-def check_secret(
-    credentials: tuple[str, str] | Exception,
-    description: Sequence[Mapping[str, Any]] | Exception,
-    settings: DoctorSettings,
-) -> CheckResult:
-    """The secret as the doctor reads it, and DESCRIBE PROCEDURE of ingest_amplitude()."""
-    redeploy = "Run `make deploy`: snow snowpark deploy --replace binds them as snowflake.yml says"
-    if isinstance(credentials, Exception):
-        return CheckResult(
-            "secret", FAIL, f"the secret is not readable here: {_cut(str(credentials))}", redeploy
-        )
-    username, password = credentials
-    if not username.strip() or not password.strip():
-        return CheckResult(
-            "secret",
-            FAIL,
-            f"{settings.secret} has an empty username or password",
-            f"ALTER SECRET {settings.secret} SET USERNAME = '<api key>' PASSWORD = '<secret key>';",
-        )
-    if isinstance(description, Exception):
-        return CheckResult(
-            "secret",
-            FAIL,
-            f"DESCRIBE PROCEDURE {settings.ingest_procedure} failed: {_cut(str(description))}",
-            redeploy,
-        )
-    properties = {str(r.get("property", "")).lower(): str(r.get("value", "")) for r in description}
-    bound_eai = (
-        settings.external_access_integration.lower()
-        in properties.get("external_access_integrations", "").lower()
-    )
-    secret_name = settings.secret.split(".")[-1].lower()
-    bound_secret = secret_name in properties.get("secrets", "").lower()
-    if not (bound_eai and bound_secret):
-        missing = [
-            label
-            for label, ok in (
-                (f"integration {settings.external_access_integration}", bound_eai),
-                (f"secret {settings.secret}", bound_secret),
-            )
-            if not ok
-        ]
-        return CheckResult(
-            "secret",
-            FAIL,
-            f"{settings.ingest_procedure} is not bound to {' and '.join(missing)}",
-            redeploy,
-        )
-    return CheckResult(
-        "secret",
-        OK,
-        f"{settings.secret} is set and bound to {settings.ingest_procedure} with "
-        f"{settings.external_access_integration}",
-    )
-
-
-def check_dbt_project(
-    rows: Sequence[Mapping[str, Any]] | Exception, settings: DoctorSettings
-) -> CheckResult:
-    """DESCRIBE DBT PROJECT's row: its `dbt_version` column is the dbt Core version that
-    EXECUTE DBT PROJECT runs (DESCRIBE DBT PROJECT, Output). A version that cannot be read
-    is a failure: the schedule would start on a dbt nobody has checked."""
-    redeploy = (
-        f"make deploy-code DBT_VERSION={settings.dbt_version} (snow dbt deploy --dbt-version)"
-    )
-    if isinstance(rows, Exception):
-        if "does not exist" in str(rows).lower():
-            return CheckResult(
-                "dbt_project", FAIL, f"{settings.dbt_project} does not exist", redeploy
-            )
-        return CheckResult(
-            "dbt_project", FAIL, f"DESCRIBE DBT PROJECT failed: {_cut(str(rows))}", redeploy
-        )
-    if not rows:
-        return CheckResult("dbt_project", FAIL, f"{settings.dbt_project} does not exist", redeploy)
-    row = {str(k).lower(): v for k, v in rows[0].items()}
-    version = str(row.get("dbt_version") or "").strip()
-    if not _VERSION.fullmatch(version):
-        return CheckResult(
-            "dbt_project",
-            FAIL,
-            f"{settings.dbt_project} exists, but its dbt version cannot be read "
-            f"(DESCRIBE DBT PROJECT gave dbt_version {version or 'empty'!r}), so the version "
-            "EXECUTE DBT PROJECT runs is unknown",
-            redeploy,
-        )
-    if _version(version) < _version(settings.dbt_version)[:2]:
-        return CheckResult(
-            "dbt_project",
-            FAIL,
-            f"{settings.dbt_project} runs dbt {version}; the project requires "
-            f">= {'.'.join(map(str, _version(settings.dbt_version)[:2]))} "
-            "(dbt/dbt_project.yml), so every EXECUTE DBT PROJECT fails",
-            redeploy,
-        )
-    return CheckResult("dbt_project", OK, f"{settings.dbt_project} runs dbt {version}")
-
-
-# SHOW TASKS' last_suspended_reason when Snowflake suspended a task itself after consecutive
-# failures (SUSPEND_TASK_AFTER_NUM_FAILURES; release-notes/bcr-bundles/2023_08/bcr-1385-1414).
-SUSPENDED_DUE_TO_ERRORS = "SUSPENDED_DUE_TO_ERRORS"
-
-
-def check_tasks(
-    shown: Sequence[Mapping[str, Any]] | Exception,
-    last_runs: Mapping[str, Mapping[str, Any]],
-    settings: DoctorSettings,
-) -> CheckResult:
-    """SHOW TASKS rows (state, last_suspended_reason), and each task's latest completed run
-    from TASK_HISTORY.
-
-    A started graph with any suspended task is a failure: a suspended child never runs
-    again by itself (nothing resumes it when its cause is gone), so the graph runs on in
-    part, or not at all. So is a task Snowflake suspended after repeated failures, even in
-    a graph that is not started (its root, then, is the one suspended)."""
-    if isinstance(shown, Exception):
-        return CheckResult("tasks", FAIL, f"SHOW TASKS failed: {_cut(str(shown))}", "make deploy")
-    rows = {str(r.get("name", "")).upper(): r for r in shown}
-    states = {name: str(r.get("state", "")).lower() for name, r in rows.items()}
-    reasons = {
-        name: str(r.get("last_suspended_reason") or "").upper()
-        for name, r in rows.items()
-        if states[name] == "suspended"
-    }
-    missing = [t for t in TASKS if t not in states]
-    if missing:
-        return CheckResult(
-            "tasks", FAIL, f"missing: {', '.join(missing)}", "make deploy-graph (sql/70_tasks.sql)"
-        )
-    parts = [
-        f"{t.removeprefix('AMPLITUDE_').lower()} {states[t]}"
-        + (f" ({reasons[t]})" if reasons.get(t) else "")
-        for t in TASKS
-    ]
-    errors = []
-    for task in TASKS:
-        run = last_runs.get(task) or {}
-        if str(run.get("state", "")).upper().startswith("FAILED"):
-            errors.append(f"{task} last failed: {_cut(str(run.get('error_message', '')), 160)}")
-    detail = "; ".join(parts) + (". " + " | ".join(errors) if errors else "")
-    started = states["AMPLITUDE_PIPELINE_ROOT"] == "started"
-    suspended = [t for t in TASKS if states[t] == "suspended"]
-    by_errors = [t for t in TASKS if reasons.get(t) == SUSPENDED_DUE_TO_ERRORS]
-    if (started and suspended) or by_errors:
-        if started:
-            named = ", ".join(
-                f"{t} is suspended ({reasons.get(t) or 'no reason given'})" for t in suspended
-            )
-            effect = (
-                "runs go unrecorded"
-                if suspended == ["AMPLITUDE_PIPELINE_FINALIZER"]
-                else "the tasks after it never run, and nothing resumes them"
-            )
-            why = f"the graph is started but {named}: {effect}"
-        else:
-            why = (
-                f"Snowflake suspended {', '.join(by_errors)} after repeated failures "
-                f"({SUSPENDED_DUE_TO_ERRORS})"
-            )
-        return CheckResult(
-            "tasks",
-            FAIL,
-            f"{detail}. {why}",
-            "Fix the cause (each task's last error above; TASK_HISTORY), then `make resume` "
-            "(sql/80_resume_tasks.sql resumes the finalizer and every task of the graph)",
-        )
-    if errors:
-        return CheckResult(
-            "tasks",
-            WARN,
-            detail,
-            "Fix the cause above, then EXECUTE TASK "
-            f"{settings.task_schema}.AMPLITUDE_PIPELINE_ROOT;",
-        )
-    return CheckResult("tasks", OK, detail)
-
-
-@dataclass(frozen=True)
-class RoundTrip:
-    """What became of the marker file."""
-
-    marker: str
-    written: bool
-    rows_loaded: int
-    waited_seconds: float
-    write_error: str = ""
-    load_error: str = ""
-
-
-def check_round_trip(
-    trip: RoundTrip,
-    pipe_answer: str | Exception,
-    settings: DoctorSettings,
-    late_rows: int | Exception = 0,
-) -> CheckResult:
-    """The marker's fate; `late_rows`: what the clean-up at the start of the run removed
-    (rows of markers earlier runs stopped waiting for), or why it could not run."""
-    result = _round_trip_verdict(trip, pipe_answer, settings)
-    if isinstance(late_rows, Exception):
-        return CheckResult(
-            result.check_name,
-            FAIL,
-            f"{result.detail}; the clean-up of earlier markers failed: {_cut(str(late_rows))}",
-            f"CALL {settings.marker_cleanup_procedure}(); as the admin role, or `make "
-            "deploy-setup` (sql/40 creates it and grants the pipeline role USAGE on it)",
-        )
-    if late_rows:
-        return CheckResult(
-            result.check_name,
-            result.status,
-            f"{result.detail}; removed {late_rows} raw row(s) of earlier markers that arrived "
-            "after their run stopped waiting",
-            result.fix,
-        )
-    return result
-
-
-def _round_trip_verdict(
-    trip: RoundTrip, pipe_answer: str | Exception, settings: DoctorSettings
-) -> CheckResult:
-    if not trip.written:
-        return CheckResult(
-            "round_trip",
-            FAIL,
-            f"could not write {trip.marker} to @{settings.stage}: {_cut(trip.write_error)}",
-            "Fix storage_integration above first (the stage writes through it)",
-        )
-    if trip.rows_loaded > 0:
-        return CheckResult(
-            "round_trip",
-            OK,
-            f"{trip.marker} went stage -> S3 -> SQS -> pipe -> {settings.raw_table} in "
-            f"{trip.waited_seconds:.0f} s (marker rows and file removed)",
-        )
-    if trip.load_error:
-        return CheckResult(
-            "round_trip",
-            FAIL,
-            f"the pipe saw {trip.marker} but failed to load it: {_cut(trip.load_error)}",
-            f"See COPY_HISTORY on {settings.raw_table}; the pipe's file format and the raw "
-            "table must match sql/30 and sql/40",
-        )
-    channel = ""
-    if not isinstance(pipe_answer, Exception):
-        try:
-            channel = str(json.loads(pipe_answer).get("notificationChannelName") or "")
-        except json.JSONDecodeError:
-            channel = ""
-    fix = (
-        notification_step(channel, settings.s3_url)
-        if channel
-        else ("Fix the pipe check above first")
-    )
-    return CheckResult(
-        "round_trip",
-        FAIL,
-        f"{trip.marker} was written to the stage but not loaded within "
-        f"{trip.waited_seconds:.0f} s: S3 is not telling the pipe about new files",
-        fix + f". Then ALTER PIPE {settings.pipe} REFRESH PREFIX = 'events/'; queues what "
-        "was staged in the last 7 days.",
-    )
-
-
-# ---- gathering the answers ------------------------------------------------------------------
-
-
-class Probe(Protocol):
-    """The doctor's only I/O."""
-
-    def sql(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
-
-    def secret(self) -> tuple[str, str]: ...
-
-    def http_status(self, url: str, username: str, password: str) -> int: ...
-
-    def put(self, location: str, name: str, data: bytes) -> None: ...
-
-
-# The statements the doctor sends, one builder each: run_checks and round_trip send what
-# these return, and queries() lists them for the privilege replay, so the replay checks
-# the text that runs (tests/unit/test_doctor.py fails if a run sends anything else).
-# Values travel as bind variables (?); only settings validated by DoctorSettings are
-# spliced in.
-
-
-def storage_check_query(settings: DoctorSettings) -> str:
-    return f"call {settings.storage_check_procedure}()"
-
-
-def pipe_status_query(settings: DoctorSettings) -> str:
-    return f"select system$pipe_status('{settings.pipe}') as v"
-
-
-def describe_procedure_query(settings: DoctorSettings) -> str:
-    return f"describe procedure {settings.ingest_procedure}"
-
-
-def dbt_project_query(settings: DoctorSettings) -> str:
-    return f"describe dbt project {settings.dbt_project}"
-
-
-def show_tasks_query(settings: DoctorSettings) -> str:
-    return f"show tasks like 'AMPLITUDE_%' in schema {settings.task_schema}"
-
-
-def task_history_query(settings: DoctorSettings) -> str:
-    return (
-        "select name, state, error_message, completed_time from table("
-        f"{settings.database}.information_schema.task_history("
-        "scheduled_time_range_start => dateadd(day, -7, current_timestamp()), "
-        "result_limit => 1000)) "
-        "where schema_name = ? and completed_time is not null "
-        "qualify row_number() over (partition by name order by completed_time desc) = 1"
-    )
-
-
-def marker_rows_query(settings: DoctorSettings) -> str:
-    return (
-        f"select count(*) as n from {settings.raw_table} "
-        "where loaded_at >= dateadd(hour, -2, sysdate()) and endswith(file_name, ?)"
-    )
-
-
-def marker_errors_query(settings: DoctorSettings) -> str:
-    return (
-        "select file_name, status, first_error_message from table("
-        f"{settings.database}.information_schema.copy_history("
-        f"table_name => '{settings.raw_table}', "
-        "start_time => dateadd(hour, -2, current_timestamp()))) "
-        "where endswith(file_name, ?)"
-    )
-
-
-def marker_cleanup_query(settings: DoctorSettings) -> str:
-    return f"call {settings.marker_cleanup_procedure}()"
-
-
-def marker_location(settings: DoctorSettings) -> str:
-    return f"@{settings.stage}/{MARKER_FOLDER}/"
-
-
-def remove_marker_query(settings: DoctorSettings, name: str) -> str:
-    return f"remove {marker_location(settings)}{name}"
-
-
-def put_statement(location: str, name: str) -> str:
-    """The SQL form of `Probe.put` (session.file.put_stream runs a PUT to the stage)."""
-    return f"put file:///tmp/{name} {location}"
-
-
-def queries(settings: DoctorSettings, marker: str = "amplitude_doctor_marker.json") -> list[str]:
-    """Every statement the doctor sends, in order (the privilege replay checks them)."""
-    return [
-        marker_cleanup_query(settings),
-        storage_check_query(settings),
-        pipe_status_query(settings),
-        describe_procedure_query(settings),
-        dbt_project_query(settings),
-        show_tasks_query(settings),
-        task_history_query(settings),
-        put_statement(marker_location(settings), marker),
-        marker_rows_query(settings),
-        marker_errors_query(settings),
-        remove_marker_query(settings, marker),
-    ]
-
-
-def _attempt(action: Callable[[], Any]) -> Any:
-    try:
-        return action()
-    except Exception as exc:  # noqa: BLE001 - every failure is a finding, reported, not raised
-        return exc
-
-
-def round_trip(
-    probe: Probe,
-    settings: DoctorSettings,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    poll_seconds: float = 10.0,
-    marker_id: str | None = None,
-) -> RoundTrip:
-    """Write a marker file through the stage; wait for the pipe to load it; clean up."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    name = f"amplitude_doctor_{stamp}_{marker_id or uuid.uuid4().hex[:12]}.json"
-    key = f"{MARKER_FOLDER}/{name}"
-    line = json.dumps({"amplitude_doctor_marker": name, "written_at": stamp}) + "\n"
-    try:
-        probe.put(marker_location(settings), name, line.encode())
-    except Exception as exc:  # noqa: BLE001 - reported as the finding
-        return RoundTrip(key, written=False, rows_loaded=0, waited_seconds=0, write_error=str(exc))
-    started = clock()
-    rows, error = 0, ""
-    try:
-        while True:
-            found = probe.sql(marker_rows_query(settings), [key])
-            rows = int(found[0]["n"]) if found else 0
-            if rows:
-                break
-            failed = probe.sql(marker_errors_query(settings), [key])
-            failed = [r for r in failed if str(r.get("status", "")).lower() not in ("loaded", "")]
-            if failed:
-                error = f"{failed[0].get('status')}: {failed[0].get('first_error_message')}"
-                break
-            if clock() - started >= settings.round_trip_seconds:
-                break
-            sleep(poll_seconds)
-    finally:
-        _attempt(lambda: probe.sql(marker_cleanup_query(settings)))
-        _attempt(lambda: probe.sql(remove_marker_query(settings, name)))
-    return RoundTrip(key, True, rows, clock() - started, load_error=error)
 
 
 def storage_answer(value: Any) -> tuple[str, list[dict[str, str]]]:
@@ -777,7 +99,7 @@ def storage_answer(value: Any) -> tuple[str, list[dict[str, str]]]:
     INTEGRATION as its rows (property, property_value)."""
     answer = json.loads(value) if isinstance(value, str) else value
     if not isinstance(answer, Mapping):
-        raise AmplitudeIngestError(f"unexpected answer from the storage check: {_cut(str(value))}")
+        raise AmplitudeIngestError(f"unexpected answer from the storage check: {cut(str(value))}")
     trust = answer.get("integration") or {}
     rows = [{"property": str(k), "property_value": str(v)} for k, v in trust.items()]
     return str(answer.get("validation") or ""), rows
@@ -795,22 +117,22 @@ def run_checks(
 ) -> list[CheckResult]:
     # First, the rows of any marker the pipe loaded after an earlier run stopped waiting for
     # it (the pipe is asynchronous: a late marker would otherwise stay in the raw table).
-    late = _attempt(lambda: int(_first(probe.sql(marker_cleanup_query(settings))) or 0))
-    storage = _attempt(lambda: storage_answer(_first(probe.sql(storage_check_query(settings)))))
+    late = attempt(lambda: int(_first(probe.sql(marker_cleanup_query(settings))) or 0))
+    storage = attempt(lambda: storage_answer(_first(probe.sql(storage_check_query(settings)))))
     validated = storage if isinstance(storage, Exception) else storage[0]
     described = [] if isinstance(storage, Exception) else storage[1]
-    pipe_answer = _attempt(lambda: str(_first(probe.sql(pipe_status_query(settings)))))
-    credentials = _attempt(probe.secret)
+    pipe_answer = attempt(lambda: str(_first(probe.sql(pipe_status_query(settings)))))
+    credentials = attempt(probe.secret)
     url = export_url(settings)
     status = (
         credentials
         if isinstance(credentials, Exception)
-        else _attempt(lambda: probe.http_status(url, *credentials))
+        else attempt(lambda: probe.http_status(url, *credentials))
     )
-    description = _attempt(lambda: probe.sql(describe_procedure_query(settings)))
-    projects = _attempt(lambda: probe.sql(dbt_project_query(settings)))
-    shown = _attempt(lambda: probe.sql(show_tasks_query(settings)))
-    history = _attempt(
+    description = attempt(lambda: probe.sql(describe_procedure_query(settings)))
+    projects = attempt(lambda: probe.sql(dbt_project_query(settings)))
+    shown = attempt(lambda: probe.sql(show_tasks_query(settings)))
+    history = attempt(
         lambda: probe.sql(task_history_query(settings), [settings.task_schema.split(".")[1]])
     )
     last_runs = (
@@ -830,45 +152,10 @@ def run_checks(
     ]
 
 
-def report(results: Sequence[CheckResult]) -> str:
-    failed = sum(r.status == FAIL for r in results)
-    head = (
-        f"amplitude_doctor: {failed} of {len(results)} checks failed"
-        if failed
-        else (f"amplitude_doctor: all {len(results)} checks passed")
-    )
-    return "\n".join([head, *(r.line() for r in results)])
-
-
-def alert_settings_table(settings_table: str) -> str:
-    """The alerts' settings table lives beside the ingest settings table (sql/75)."""
-    return f"{settings_table.rsplit('.', 1)[0]}.{alerts.SETTINGS_TABLE_NAME}"
-
-
 def _first(rows: Sequence[Mapping[str, Any]]) -> Any:
     if not rows:
         raise AmplitudeIngestError("the query returned no row")
     return next(iter(rows[0].values()))
-
-
-def _version(text: str) -> tuple[int, ...]:
-    match = _VERSION.search(text)
-    if not match:
-        return (0, 0)
-    return tuple(int(g) for g in match.groups() if g is not None)
-
-
-def _bucket_and_prefix(s3_url: str) -> tuple[str, str]:
-    parsed = urlparse(s3_url)
-    prefix = parsed.path.lstrip("/")
-    if prefix and not prefix.endswith("/"):
-        prefix += "/"
-    return parsed.netloc, prefix
-
-
-def _cut(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ---- in Snowflake ---------------------------------------------------------------------------
@@ -878,11 +165,10 @@ class SessionProbe:
     """The Probe over a Snowpark session, inside the procedure."""
 
     def __init__(self, session: Session) -> None:
-        self._session = session
+        self._gate = SessionGate(session)
 
     def sql(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        rows = self._session.sql(query, params=list(params) or None).collect()
-        return [{k.lower(): v for k, v in row.as_dict().items()} for row in rows]
+        return self._gate.records(query, params)
 
     def secret(self) -> tuple[str, str]:
         import _snowflake  # exists inside Snowflake only (ignored by mypy config)
@@ -900,28 +186,25 @@ class SessionProbe:
             return int(exc.code)
 
     def put(self, location: str, name: str, data: bytes) -> None:
-        self._session.file.put_stream(
-            io.BytesIO(data), f"{location}{name}", auto_compress=False, overwrite=True
-        )
+        with self._gate() as session:
+            session.file.put_stream(
+                io.BytesIO(data), f"{location}{name}", auto_compress=False, overwrite=True
+            )
 
 
 def amplitude_doctor(
     session: Session,
     strict: bool = False,
-    settings_table: str = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS",
+    settings_table: str = SETTINGS_TABLE,
     test_alert: bool = False,
 ) -> DataFrame:
     """CALL amplitude_doctor([strict [, settings_table [, test_alert]]]): one row per check;
     `test_alert => true` also sends a test message to every alert channel that is set."""
-    if not _QUALIFIED.match(settings_table):
-        raise ConfigurationError(f"{settings_table!r} is not a fully qualified table name")
-    rows = session.sql(f"select name, value from {settings_table}").collect()
-    settings = DoctorSettings.from_rows({str(r[0]): str(r[1]) for r in rows})
-    probe = SessionProbe(session)
-    results = run_checks(probe, settings) + alerts.doctor_checks(
-        lambda query, params: [list(row.values()) for row in probe.sql(query, params)],
-        alert_settings_table(settings_table),
-        send_test=bool(test_alert),
+    gate = SessionGate(session)
+    rows = gate.rows(settings_query(settings_table))
+    settings = DoctorSettings.from_rows(text_pairs(rows), settings_table)
+    results = run_checks(SessionProbe(session), settings) + alerts.doctor_checks(
+        gate.rows, alerts.alert_settings_table(settings_table), send_test=bool(test_alert)
     )
     if strict and any(r.status == FAIL for r in results):
         raise DoctorFailedError(report(results))

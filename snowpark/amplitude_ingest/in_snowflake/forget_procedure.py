@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
@@ -41,21 +40,21 @@ from amplitude_ingest.forget import (
     parse_digest,
     request_id,
 )
-from amplitude_ingest.in_snowflake.session import SessionGate
+from amplitude_ingest.in_snowflake.names import validate_qualified_name
+from amplitude_ingest.in_snowflake.session import Queries, SessionGate, text_pairs
+from amplitude_ingest.in_snowflake.settings_table import (
+    SETTINGS_TABLE,
+    ForgetSettings,
+    settings_query,
+)
 from amplitude_ingest.in_snowflake.stage import SnowflakeStage
-from amplitude_ingest.in_snowflake.wait_step import settings_query, validate_qualified_name
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session
 
 logger = logging.getLogger(__name__)
 
-SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"  # snowflake.yml passes the real one
-# What this procedure (and the extract's filter) read from the settings table.
-SETTINGS = ("forget_requests_table", "stage_rewrites_table", "forget_rows_procedure")
 NAMES_IN_MESSAGE = 10
-
-Queries = Callable[[str, Sequence[Any]], list[Sequence[Any]]]
 
 
 class ForgetIncompleteError(AmplitudeIngestError):
@@ -66,61 +65,35 @@ class ExportRunningError(AmplitudeIngestError):
     """An export that began before the request was recorded is still writing."""
 
 
-@dataclass(frozen=True)
-class ForgetNames:
-    """Qualified names from the settings table (validated: they are spliced into SQL)."""
-
-    stage: str
-    ledger_table: str
-    requests_table: str
-    rewrites_table: str
-    rows_procedure: str
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, str]) -> ForgetNames:
-        missing = [n for n in ("stage", "ledger_table", *SETTINGS) if not settings.get(n)]
-        if missing:
-            raise ConfigurationError(
-                f"the settings table has no {', '.join(missing)}: run sql/50 and sql/55 again"
-            )
-        return cls(
-            stage=validate_qualified_name(settings["stage"]),
-            ledger_table=validate_qualified_name(settings["ledger_table"]),
-            requests_table=validate_qualified_name(settings["forget_requests_table"]),
-            rewrites_table=validate_qualified_name(settings["stage_rewrites_table"]),
-            rows_procedure=validate_qualified_name(settings["forget_rows_procedure"]),
-        )
-
-
 # ---- the queries (values as bind variables; only validated names are spliced in) --------
 
 
-def recorded_query(names: ForgetNames) -> str:
-    return f"select file_name from {names.rewrites_table} where request_id = ?"
+def recorded_query(settings: ForgetSettings) -> str:
+    return f"select file_name from {settings.stage_rewrites_table} where request_id = ?"
 
 
-def record_rewrite_query(names: ForgetNames) -> str:
+def record_rewrite_query(settings: ForgetSettings) -> str:
     return (
-        f"insert into {names.rewrites_table} "
+        f"insert into {settings.stage_rewrites_table} "
         "(file_name, rewritten_to, request_id, lines_removed, rewritten_at) "
         "select ?, ?, ?, ?, sysdate() "
-        f"where not exists (select 1 from {names.rewrites_table} where file_name = ?)"
+        f"where not exists (select 1 from {settings.stage_rewrites_table} where file_name = ?)"
     )
 
 
-def repoint_query(names: ForgetNames) -> str:
+def repoint_query(settings: ForgetSettings) -> str:
     """A part rewritten by an earlier request points at what replaced it last."""
-    return f"update {names.rewrites_table} set rewritten_to = ? where rewritten_to = ?"
+    return f"update {settings.stage_rewrites_table} set rewritten_to = ? where rewritten_to = ?"
 
 
-def rows_call(names: ForgetNames) -> str:
-    return f"call {names.rows_procedure}(?, ?, ?)"
+def rows_call(settings: ForgetSettings) -> str:
+    return f"call {settings.forget_rows_procedure}(?, ?, ?)"
 
 
-def running_exports_query(names: ForgetNames) -> str:
+def running_exports_query(settings: ForgetSettings) -> str:
     """Hours an ingest_amplitude() call holds right now (its lease has not lapsed)."""
     return (
-        f"select count(*) from {names.ledger_table} "
+        f"select count(*) from {settings.ledger_table} "
         "where lease_owner is not null and lease_expires_at > sysdate()"
     )
 
@@ -129,16 +102,16 @@ def requests_query(table: str) -> str:
     return f"select id_kind, id_sha256 from {validate_qualified_name(table)}"
 
 
-def queries(names: ForgetNames, settings_table: str) -> list[str]:
+def queries(settings: ForgetSettings, settings_table: str) -> list[str]:
     """Every statement the procedure runs (the privilege replay runs them)."""
     return [
         settings_query(settings_table),
-        recorded_query(names),
-        record_rewrite_query(names),
-        repoint_query(names),
-        rows_call(names),
-        running_exports_query(names),
-        requests_query(names.requests_table),
+        recorded_query(settings),
+        record_rewrite_query(settings),
+        repoint_query(settings),
+        rows_call(settings),
+        running_exports_query(settings),
+        requests_query(settings.forget_requests_table),
     ]
 
 
@@ -153,8 +126,7 @@ class SnowflakeForgottenIds:
         self.table = validate_qualified_name(table)
 
     def forgotten(self) -> Forgotten:
-        with self._gate() as session:
-            rows = session.sql(requests_query(self.table)).collect()
+        rows = self._gate.rows(requests_query(self.table))
         return Forgotten.of((str(row[0]), str(row[1])) for row in rows)
 
 
@@ -175,21 +147,21 @@ def digest_of(kind: IdKind, value: str) -> str:
 
 
 def record_rewrites(
-    run_sql: Queries, names: ForgetNames, request: str, rewrites: Sequence[PartRewrite]
+    run_sql: Queries, settings: ForgetSettings, request: str, rewrites: Sequence[PartRewrite]
 ) -> None:
     for rewrite in rewrites:
         run_sql(
-            record_rewrite_query(names),
+            record_rewrite_query(settings),
             [rewrite.old_key, rewrite.new_key, request, rewrite.lines_removed, rewrite.old_key],
         )
         if rewrite.new_key is not None:
-            run_sql(repoint_query(names), [rewrite.new_key, rewrite.old_key])
+            run_sql(repoint_query(settings), [rewrite.new_key, rewrite.old_key])
 
 
 def forget(
     run_sql: Queries,
     stage: SnowflakeStage,
-    names: ForgetNames,
+    settings: ForgetSettings,
     kind: IdKind,
     digest: str,
 ) -> dict[str, Any]:
@@ -197,8 +169,8 @@ def forget(
     request = request_id(kind, digest)
     # The request first: an export that starts from now on leaves the user out. One that
     # started before read the requests without it, and may still write their lines.
-    run_sql(rows_call(names), [request, kind.value, digest])
-    held = run_sql(running_exports_query(names), [])
+    run_sql(rows_call(settings), [request, kind.value, digest])
+    held = run_sql(running_exports_query(settings), [])
     if held and int(held[0][0]):
         raise ExportRunningError(
             f"request {request} is recorded (every export from now on leaves the user out) "
@@ -206,10 +178,10 @@ def forget(
             f"{int(held[0][0])} hour(s) right now with the requests it read before: CALL "
             "amplitude_forget() again once it has finished (a re-run only completes the work)."
         )
-    recorded = {str(row[0]) for row in run_sql(recorded_query(names), [request])}
+    recorded = {str(row[0]) for row in run_sql(recorded_query(settings), [request])}
     done = forget_on_stage(stage, Forgotten.of([(kind.value, digest)]), recorded)
-    record_rewrites(run_sql, names, request, done.rewrites)
-    rows = run_sql(rows_call(names), [request, kind.value, digest])
+    record_rewrites(run_sql, settings, request, done.rewrites)
+    rows = run_sql(rows_call(settings), [request, kind.value, digest])
     counts = _variant(rows[0][0]) if rows else {}
     stage.delete(done.old_keys)
     result: dict[str, Any] = {
@@ -249,13 +221,7 @@ def amplitude_forget(
     digest = digest_of(kind, id)
     del id  # from here on only the hash exists
     gate = SessionGate(session)
-
-    def run_sql(query: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        with gate() as held:
-            return list(held.sql(query, params=list(params) or None).collect())
-
     table = gate.qualify(settings_table, "settings table")
-    settings = {str(r[0]).lower(): str(r[1]) for r in run_sql(settings_query(table), [])}
-    settings["stage"] = gate.qualify(settings.get("stage", "AMPLITUDE_STAGE"), "stage")
-    names = ForgetNames.from_settings(settings)
-    return forget(run_sql, SnowflakeStage(gate, names.stage), names, kind, digest)
+    settings = ForgetSettings.from_rows(text_pairs(gate.rows(settings_query(table))), table)
+    stage = SnowflakeStage(gate, gate.qualify(settings.stage, "stage"))
+    return forget(gate.rows, stage, settings, kind, digest)

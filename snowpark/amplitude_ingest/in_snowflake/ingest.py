@@ -19,65 +19,25 @@ import logging
 import uuid
 from typing import Any, Optional
 
-from pydantic import Field
 from snowflake.snowpark import Session
 
 from amplitude_ingest.assembly import extraction, inline_workers, thread_workers
-from amplitude_ingest.config import Credentials, ExtractConfig, validated
+from amplitude_ingest.config import Credentials
 from amplitude_ingest.errors import HoursFailedError
 from amplitude_ingest.hours import parse_bounds
-from amplitude_ingest.in_snowflake import doctor, forget_procedure, wait_step
+from amplitude_ingest.in_snowflake import forget_procedure, task_return_value
 from amplitude_ingest.in_snowflake.ledger_table import SnowflakeLedger
-from amplitude_ingest.in_snowflake.session import SessionGate
+from amplitude_ingest.in_snowflake.names import SECRET_ALIAS
+from amplitude_ingest.in_snowflake.session import SessionGate, text_pairs
+from amplitude_ingest.in_snowflake.settings_table import SETTINGS_TABLE, ProcedureConfig
 from amplitude_ingest.in_snowflake.stage import SnowflakeStage
 from amplitude_ingest.redact import redacting, scrub
 
 logger = logging.getLogger("amplitude_ingest")
 
-SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"  # snowflake.yml passes the real one
-SECRET_ALIAS = "amplitude_credentials"  # noqa: S105 - a name in the SECRETS clause, not a secret
-# Names in the settings table that the other procedures read (the doctor, the wait step):
-# known here so that a misspelt name is still an error, not a silent no-op.
-OTHER_PROCEDURES_SETTINGS = frozenset(
-    {
-        *doctor.REQUIRED_SETTINGS,
-        *doctor.OPTIONAL_SETTINGS,
-        *wait_step.SETTINGS,
-        *forget_procedure.SETTINGS,
-    }
-)
-
-
-class ProcedureConfig(ExtractConfig):
-    """The rows of the settings table (``name``, ``value``); a name not listed here is an
-    error, so a misspelt setting cannot silently change nothing."""
-
-    stage: str = Field("AMPLITUDE_STAGE", description="the external stage the pipe watches")
-    ledger_table: str = Field("AMPLITUDE_INGEST_LEDGER", description="the ledger table")
-    forget_requests_table: str | None = Field(
-        None, description="forgotten users, whose lines every export drops (sql/55)"
-    )
-    max_hours: int = Field(24 * 7, ge=1, description="cap on hours per call when resuming")
-    # Tasks time out after an hour by default; stop cleanly before, watermark saved.
-    time_budget_seconds: float | None = Field(
-        45 * 60, gt=0, description="stop starting windows after this long (watermark saved)"
-    )
-
-    @classmethod
-    def from_rows(cls, rows: dict[str, str | None], table: str = SETTINGS_TABLE) -> ProcedureConfig:
-        """Names are case-insensitive; an empty value means the default; a name no procedure
-        reads is an error that names it."""
-        values = {name.strip().lower(): value for name, value in rows.items() if value}
-        mine = {
-            k: v
-            for k, v in values.items()
-            if k not in OTHER_PROCEDURES_SETTINGS or k in cls.model_fields
-        }
-        return validated(cls, mine, f"settings table {table}")
-
 
 def read_credentials() -> Credentials:
-    """The key pair from the secret bound as ``amplitude_credentials`` (TYPE = PASSWORD)."""
+    """The key pair from the secret bound under ``SECRET_ALIAS`` (TYPE = PASSWORD)."""
     import _snowflake
 
     secret = _snowflake.get_username_password(SECRET_ALIAS)
@@ -85,23 +45,11 @@ def read_credentials() -> Credentials:
 
 
 def read_config(gate: SessionGate, table: str) -> ProcedureConfig:
+    # Through the DataFrame API, not settings_query's text: Snowpark local testing, which
+    # runs this handler in the tests, runs no SQL text.
     with gate() as session:
         rows = session.table(table).select("NAME", "VALUE").collect()
-    values = {str(r[0]): None if r[1] is None else str(r[1]) for r in rows}
-    return ProcedureConfig.from_rows(values, table)
-
-
-def _set_task_return_value(gate: SessionGate, result: dict[str, Any]) -> None:
-    """Pass a bounded summary, with the run id, to the next task of the graph (the wait
-    step reads it), when a task is running this call."""
-    with gate() as session:
-        try:
-            task = session.sql("select system$current_user_task_name()").collect()[0][0]
-        except NotImplementedError:  # Snowpark local testing runs no SQL, and no task either
-            return
-        if task:
-            text = wait_step.return_value_text(wait_step.bound_summary(result))
-            session.sql("call system$set_return_value(?)", params=[text]).collect()
+    return ProcedureConfig.from_rows(text_pairs(rows), table)
 
 
 def _forgotten_ids(
@@ -157,7 +105,8 @@ def ingest_amplitude(
     # bound of one data part and one quarantine part per window in flight.
     result["peak_tmp_bytes"] = stage.gauge.peak
     result["tmp_bound_bytes"] = 2 * config.concurrency * config.max_part_bytes
-    _set_task_return_value(gate, result)
+    # The next task of the graph (the wait step) reads the run id from it.
+    task_return_value.hand_on(gate, result)
     if summary.hours_failed:
         raise HoursFailedError(scrub(summary.failure_message(), credentials.values()))
     return result

@@ -1,47 +1,34 @@
-"""The procedure's one Snowpark session, used by one thread at a time.
+"""The procedure's one Snowpark session, used by one thread at a time, and the one way a
+procedure sends it SQL.
 
 Worker threads upload parts while the extractor reads and writes the ledger; a Snowpark
 session is not documented as safe for concurrent use from several threads, so every call
 the procedure makes on it (stage, ledger, settings, task return value) goes through the
-lock of one :class:`SessionGate`.
+lock of one :class:`SessionGate`. The procedures' pure logic runs its statements through a
+:data:`Queries` callable; :meth:`SessionGate.rows` is that callable in Snowflake, and tests
+pass recorded answers or a fakesnow connection instead.
 """
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from amplitude_ingest.errors import ConfigurationError
+from amplitude_ingest.in_snowflake.names import qualify, validate_object_name
 
 if TYPE_CHECKING:
-    from snowflake.snowpark import Session
+    from snowflake.snowpark import Row, Session
 
-_IDENTIFIER = r"(?:[A-Za-z_][A-Za-z0-9_$]*|\"[^\"]+\")"
-_OBJECT_NAME = re.compile(rf"^{_IDENTIFIER}(?:\.{_IDENTIFIER}){{0,2}}$")
-
-
-def validate_object_name(name: str, what: str) -> str:
-    """``[db.][schema.]name`` of identifiers; anything else is refused.
-
-    Stage names are spliced into LIST and REMOVE, which take no bind variables.
-    """
-    cleaned = name.strip().lstrip("@")
-    if not _OBJECT_NAME.match(cleaned):
-        raise ConfigurationError(f"{what} {name!r} is not a Snowflake object name")
-    return cleaned
+# run_sql(query, bind values) -> the rows, each a sequence of column values in order.
+Queries = Callable[[str, Sequence[Any]], list[Sequence[Any]]]
 
 
-def qualify(name: str, database: str | None, schema: str | None) -> str:
-    """``name`` with the missing database and schema filled in from the given ones."""
-    parts = name.split(".")
-    if len(parts) == 1 and schema:
-        parts.insert(0, schema)
-    if len(parts) == 2 and database:
-        parts.insert(0, database)
-    return ".".join(parts)
+def text_pairs(rows: Iterable[Sequence[Any]]) -> dict[str, str | None]:
+    """Two-column rows (a settings table's name and value, a rewrite's old and new key) as a
+    mapping of text; a NULL second column stays None."""
+    return {str(row[0]): None if row[1] is None else str(row[1]) for row in rows}
 
 
 class SessionGate:
@@ -54,6 +41,21 @@ class SessionGate:
         """``with gate() as session:`` holds the session for the block."""
         with self._lock:
             yield self._session
+
+    def rows(self, query: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        """The statement's rows (values in column order); values travel as bind variables."""
+        return list(self._collect(query, params))
+
+    def records(self, query: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The statement's rows as column name -> value, names in lowercase (SHOW and
+        DESCRIBE columns are read by name)."""
+        return [
+            {k.lower(): v for k, v in row.as_dict().items()} for row in self._collect(query, params)
+        ]
+
+    def _collect(self, query: str, params: Sequence[Any]) -> list[Row]:
+        with self() as session:
+            return session.sql(query, params=list(params) or None).collect()
 
     def qualify(self, name: str, what: str) -> str:
         """Fully qualify an object name against the session's database and schema.

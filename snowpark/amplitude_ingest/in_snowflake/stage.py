@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from amplitude_ingest.in_snowflake.session import SessionGate, validate_object_name
+from amplitude_ingest.in_snowflake.names import validate_object_name
+from amplitude_ingest.in_snowflake.session import SessionGate
 from amplitude_ingest.parts import SpooledPart, SpoolGauge
 from amplitude_ingest.ports import PendingPart
 from amplitude_ingest.stage_keys import normalize_prefix
@@ -42,10 +43,8 @@ class SnowflakeStage:
 
     def list_keys(self, prefix: str) -> list[str]:
         folder = normalize_prefix(prefix)
-        with self._gate() as session:
-            rows = session.sql(f"list @{self.stage}/{folder}/").collect()
         keys = []
-        for row in rows:
+        for row in self._gate.rows(f"list @{self.stage}/{folder}/"):
             name = str(row[0])
             at = name.find(folder + "/")
             if at >= 0:
@@ -68,9 +67,9 @@ class SnowflakeStage:
             yield iter(lambda: bytes(file.read(READ_CHUNK)), b"")
 
     def delete(self, keys: Iterable[str]) -> None:
-        with self._gate() as session:
+        with self._gate():  # the gate is re-entrant: the removals go as one block
             for key in keys:
-                session.sql(f"remove @{self.stage}/{normalize_prefix(key)}").collect()
+                self._gate.rows(f"remove @{self.stage}/{normalize_prefix(key)}")
 
     def describe(self) -> str:
         return f"@{self.stage}"

@@ -9,13 +9,12 @@ timeout, or at once when COPY_HISTORY says Snowpipe failed to load one. dbt neve
 an export Snowpipe did not see: an unwired bucket notification, a broken IAM trust, a
 paused pipe all end here, loudly.
 
-Also here, because it is the other half of the same contract: `bound_summary()`, which
-keeps the task return value under SYSTEM$SET_RETURN_VALUE's limit (10 kB in UTF-8).
+The run reference it reads is the export's task return value
+(`amplitude_ingest.in_snowflake.task_return_value`); its settings are `WaitSettings` of the
+settings table (`amplitude_ingest.in_snowflake.settings_table`).
 
-Pure logic (parsing the run reference, matching keys with loaded names, the verdict, the
-bounded summary) is plain functions of plain values; the handler only runs three queries
-through a `Queries` callable. This module imports nothing from amplitude_ingest but its
-errors, so it does not depend on how the rest of the package is arranged.
+Pure logic (matching keys with loaded names, the verdict) is plain functions of plain
+values; the handler only runs its queries through a `Queries` callable.
 """
 
 from __future__ import annotations
@@ -28,20 +27,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
+from amplitude_ingest.in_snowflake.session import Queries, SessionGate, text_pairs
+from amplitude_ingest.in_snowflake.settings_table import (
+    SETTINGS_TABLE,
+    WaitSettings,
+    settings_query,
+)
+from amplitude_ingest.in_snowflake.task_return_value import PREDECESSOR_QUERY, parse_run_reference
+from amplitude_ingest.in_snowflake.text import cut
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session
 
-# SYSTEM$SET_RETURN_VALUE: "The string size must be <= 10 kB (when encoded in UTF8)".
-RETURN_VALUE_LIMIT_BYTES = 10_000
-# What bound_summary() aims for by default: well under the limit.
-DEFAULT_SUMMARY_BYTES = 4_000
-MAX_FAILURES_IN_SUMMARY = 5
-MAX_MESSAGE_CHARS = 200
-
 EVENTS_PREFIX = "events/"
-DEFAULT_TIMEOUT_SECONDS = 900
-DEFAULT_POLL_SECONDS = 20
 # Snowpipe keeps load history for 14 days (a path it loaded is not loaded again); a key a
 # run rewrote unchanged may have been loaded up to that long ago.
 FIRST_LOOK_SECONDS = 15 * 24 * 3600
@@ -49,130 +47,11 @@ FIRST_LOOK_SECONDS = 15 * 24 * 3600
 # become visible: later looks reach this far behind the previous one.
 LOOK_BACK_MARGIN_SECONDS = 3600
 NAMES_IN_MESSAGE = 10
-# What the wait step reads from the settings table.
-SETTINGS = (
-    "raw_table",
-    "ledger_table",
-    "pipe",
-    "root_task",
-    "wait_timeout_seconds",
-    "wait_poll_seconds",
-    "stage_rewrites_table",
-)
-
-_RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"[^"]+")'
-_QUALIFIED = re.compile(rf"^{_PART}\.{_PART}\.{_PART}$")
-
-
-class RunReferenceError(ConfigurationError):
-    """No run to check: the return value carries no run id, or it is malformed."""
+LOAD_ERROR_CHARS = 200  # of each COPY_HISTORY error the message quotes
 
 
 class FilesNotLoadedError(AmplitudeIngestError):
     """Files a run wrote to the stage are not in the raw table (and dbt must not run)."""
-
-
-# ---- the run reference and the task return value -------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunReference:
-    run_id: str
-
-
-def parse_run_reference(value: str | None) -> RunReference:
-    """The run id in the root task's return value (the summary JSON), or a bare run id."""
-    text = (value or "").strip()
-    if not text:
-        raise RunReferenceError(
-            "no run to check: the task graph's root set no return value (did "
-            "ingest_amplitude() run?); from a worksheet pass a run id: "
-            "CALL amplitude_wait_for_loads('<run_id>')"
-        )
-    if text.startswith("{"):
-        try:
-            summary = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RunReferenceError(f"the return value is not JSON: {text[:80]!r}") from exc
-        run_id = summary.get("run_id") if isinstance(summary, dict) else None
-        if not isinstance(run_id, str):
-            raise RunReferenceError(
-                "the return value has no run_id: ingest_amplitude() must return one "
-                f"(got keys {sorted(summary)[:10] if isinstance(summary, dict) else '?'})"
-            )
-        text = run_id
-    if not _RUN_ID.match(text):
-        raise RunReferenceError(f"{text[:80]!r} is not a run id")
-    return RunReference(text)
-
-
-def bound_summary(
-    summary: Mapping[str, Any], limit_bytes: int = DEFAULT_SUMMARY_BYTES
-) -> dict[str, Any]:
-    """A summary that fits in `limit_bytes` of compact UTF-8 JSON, for SYSTEM$SET_RETURN_VALUE.
-
-    Counts and other scalars are kept; `failures` (hour -> message, one per failed hour,
-    unbounded) becomes `failures_total` plus the first few, each message cut to
-    MAX_MESSAGE_CHARS; `truncated` says whether anything was left out. If that is still too
-    big, failures are dropped one by one, then everything but `run_id` and numbers.
-    """
-    if limit_bytes > RETURN_VALUE_LIMIT_BYTES:
-        raise ValueError(f"limit_bytes must be <= {RETURN_VALUE_LIMIT_BYTES}")
-    out: dict[str, Any] = {}
-    truncated = False
-    for key, value in summary.items():
-        if key == "failures":
-            continue
-        if isinstance(value, str) and len(value) > MAX_MESSAGE_CHARS:
-            value = value[: MAX_MESSAGE_CHARS - 1] + "…"
-            truncated = True
-        elif not isinstance(value, str | int | float | bool) and value is not None:
-            value = _cut(json.dumps(value, default=str))
-            truncated = True
-        out[key] = value
-    failures = summary.get("failures") or {}
-    items = sorted(failures.items()) if isinstance(failures, Mapping) else []
-    out["failures_total"] = len(items)
-    kept = {str(hour): _cut(str(message)) for hour, message in items[:MAX_FAILURES_IN_SUMMARY]}
-    truncated = (
-        truncated
-        or len(kept) < len(items)
-        or any(len(str(m)) > MAX_MESSAGE_CHARS for _, m in items[:MAX_FAILURES_IN_SUMMARY])
-    )
-    out["failures"] = kept
-    out["truncated"] = truncated
-    while _size(out) > limit_bytes and out["failures"]:
-        out["failures"].pop(sorted(out["failures"])[-1])
-        out["truncated"] = True
-    if _size(out) > limit_bytes:
-        essential = {
-            k: v
-            for k, v in out.items()
-            if k == "run_id" or (isinstance(v, int | float) and not isinstance(v, bool))
-        }
-        essential["failures"] = {}
-        essential["truncated"] = True
-        out = essential
-    if _size(out) > limit_bytes:
-        raise ValueError(f"a summary cannot be bounded to {limit_bytes} bytes")
-    return out
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
-
-
-def _size(value: Mapping[str, Any]) -> int:
-    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-
-
-def return_value_text(summary: Mapping[str, Any]) -> str:
-    """The string to hand SYSTEM$SET_RETURN_VALUE (bound the summary first)."""
-    text = json.dumps(summary, separators=(",", ":"), ensure_ascii=False)
-    if len(text.encode("utf-8")) > RETURN_VALUE_LIMIT_BYTES:
-        raise ValueError("the return value is over 10 kB: pass it through bound_summary()")
-    return text
 
 
 # ---- what the run wrote, what the pipe loaded --------------------------------------------------
@@ -256,13 +135,13 @@ def decide(
     load_errors: Mapping[str, str],
     elapsed_seconds: float,
     timeout_seconds: float,
-    names: Names | None = None,
+    settings: WaitSettings | None = None,
 ) -> Verdict:
     """Done when nothing is missing; fail at once on a load error, or at the timeout."""
     result = reconcile(expected, loaded_names)
     if not result.missing:
         return Verdict("done", len(expected), len(result.loaded))
-    names = names or Names()
+    settings = settings or WaitSettings()
     failed = {
         key: error
         for key in result.missing
@@ -270,13 +149,15 @@ def decide(
         if is_loaded(key, file_name)
     }
     if failed:
-        listed = "; ".join(f"{k}: {_cut(e)}" for k, e in list(failed.items())[:NAMES_IN_MESSAGE])
+        listed = "; ".join(
+            f"{k}: {cut(e, LOAD_ERROR_CHARS)}" for k, e in list(failed.items())[:NAMES_IN_MESSAGE]
+        )
         more = len(failed) - NAMES_IN_MESSAGE
         message = (
             f"Snowpipe failed to load {len(failed)} of the {len(expected)} files this run "
             f"wrote ({listed}{f'; and {more} more' if more > 0 else ''}). A failed path is "
             "not loaded again: fix the cause, then re-export those hours with new content "
-            f"({names.reexport_hint()}); COPY_HISTORY on {names.raw_table} has the details."
+            f"({settings.reexport_hint()}); COPY_HISTORY on {settings.raw_table} has the details."
         )
         return Verdict("fail", len(expected), len(result.loaded), tuple(failed), message)
     if elapsed_seconds < timeout_seconds:
@@ -285,118 +166,59 @@ def decide(
     more = len(result.missing) - NAMES_IN_MESSAGE
     message = (
         f"after {elapsed_seconds:.0f} s, {len(result.missing)} of the {len(expected)} files "
-        f"this run wrote are not in {names.raw_table}: {shown}"
+        f"this run wrote are not in {settings.raw_table}: {shown}"
         f"{f' and {more} more' if more > 0 else ''}. If none arrive, the bucket's event "
         f"notification to the pipe is missing or the pipe is not running: `make doctor` "
-        f"(CALL {names.doctor}()) prints the exact step. Files staged in the last 7 days "
-        f"can then be queued with: ALTER PIPE {names.pipe} REFRESH PREFIX = 'events/'; "
-        f"{names.files_view} lists every file still missing."
+        f"(CALL {settings.doctor}()) prints the exact step. Files staged in the last 7 days "
+        f"can then be queued with: ALTER PIPE {settings.pipe} REFRESH PREFIX = 'events/'; "
+        f"{settings.files_view} lists every file still missing."
     )
     return Verdict("fail", len(expected), len(result.loaded), result.missing, message)
-
-
-@dataclass(frozen=True)
-class Names:
-    """Qualified names, for messages (and queries: validated before use)."""
-
-    raw_table: str = "AMPLITUDE.RAW.AMPLITUDE_EVENTS_RAW"
-    ledger_table: str = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_LEDGER"
-    pipe: str = "AMPLITUDE.INGEST.AMPLITUDE_EVENTS_PIPE"
-    root_task: str = "AMPLITUDE_PIPELINE_ROOT"
-    # Stage files amplitude_forget() rewrote (sql/55_forget.sql): replaced, not lost.
-    stage_rewrites_table: str = "AMPLITUDE.RAW.AMPLITUDE_STAGE_REWRITES"
-
-    @property
-    def schema(self) -> str:
-        return self.ledger_table.rsplit(".", 1)[0]
-
-    @property
-    def doctor(self) -> str:
-        return f"{self.schema}.AMPLITUDE_DOCTOR"
-
-    @property
-    def files_view(self) -> str:
-        return f"{self.schema}.AMPLITUDE_FILES_NOT_LOADED"
-
-    def reexport_hint(self) -> str:
-        return f"CALL {self.schema}.INGEST_AMPLITUDE('<first hour>', '<last hour>', true)"
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, str]) -> Names:
-        names = cls(
-            raw_table=settings.get("raw_table", cls.raw_table),
-            ledger_table=settings.get("ledger_table", cls.ledger_table),
-            pipe=settings.get("pipe", cls.pipe),
-            root_task=settings.get("root_task", cls.root_task),
-            stage_rewrites_table=settings.get("stage_rewrites_table", cls.stage_rewrites_table),
-        )
-        for value in (names.raw_table, names.ledger_table, names.pipe, names.stage_rewrites_table):
-            validate_qualified_name(value)
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_$]*$", names.root_task):
-            raise ConfigurationError(f"root_task {names.root_task!r} is not a task name")
-        return names
-
-
-def validate_qualified_name(name: str) -> str:
-    """`database.schema.object`: the only shape ever spliced into a query here."""
-    if not _QUALIFIED.match(name):
-        raise ConfigurationError(f"{name!r} is not a fully qualified name (database.schema.object)")
-    return name
 
 
 # ---- the queries -------------------------------------------------------------------------------
 # Values travel as bind variables (?); only validated qualified names are spliced in.
 
 
-def settings_query(settings_table: str) -> str:
-    return f"select name, value from {validate_qualified_name(settings_table)}"
+def ledger_keys_query(settings: WaitSettings) -> str:
+    return f"select status, stage_keys from {settings.ledger_table} where run_id = ?"
 
 
-def ledger_keys_query(names: Names) -> str:
-    return f"select status, stage_keys from {names.ledger_table} where run_id = ?"
+def rewrites_query(settings: WaitSettings) -> str:
+    return f"select file_name, rewritten_to from {settings.stage_rewrites_table}"
 
 
-def rewrites_query(names: Names) -> str:
-    return f"select file_name, rewritten_to from {names.stage_rewrites_table}"
-
-
-def loaded_files_query(names: Names) -> str:
+def loaded_files_query(settings: WaitSettings) -> str:
     return (
-        f"select distinct file_name from {names.raw_table} "
+        f"select distinct file_name from {settings.raw_table} "
         "where loaded_at >= dateadd(second, -?, sysdate())"
     )
 
 
-def load_errors_query(names: Names) -> str:
-    database = names.raw_table.split(".")[0]
+def load_errors_query(settings: WaitSettings) -> str:
+    database = settings.raw_table.split(".")[0]
     return (
         "select file_name, status, first_error_message "
         f"from table({database}.information_schema.copy_history("
-        f"table_name => '{names.raw_table}', "
+        f"table_name => '{settings.raw_table}', "
         "start_time => dateadd(hour, -24, current_timestamp()))) "
         "where status <> 'Loaded'"
     )
 
 
-def predecessor_query() -> str:
-    return "select system$get_predecessor_return_value(?)"
-
-
-def queries(names: Names, settings_table: str) -> list[str]:
+def queries(settings: WaitSettings, settings_table: str) -> list[str]:
     """Every statement the wait step runs (tests replay them against sql/privileges.yml)."""
     return [
         settings_query(settings_table),
-        predecessor_query(),
-        ledger_keys_query(names),
-        rewrites_query(names),
-        loaded_files_query(names),
-        load_errors_query(names),
+        PREDECESSOR_QUERY,
+        ledger_keys_query(settings),
+        rewrites_query(settings),
+        loaded_files_query(settings),
+        load_errors_query(settings),
     ]
 
 
 # ---- the wait --------------------------------------------------------------------------------
-
-Queries = Callable[[str, Sequence[Any]], list[Sequence[Any]]]
 
 
 @dataclass
@@ -404,7 +226,7 @@ class LoadWatcher:
     """Looks at the raw table and COPY_HISTORY, remembering what it has seen."""
 
     run_sql: Queries
-    names: Names
+    settings: WaitSettings
     clock: Callable[[], float] = time.monotonic
     seen: set[str] = field(default_factory=set)
     _last_look: float | None = None
@@ -417,11 +239,11 @@ class LoadWatcher:
             else int(now - self._last_look) + LOOK_BACK_MARGIN_SECONDS
         )
         self._last_look = now
-        rows = self.run_sql(loaded_files_query(self.names), [back])
+        rows = self.run_sql(loaded_files_query(self.settings), [back])
         self.seen.update(str(row[0]) for row in rows)
         errors = {
             str(row[0]): f"{row[1]}: {row[2]}"
-            for row in self.run_sql(load_errors_query(self.names), [])
+            for row in self.run_sql(load_errors_query(self.settings), [])
         }
         return self.seen, errors
 
@@ -438,7 +260,7 @@ def wait_for_loads(
     while True:
         loaded, errors = watcher.look()
         verdict = decide(
-            expected, loaded, errors, clock() - started, timeout_seconds, watcher.names
+            expected, loaded, errors, clock() - started, timeout_seconds, watcher.settings
         )
         if verdict.state != "wait":
             return verdict
@@ -453,21 +275,20 @@ def check_run(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """The whole wait step over a `run_sql(query, params) -> rows` callable."""
-    settings = {str(r[0]).lower(): str(r[1]) for r in run_sql(settings_query(settings_table), [])}
-    names = Names.from_settings(settings)
+    settings = WaitSettings.from_rows(
+        text_pairs(run_sql(settings_query(settings_table), [])), settings_table
+    )
     if not run:
-        rows = run_sql(predecessor_query(), [names.root_task])
+        rows = run_sql(PREDECESSOR_QUERY, [settings.root_task])
         run = str(rows[0][0]) if rows and rows[0][0] is not None else None
     reference = parse_run_reference(run)
-    written = expected_files(run_sql(ledger_keys_query(names), [reference.run_id]))
-    rewrites = {
-        str(r[0]): None if r[1] is None else str(r[1]) for r in run_sql(rewrites_query(names), [])
-    }
+    written = expected_files(run_sql(ledger_keys_query(settings), [reference.run_id]))
+    rewrites = text_pairs(run_sql(rewrites_query(settings), []))
     expected = follow_rewrites(written, rewrites)
-    timeout = float(settings.get("wait_timeout_seconds", DEFAULT_TIMEOUT_SECONDS))
-    poll = float(settings.get("wait_poll_seconds", DEFAULT_POLL_SECONDS))
-    watcher = LoadWatcher(run_sql, names, clock)
-    verdict = wait_for_loads(expected, watcher, timeout, poll, clock, sleep)
+    watcher = LoadWatcher(run_sql, settings, clock)
+    verdict = wait_for_loads(
+        expected, watcher, settings.wait_timeout_seconds, settings.wait_poll_seconds, clock, sleep
+    )
     if verdict.state == "fail":
         raise FilesNotLoadedError(f"run {reference.run_id}: {verdict.message}")
     return {
@@ -480,11 +301,7 @@ def check_run(
 def amplitude_wait_for_loads(
     session: Session,
     run: str | None = None,
-    settings_table: str = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS",
+    settings_table: str = SETTINGS_TABLE,
 ) -> dict:  # type: ignore[type-arg]  # Snowpark maps a plain dict to the VARIANT it returns
     """CALL amplitude_wait_for_loads([run [, settings_table]]): the task graph's wait step."""
-
-    def run_sql(query: str, params: Sequence[Any]) -> list[Sequence[Any]]:
-        return list(session.sql(query, params=list(params) or None).collect())
-
-    return check_run(run_sql, run, settings_table)
+    return check_run(SessionGate(session).rows, run, settings_table)
