@@ -1,3 +1,6 @@
+"""``amplitude_ingest.lines``: the one line splitter (blank lines are lines) and line
+validation over chunks of any size."""
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st

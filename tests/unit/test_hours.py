@@ -1,3 +1,6 @@
+"""``amplitude_ingest.hours``: hours as users type them, ranges refused with the message
+that names what is wrong, windows planned and halved, what a resumed run takes."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
