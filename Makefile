@@ -39,14 +39,14 @@ $(STAMP): requirements/dev.lock pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check snowpark tests bench
-	$(BIN)/ruff format --check snowpark tests bench
+	$(BIN)/ruff check snowpark tests bench tools
+	$(BIN)/ruff format --check snowpark tests bench tools
 	mkdir -p .local
 	cd dbt && AMPLITUDE_WAREHOUSE=../.local/sqlfluff.duckdb ../$(BIN)/sqlfluff lint models tests
 	# The Snowflake side: the models compiled for Snowflake on fakesnow (no account), as a
 	# full build and as an incremental run compile them, linted in Snowflake's dialect.
 	rm -rf .local/snowflake-compiled
-	$(BIN)/python -m tests.fakesnow_shim .local/snowflake-compiled
+	$(BIN)/python -m tools.fakesnow_shim .local/snowflake-compiled
 	$(BIN)/sqlfluff lint --config dbt/.sqlfluff-snowflake .local/snowflake-compiled
 
 typecheck: $(STAMP)

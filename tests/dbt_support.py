@@ -13,7 +13,7 @@ import duckdb
 from amplitude_laptop.loader import FORGET_REQUESTS_TABLE, Loader, connect
 from amplitude_laptop.stage_listing import LocalStageListing
 from amplitude_laptop.transform import DEFAULT_DBT_PROJECT, TransformSummary, run_dbt
-from tests.fakesnow_shim import FAKESNOW_PROFILE, FORGET_REQUESTS_DDL
+from tools.fakesnow_shim import FAKESNOW_PROFILE, FORGET_REQUESTS_DDL
 
 # Bookkeeping, not data: when the dbt run that wrote a row started. Two builds of the same
 # rows differ in it and nothing else, so comparisons leave it out.

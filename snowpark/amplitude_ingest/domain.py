@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from amplitude_ingest.errors import AmplitudeIngestError, SplittableExportError
+from amplitude_ingest.errors import AmplitudeIngestError, SplittableExportError, shorten
 from amplitude_ingest.hours import HourWindow
 
 
@@ -128,12 +128,7 @@ class ExtractSummary:
         run id to look it up by. The reasons are the ledger's, where keys never go."""
         reasons = []
         for hour, message in sorted(self.failures.items())[:max_reasons]:
-            cut = (
-                message
-                if len(message) <= max_reason_chars
-                else message[: max_reason_chars - 1] + "…"
-            )
-            reasons.append(f"{hour}: {cut}")
+            reasons.append(f"{hour}: {shorten(message, max_reason_chars)}")
         more = len(self.failures) - len(reasons)
         given_up = (
             f", {self.hours_given_up} of them given up (not exported again unless forced)"

@@ -6,6 +6,15 @@ types are built from status codes, hours and short response excerpts only.
 
 from __future__ import annotations
 
+ELLIPSIS = "…"
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` when it has at most ``limit`` characters, else its start and an ellipsis,
+    ``limit`` characters in all: a message quoting something long stays readable and
+    bounded, and says that it was cut."""
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + ELLIPSIS
+
 
 class AmplitudeIngestError(Exception):
     """Base class for every error this package raises on purpose."""

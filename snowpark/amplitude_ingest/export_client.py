@@ -23,8 +23,10 @@ from amplitude_ingest.errors import (
     ExportTooLargeError,
     RateLimitedError,
     TruncatedDownloadError,
+    shorten,
 )
 from amplitude_ingest.hours import HourWindow, format_hour
+from amplitude_ingest.redact import scrub
 from amplitude_ingest.retry import parse_retry_after
 
 DOWNLOAD_CHUNK_SIZE = 1 << 20
@@ -32,14 +34,14 @@ MAX_ERROR_EXCERPT = 200
 
 
 def _excerpt(response: requests.Response, secrets: list[str]) -> str:
-    """The start of an error body, for the message; a key it echoes back is masked."""
+    """The start of an error body on one line, for the message, at most
+    ``MAX_ERROR_EXCERPT`` characters; a key it echoes back is masked before it is cut, so
+    no part of a key survives the cut either."""
     try:
-        text = response.text[:MAX_ERROR_EXCERPT]
+        text = response.text
     except (requests.RequestException, UnicodeDecodeError):
         return ""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return " ".join(text.split())
+    return shorten(" ".join(scrub(text, secrets).split()), MAX_ERROR_EXCERPT)
 
 
 class ExportClient:

@@ -28,7 +28,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from amplitude_ingest.domain import HourOutcome, WindowResult
 from amplitude_ingest.errors import AmplitudeAuthError, AmplitudeIngestError
 from amplitude_ingest.forget import Forgotten, drop_forgotten
 from amplitude_ingest.hours import HourWindow, format_hour
-from amplitude_ingest.lines import LineValidator, RejectedLine, ValidatedChunk
+from amplitude_ingest.lines import LineValidator, RejectedLine, ValidatedChunk, split_lines
 from amplitude_ingest.parts import GzipPart, RollingParts
 from amplitude_ingest.ports import ExportSource, PendingPart, Stage
 from amplitude_ingest.retry import window_retrying
@@ -50,37 +50,14 @@ from amplitude_ingest.stage_keys import (
     quarantine_key,
 )
 from amplitude_ingest.unpack import SpooledArchive, gunzip
-from amplitude_ingest.zip_stream import NotStreamableError, ZipStream
+from amplitude_ingest.zip_stream import NotStreamableError, RawMember, streamed_members
 
 logger = logging.getLogger(__name__)
 
-RawMember = tuple[int, str, Iterator[bytes]]  # position in the zip, untrusted name, bytes
 UNEXPECTED_NAME = (
     "zip entry name is not Amplitude's <project id>/<project id>_<YYYY-MM-DD>_<H>#<n>.json.gz "
     "for an hour of the requested window"
 )
-
-
-def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The lines of a stream of chunks, without their line ends; blank lines skipped."""
-    carry = b""
-    for chunk in chunks:
-        lines = (carry + chunk).split(b"\n")
-        carry = lines.pop()
-        yield from (line for line in lines if line.strip())
-    if carry.strip():
-        yield carry
-
-
-def streamed_members(body: Iterable[bytes]) -> Iterator[RawMember]:
-    """The file members of a zip while it downloads (folder entries are read and skipped)."""
-    for member in ZipStream(body).members():
-        chunks = member.chunks()
-        if member.is_dir:
-            for _ in chunks:
-                pass
-            continue
-        yield member.index, member.name, chunks
 
 
 class WindowExporter:
@@ -218,7 +195,7 @@ class WindowExporter:
             try:
                 chunks = gunzip(raw, f"zip member #{index}")
                 if rejected:
-                    writer.reject(_lines(chunks), UNEXPECTED_NAME, entry_name=name)
+                    writer.reject(split_lines(chunks), UNEXPECTED_NAME, entry_name=name)
                 else:
                     validator = LineValidator()
                     for chunk in chunks:

@@ -23,14 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from amplitude_ingest.errors import ConfigurationError
-from amplitude_ingest.lines import ValidatedChunk
+from amplitude_ingest.lines import ValidatedChunk, split_lines
 from amplitude_ingest.parts import GzipPart, RollingParts
 from amplitude_ingest.ports import PendingPart, Stage
 from amplitude_ingest.stage_keys import EVENTS_FOLDER, QUARANTINE_FOLDER, parse_part_key
@@ -184,17 +184,6 @@ class NothingForgotten:
 
     def forgotten(self) -> Forgotten:
         return Forgotten()
-
-
-def split_lines(chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]:
-    """Lines without their line ends; a last line without one is kept."""
-    carry = b""
-    for chunk in chunks:
-        lines = (carry + bytes(chunk)).split(b"\n")
-        carry = lines.pop()
-        yield from lines
-    if carry:
-        yield carry
 
 
 def drop_forgotten(chunk: ValidatedChunk, forgotten: Forgotten) -> tuple[ValidatedChunk, int]:

@@ -95,7 +95,19 @@ def hour_range(start: datetime, end: datetime) -> list[datetime]:
 
 
 def validate_range(start: datetime, end: datetime, newest_exportable: datetime) -> None:
-    """Refuse a backwards range or one that reaches past what Amplitude can export."""
+    """Refuse a range that starts after the newest exportable hour, a backwards range, or
+    one that reaches past what Amplitude can export.
+
+    The start is checked first: with no end given, the end is the newest exportable hour,
+    and a start after it is a start in the future, not a range typed backwards.
+    """
+    newest = format_hour(newest_exportable)
+    why = "(Amplitude needs about 2 hours after an hour ends; see --lag-hours)"
+    if start > newest_exportable:
+        raise InvalidWindowError(
+            f"start {format_hour(start)} is after the newest exportable hour {newest}: "
+            f"nothing from that hour on can be exported yet {why}"
+        )
     if end < start:
         raise InvalidWindowError(
             f"the range is backwards: end {format_hour(end)} is before start {format_hour(start)}"
@@ -103,8 +115,7 @@ def validate_range(start: datetime, end: datetime, newest_exportable: datetime) 
     if end > newest_exportable:
         raise InvalidWindowError(
             f"hour {format_hour(end)} is not exportable yet: the newest exportable hour is "
-            f"{format_hour(newest_exportable)} (Amplitude needs about 2 hours after an hour "
-            "ends; see --lag-hours)"
+            f"{newest} {why}"
         )
 
 

@@ -7,7 +7,7 @@ the exact bytes received; invalid ones are handed back with a reason, for quaran
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,42 @@ def check_line(line: bytes) -> str | None:
     return None
 
 
+class LineSplitter:
+    """Whole lines from chunks of any size, without their line ends: the one definition of
+    a line in an export member.
+
+    A line is what lies between two newlines; a last piece with no newline after it is a
+    line too (``finish``), an empty one is not. A blank or whitespace-only line (``b"\\r"``
+    from a CRLF file, say) is a line like any other: whoever reads it decides, nobody
+    drops it. The carry holds at most one line.
+    """
+
+    def __init__(self) -> None:
+        self.carry = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The lines ``chunk`` completes, the first one joined to what was carried over."""
+        if b"\n" not in chunk:
+            self.carry += chunk
+            return []
+        lines = chunk.split(b"\n")
+        self.carry, lines[0] = lines.pop(), self.carry + lines[0]
+        return lines
+
+    def finish(self) -> list[bytes]:
+        """The last line, when the data does not end with a newline."""
+        rest, self.carry = self.carry, b""
+        return [rest] if rest else []
+
+
+def split_lines(chunks: Iterable[bytes | memoryview]) -> Iterator[bytes]:
+    """Every line of a stream of chunks (see :class:`LineSplitter`), blank ones included."""
+    splitter = LineSplitter()
+    for chunk in chunks:
+        yield from splitter.feed(bytes(chunk))
+    yield from splitter.finish()
+
+
 class LineValidator:
     """Feed decompressed chunks of any size; get back whole validated lines.
 
@@ -99,28 +135,26 @@ class LineValidator:
     """
 
     def __init__(self) -> None:
-        self._carry = b""
+        self._splitter = LineSplitter()
         self._is_object = _object_checker()
         self.lines_seen = 0
 
     def feed(self, chunk: bytes) -> ValidatedChunk:
-        first_newline = chunk.find(b"\n")
-        if first_newline < 0:
-            self._carry += chunk
+        lines = self._splitter.feed(chunk)
+        if not lines:
             return ValidatedChunk()
-        lines = chunk.split(b"\n")
-        self._carry, lines[0] = lines.pop(), self._carry + lines[0]
-        last_newline = len(chunk) - len(self._carry) - 1
+        first_newline = chunk.find(b"\n")
+        last_newline = len(chunk) - len(self._splitter.carry) - 1
         # When every line is valid, the output is the carried-over head line plus the rest
         # of the chunk up to its last newline, written from a view without a copy.
         body = memoryview(chunk)[first_newline + 1 : last_newline + 1]
         return self._validate(lines, lines[0] + b"\n", body)
 
     def finish(self) -> ValidatedChunk:
-        rest, self._carry = self._carry, b""
+        rest = self._splitter.finish()
         if not rest:
             return ValidatedChunk()
-        return self._validate([rest], rest + b"\n", memoryview(b""))
+        return self._validate(rest, rest[0] + b"\n", memoryview(b""))
 
     def _validate(self, lines: list[bytes], head: bytes, body: memoryview) -> ValidatedChunk:
         first_number = self.lines_seen + 1

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any, Self, cast
 
 from amplitude_ingest.errors import CorruptExportError
+from amplitude_ingest.zip_stream import RawMember
 
 try:  # python-isal decompresses 2-3x faster than zlib
     from isal import isal_zlib
@@ -98,7 +99,7 @@ class SpooledArchive:
     def __exit__(self, *exc_info: object) -> None:
         self._zip.close()
 
-    def members(self) -> Iterator[tuple[int, str, Iterator[bytes]]]:
+    def members(self) -> Iterator[RawMember]:
         """(position, untrusted name, raw bytes) of each file member, in archive order."""
         for index, info in enumerate(self._zip.infolist()):
             if not info.is_dir():

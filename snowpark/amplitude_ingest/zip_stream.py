@@ -43,6 +43,10 @@ _ZIP64_END = struct.Struct("<4sQHHIIQQQQ")
 _ZIP64_LOCATOR = struct.Struct("<4sIQI")
 
 
+# A file member of an export: its position in the zip, its untrusted name, its raw bytes.
+RawMember = tuple[int, str, Iterator[bytes]]
+
+
 class NotStreamableError(AmplitudeIngestError):
     """This archive cannot be read as a stream; read it from a spooled copy instead."""
 
@@ -394,3 +398,14 @@ class ZipStream:
             size = zip64[1] if size == 0xFFFFFFFF else size
             offset = zip64[2] if offset == 0xFFFFFFFF else offset
         return total, size, offset
+
+
+def streamed_members(body: Iterable[bytes]) -> Iterator[RawMember]:
+    """The file members of a zip while it downloads (folder entries are read and skipped)."""
+    for member in ZipStream(body).members():
+        chunks = member.chunks()
+        if member.is_dir:
+            for _ in chunks:
+                pass
+            continue
+        yield member.index, member.name, chunks

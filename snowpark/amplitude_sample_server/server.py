@@ -87,6 +87,11 @@ class FaultPlan:
     zip_layout: str = "seekable"
     # Entry names for an hour's first member instead of Amplitude's, by hour id.
     entry_names: dict[str, str] = field(default_factory=dict)
+    # The plain (not yet gzipped) bytes of an hour's first member instead of generated
+    # events, by hour id: lines exactly as a test wants them, blank or CRLF ones included.
+    member_bodies: dict[str, bytes] = field(default_factory=dict)
+    # The body of an injected status answer ("503", "418", ...).
+    error_body: bytes = b"injected fault"
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def next_response_fault(self, hours: list[datetime]) -> str | None:
@@ -210,7 +215,7 @@ def _write_members(
             if n == 0 and hid in faults.entry_names:
                 name = faults.entry_names[hid]
             needs_bytes = (
-                (n == 0 and hid in faults.bad_lines)
+                (n == 0 and (hid in faults.bad_lines or hid in faults.member_bodies))
                 or hid in faults.corrupt_hours
                 or transient == "badcrc"
             )
@@ -218,6 +223,8 @@ def _write_members(
                 put(name, member, None)
                 continue
             gz = member.read_bytes()
+            if n == 0 and hid in faults.member_bodies:
+                gz = _gzip.compress(faults.member_bodies[hid], 1)
             if n == 0 and hid in faults.bad_lines:
                 plain: bytes = _gzip.decompress(gz)  # type: ignore[no-untyped-call]
                 lines = plain.split(b"\n")
@@ -380,7 +387,7 @@ class LocalAmplitude:
             status = int(status_text)
             record(status)
             extra = {"Retry_After": retry_after} if retry_after else {}
-            return self._send(handler, status, b"injected fault", **extra)
+            return self._send(handler, status, self.faults.error_body, **extra)
         if all(hour_id(h) in self.faults.empty_hours for h in hours):
             record(404)
             return self._send(handler, 404, b"No data available for the range")
@@ -426,6 +433,7 @@ class LocalAmplitude:
                     self.faults.traversal_hours,
                     self.faults.empty_hours,
                     self.faults.entry_names.keys(),
+                    self.faults.member_bodies.keys(),
                 )
             )
             or self.faults.zip_layout != "seekable"

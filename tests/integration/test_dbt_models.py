@@ -26,8 +26,8 @@ from tests.dbt_support import (
     model_rows,
     run_dbt_on_fakesnow,
 )
-from tests.fakesnow_shim import patched_fakesnow
 from tests.support import Harness
+from tools.fakesnow_shim import patched_fakesnow
 
 START = datetime(2026, 1, 26, 0, tzinfo=UTC)
 H = timedelta(hours=1)

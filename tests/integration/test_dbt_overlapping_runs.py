@@ -25,7 +25,7 @@ from tests.dbt_support import (
     run_dbt_on_fakesnow,
     run_local,
 )
-from tests.fakesnow_shim import FORGET_REQUESTS_DDL, patched_fakesnow
+from tools.fakesnow_shim import FORGET_REQUESTS_DDL, patched_fakesnow
 
 LOADED = datetime(2026, 3, 3)
 VARS = json.dumps({"amplitude__date_range_end": "2026-03-20"})

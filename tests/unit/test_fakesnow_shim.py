@@ -1,4 +1,13 @@
-from tests.fakesnow_shim import rewrite
+"""The fakesnow shim (``tools/fakesnow_shim.py``): its rewrites of Snowflake SQL for fakesnow,
+and its home as a build step of ``make lint``."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+from tools.fakesnow_shim import rewrite
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def upper(part: str) -> str:
@@ -34,3 +43,14 @@ def test_merge_insert_values_are_qualified_with_the_source() -> None:
     assert rewrite(sql, lambda p: p).endswith(
         'insert ("A", "B") values (DBT_INTERNAL_SOURCE."A", DBT_INTERNAL_SOURCE."B")'
     )
+
+
+def test_make_lint_runs_the_shim_from_tools_as_a_module() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    lint = makefile[makefile.index("\nlint:") : makefile.index("\ntypecheck:")]
+    modules = re.findall(r"python -m (\S*fakesnow_shim)\b", lint)
+    assert modules == ["tools.fakesnow_shim"]
+    spec = importlib.util.find_spec(modules[0])
+    assert spec is not None
+    assert spec.origin == str(ROOT / "tools" / "fakesnow_shim.py")
+    assert not (ROOT / "tests" / "fakesnow_shim.py").exists()  # one home

@@ -1,8 +1,11 @@
+"""``amplitude_ingest.lines``: the one line splitter (blank lines are lines) and line
+validation over chunks of any size."""
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from amplitude_ingest.lines import LineValidator, ValidatedChunk, check_line
+from amplitude_ingest.lines import LineValidator, ValidatedChunk, check_line, split_lines
 
 GOOD = b'{"uuid": "a", "event_type": "x"}'
 
@@ -86,3 +89,23 @@ def test_every_line_is_either_kept_or_rejected(lines: list[bytes], chunk: int) -
     assert kept == b"".join(line + b"\n" for line in good)
     assert len(rejected) == len(lines) - len(good)
     assert validator.lines_seen == len(lines)
+
+
+@given(
+    st.text(alphabet="a \r\n", max_size=60).map(str.encode),
+    st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=12),
+)
+def test_split_lines_keeps_blank_lines_whatever_the_chunking(data: bytes, sizes: list[int]) -> None:
+    chunks, at = [], 0
+    while at < len(data):
+        size = sizes[len(chunks) % len(sizes)]
+        chunks.append(data[at : at + size])
+        at += size
+    pieces = data.split(b"\n")
+    expected = pieces[:-1] if pieces[-1] == b"" else pieces
+    assert list(split_lines(chunks)) == expected
+    validator = LineValidator()
+    for chunk in chunks:
+        validator.feed(chunk)
+    validator.finish()
+    assert validator.lines_seen == len(expected)

@@ -1,3 +1,5 @@
+"""``amplitude_ingest.retry``: what is retried, Retry-After honoured, attempts bounded."""
+
 from datetime import UTC, datetime
 
 import pytest

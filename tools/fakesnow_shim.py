@@ -1,4 +1,10 @@
-"""A small shim that lets fakesnow run this project's Snowflake SQL. Test-only.
+"""A small shim that lets fakesnow run this project's Snowflake SQL: a build tool.
+
+``make lint`` runs it (``python -m tools.fakesnow_shim DIR``) to compile the dbt project for
+Snowflake before sqlfluff lints that SQL, and the dbt-on-fakesnow tests use its
+``patched_fakesnow``. It lives in ``tools/``, with the repository's other build steps: not
+in ``tests/`` (a build step is not a test, and ``make lint`` must not depend on the test
+tree), not in ``snowpark/`` (that is shipped to Snowflake, and fakesnow must not be).
 
 fakesnow 0.12 emulates Snowflake on DuckDB. Three of its gaps touch our SQL, and each
 is a fakesnow limitation, not a Snowflake behaviour, so the shim fixes them on the
@@ -21,7 +27,7 @@ fakesnow side rather than bending the models:
    forbids inside an explicit transaction; dbt's ``begin``/``commit`` around the MERGE
    run as no-ops, so each statement commits on its own.
 
-``python -m tests.fakesnow_shim DIR`` compiles the dbt project for Snowflake with no
+``python -m tools.fakesnow_shim DIR`` compiles the dbt project for Snowflake with no
 account (on fakesnow, full-build and incremental variants) for sqlfluff: see
 ``compile_for_snowflake`` and ``make lint``.
 """
@@ -165,7 +171,7 @@ def compile_for_snowflake(out: Path) -> list[Path]:
     return written
 
 
-# A dbt profile for the snowflake adapter pointed at fakesnow (tests/dbt_support.py too).
+# A dbt profile for the snowflake adapter pointed at fakesnow (tests/dbt_support.py uses it).
 # The forget-request record as Snowflake has it (RAW.AMPLITUDE_FORGET_REQUESTS, created by
 # the forget SQL script; the laptop's is in amplitude_laptop.loader), for dbt on fakesnow.
 FORGET_REQUESTS_DDL = (

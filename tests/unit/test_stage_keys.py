@@ -1,3 +1,6 @@
+"""``amplitude_ingest.stage_keys``: part and quarantine keys, content fingerprints, member
+names read loosely, prefixes that never escape the stage."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest

@@ -1,3 +1,6 @@
+"""``amplitude_ingest.hours``: hours as users type them, ranges refused with the message
+that names what is wrong, windows planned and halved, what a resumed run takes."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -53,6 +56,30 @@ def test_future_range_is_refused_with_the_newest_exportable_hour() -> None:
     with pytest.raises(InvalidWindowError, match="20260126T09"):
         validate_range(BASE, BASE + 10 * H, newest)
     validate_range(BASE, newest, newest)
+
+
+def test_a_start_after_the_newest_exportable_hour_is_named_as_such_not_as_backwards() -> None:
+    newest = BASE + 9 * H
+    future = datetime(2099, 1, 1, tzinfo=UTC)
+    why = "(Amplitude needs about 2 hours after an hour ends; see --lag-hours)"
+    # No end typed: the plan ends the range at the newest exportable hour.
+    for end in (newest, future + 5 * H):
+        with pytest.raises(InvalidWindowError) as refused:
+            validate_range(future, end, newest)
+        assert str(refused.value) == (
+            "start 20990101T00 is after the newest exportable hour 20260126T09: "
+            f"nothing from that hour on can be exported yet {why}"
+        )
+    with pytest.raises(InvalidWindowError) as refused:
+        validate_range(BASE, BASE + 10 * H, newest)
+    assert str(refused.value) == (
+        f"hour 20260126T10 is not exportable yet: the newest exportable hour is 20260126T09 {why}"
+    )
+    with pytest.raises(InvalidWindowError) as refused:
+        validate_range(BASE + 5 * H, BASE, newest)
+    assert str(refused.value) == (
+        "the range is backwards: end 20260126T00 is before start 20260126T05"
+    )
 
 
 def test_halves_split_evenly_and_cover_the_window() -> None:
