@@ -56,14 +56,14 @@ LOCATIONS = {
     "snowflake-bucket-named-acme-events": "s3://acme-events/amplitude/",
     "snowflake-location-ending-in-events": "s3://lake/events/",
 }
-# Today's SnowflakeStage.list_keys cuts each name LIST prints at the first occurrence of
-# "<folder>/", which can lie inside the stage's own location: a wrong key.
+# SnowflakeStage.list_keys cuts each name LIST prints where "/<folder>/" starts: a bucket
+# named acme-events no longer misleads it, but a location whose path ends in the listed
+# folder's name (s3://lake/events/, listing events/) still does; only the stage's location
+# (GET_STAGE_LOCATION for an external stage, the stage's name for an internal one) would
+# tell them apart. Keep the stage's URL free of the names events/ and quarantine/.
 CUT_INSIDE_THE_LOCATION = {
-    "snowflake-bucket-named-acme-events": (
-        "list_keys finds 'events/' inside the bucket name s3://acme-events/"
-    ),
     "snowflake-location-ending-in-events": (
-        "list_keys finds 'events/' in the stage's URL path s3://lake/events/"
+        "list_keys finds '/events/' in the stage's URL path s3://lake/events/"
     ),
 }
 
@@ -111,7 +111,8 @@ class LocalTestingWithStageCommands:
         entity = registry.get(STAGE_NAME)
         return None if entity is None else Path(entity._working_directory)
 
-    def sql(self, text: str) -> _Rows:
+    def sql(self, text: str, params: list[Any] | None = None) -> _Rows:
+        assert not params, "LIST, REMOVE and GET_STAGE_LOCATION take no bind variables"
         asked = self._LOCATION.match(text.strip())
         if asked is not None:  # GET_STAGE_LOCATION: "URL of the cloud storage location"
             assert asked[1] == STAGE_NAME, text
@@ -141,8 +142,8 @@ class LocalTestingWithStageCommands:
 def _snowflake_stage(location: str, spool: Path) -> Iterator[ContractStage]:
     from snowflake.snowpark import Session
 
-    from amplitude_ingest.snowflake_session import SessionGate
-    from amplitude_ingest.snowflake_stage import SnowflakeStage
+    from amplitude_ingest.in_snowflake.session import SessionGate
+    from amplitude_ingest.in_snowflake.stage import SnowflakeStage
 
     session = Session.builder.config("local_testing", True).create()
     commands = LocalTestingWithStageCommands(session, location)

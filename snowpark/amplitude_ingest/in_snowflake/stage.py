@@ -45,9 +45,11 @@ class SnowflakeStage:
         folder = normalize_prefix(prefix)
         keys = []
         for row in self._gate.rows(f"list @{self.stage}/{folder}/"):
+            # LIST names a file by the stage's location and its path; the folder starts
+            # after a "/" (a bucket named acme-events holds "events/" too, mid-name).
             name = str(row[0])
-            at = name.find(folder + "/")
-            if at >= 0:
+            at = 0 if name.startswith(folder + "/") else name.find("/" + folder + "/") + 1
+            if at > 0 or name.startswith(folder + "/"):
                 keys.append(name[at:])
         return sorted(keys)
 
