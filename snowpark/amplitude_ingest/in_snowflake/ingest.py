@@ -28,6 +28,7 @@ from amplitude_ingest.errors import HoursFailedError
 from amplitude_ingest.hours import parse_bounds
 from amplitude_ingest.in_snowflake import doctor, forget_procedure, wait_step
 from amplitude_ingest.in_snowflake.ledger_table import SnowflakeLedger
+from amplitude_ingest.in_snowflake.native_app import app_settings
 from amplitude_ingest.in_snowflake.session import SessionGate
 from amplitude_ingest.in_snowflake.stage import SnowflakeStage
 from amplitude_ingest.redact import redacting, scrub
@@ -44,6 +45,7 @@ OTHER_PROCEDURES_SETTINGS = frozenset(
         *doctor.OPTIONAL_SETTINGS,
         *wait_step.SETTINGS,
         *forget_procedure.SETTINGS,
+        *app_settings.SETTINGS,
     }
 )
 

@@ -1,0 +1,40 @@
+"""The ``specification_action`` lifecycle callback: the consumer approved or declined the
+app's external access request.
+
+Asynchronous callbacks get no status in their arguments; they read the current state
+with SHOW SPECIFICATIONS (developer-guide/native-apps/callbacks). So the handler takes
+whatever arguments the manifest's callback is declared with and ignores them. On approve
+it records the approval (the schedule still waits for the consumer to start it); on
+decline it stops the schedule, so no task keeps failing against a closed integration.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from amplitude_ingest.in_snowflake.native_app import doctor_checks, run_history, schedule
+
+if TYPE_CHECKING:
+    from snowflake.snowpark import Session
+
+STEP = "specification"
+
+
+def reaction(status: str | None) -> str:
+    """What the app does for a specification status: ``stop`` or ``record``."""
+    return "record" if status == "APPROVED" else "stop"
+
+
+def on_specification_change(session: Session, *args: object) -> str:
+    """The callback; see the module docstring."""
+    del args  # async callbacks carry no state: SHOW SPECIFICATIONS is the truth
+    with run_history.recorded(session, STEP) as run:
+        rows = [r.as_dict() for r in session.sql("show specifications").collect()]
+        status = doctor_checks.specification_status(rows)
+        run.status = (status or "none").lower()
+        if reaction(status) == "stop":
+            message = schedule.stop(session)
+        else:
+            message = f"specification {run.status}: start the schedule when ready"
+        run.summary = {"specification": run.status, "message": message}
+    return message
