@@ -21,14 +21,12 @@ Where the keys go, and where they remain (each point with its page):
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+
+from snowflake.snowpark import Session
 
 from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.in_snowflake.native_app import names, run_history
 from amplitude_ingest.redact import scrub
-
-if TYPE_CHECKING:
-    from snowflake.snowpark import Session
 
 STEP = "set_credentials"
 PROCEDURE = "code.amplitude_set_credentials"

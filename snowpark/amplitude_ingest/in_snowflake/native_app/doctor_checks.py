@@ -30,15 +30,14 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from snowflake.snowpark import DataFrame, Session
 
 from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN, CheckResult
 from amplitude_ingest.in_snowflake.native_app import app_settings, names, retention, run_history
 from amplitude_ingest.in_snowflake.native_app.credentials import STEP as CREDENTIALS_STEP
 from amplitude_ingest.in_snowflake.native_app.load_step import LOADED
-
-if TYPE_CHECKING:
-    from snowflake.snowpark import DataFrame, Session
 
 INGEST_STEP = "ingest"
 PROBE_HOUR = "20100101T00"  # long before any Amplitude project: 404 means reachable

@@ -9,13 +9,10 @@ history.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from snowflake.snowpark import Session
 
 from amplitude_ingest.in_snowflake import forget_procedure
 from amplitude_ingest.in_snowflake.native_app import names
-
-if TYPE_CHECKING:
-    from snowflake.snowpark import Session
 
 
 def amplitude_forget(session: Session, id_kind: str, id: str) -> dict:  # type: ignore[type-arg]

@@ -12,13 +12,12 @@ started it, which is what the doctor's serverless-task check reads.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
+
+from snowflake.snowpark import Session
 
 from amplitude_ingest.in_snowflake import ingest, wait_step
 from amplitude_ingest.in_snowflake.native_app import names, run_history
-
-if TYPE_CHECKING:
-    from snowflake.snowpark import Session
 
 STEP = "ingest"
 

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
+
+from snowflake.snowpark import Session
 
 from amplitude_ingest.errors import AmplitudeIngestError
 from amplitude_ingest.in_snowflake.native_app import names, run_history
-
-if TYPE_CHECKING:
-    from snowflake.snowpark import Session
 
 LOADED = "LOADED"
 STEP = "load"

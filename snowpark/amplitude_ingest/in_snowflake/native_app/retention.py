@@ -19,14 +19,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from snowflake.snowpark import Session
 
 from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.in_snowflake.native_app import app_settings, names, run_history
 from amplitude_ingest.in_snowflake.native_app.load_step import LOADED, stage_key
-
-if TYPE_CHECKING:
-    from snowflake.snowpark import Session
 
 STEP = "retention"
 DEFAULT_DAYS = 7

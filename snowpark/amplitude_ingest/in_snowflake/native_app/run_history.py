@@ -13,13 +13,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from snowflake.snowpark import Session
 
 from amplitude_ingest.in_snowflake.native_app import names
 from amplitude_ingest.redact import scrub
-
-if TYPE_CHECKING:
-    from snowflake.snowpark import Session
 
 OK, FAILED = "ok", "failed"
 COLUMNS = ("RUN_ID", "STEP", "STARTED_AT", "ENDED_AT", "STATUS", "SUMMARY", "FIRST_ERROR")

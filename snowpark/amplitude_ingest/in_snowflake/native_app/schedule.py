@@ -11,14 +11,12 @@ starts, and a run under way finishes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+
+from snowflake.snowpark import Session
 
 from amplitude_ingest.errors import AmplitudeIngestError
 from amplitude_ingest.in_snowflake.checks import FAIL, CheckResult
 from amplitude_ingest.in_snowflake.native_app import names, run_history
-
-if TYPE_CHECKING:
-    from snowflake.snowpark import Session
 
 STEP = "schedule"
 STARTED, STOPPED = "started", "stopped"

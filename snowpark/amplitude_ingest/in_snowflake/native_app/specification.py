@@ -10,12 +10,9 @@ decline it stops the schedule, so no task keeps failing against a closed integra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from snowflake.snowpark import Session
 
 from amplitude_ingest.in_snowflake.native_app import doctor_checks, run_history, schedule
-
-if TYPE_CHECKING:
-    from snowflake.snowpark import Session
 
 STEP = "specification"
 
