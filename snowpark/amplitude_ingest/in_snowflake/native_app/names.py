@@ -27,3 +27,7 @@ FINALIZER_TASK = "state.amplitude_finalize"
 TASKS = (FINALIZER_TASK, LOAD_TASK, ROOT_TASK)
 # The folder of the stage the export writes parts to and the load step copies from.
 EVENTS_FOLDER = "events/"
+# What the app's Streamlit calls (procedures in the versioned schema `code`).
+START_SCHEDULE = "call code.amplitude_start_schedule()"
+STOP_SCHEDULE = "call code.amplitude_stop_schedule()"
+DOCTOR = "call code.amplitude_doctor()"
