@@ -32,7 +32,11 @@ import streamlit as st  # noqa: E402
 
 from amplitude_dashboard import pages  # noqa: E402
 from amplitude_dashboard.app import CachedData, snowflake_session  # noqa: E402
-from amplitude_ingest.in_snowflake.native_app import credentials, names  # noqa: E402
+from amplitude_ingest.in_snowflake.native_app import (  # noqa: E402
+    credentials,
+    doctor_checks,
+    names,
+)
 from amplitude_ingest.redact import scrub  # noqa: E402
 from amplitude_queries import app as app_queries  # noqa: E402
 from amplitude_queries.backends import DataUnavailable  # noqa: E402
@@ -129,8 +133,16 @@ def settings_section(backend: app_queries.AppBackend, session: Any) -> None:
         value = st.text_input("New value", key="value")
         sent = st.form_submit_button("Save")
     if sent and name:
+        rows = {
+            str(r.name): None if r.value is None else str(r.value)
+            for r in settings.itertuples(index=False)
+        }
+        problem = doctor_checks.settings_problem({**rows, name: value})
+        if problem:
+            st.error(f"Not saved: {problem}")
+            return
         session.sql(app_queries.SET_SETTING, params=[value, name]).to_pandas()
-        st.success(f"{name} saved; code.amplitude_doctor() checks the settings.")
+        st.success(f"{name} saved.")
         st.cache_data.clear()
 
 

@@ -65,8 +65,8 @@ def account(tmp_path: Path) -> Iterator[Any]:
         cursor.execute(_ddl(names.LEDGER_TABLE, ledger_table.COLUMNS))
         cursor.execute(f"create table {names.SETTINGS_TABLE} (name varchar, value varchar)")
         cursor.execute(
-            f"insert into {names.SETTINGS_TABLE} values (?, ?), (?, ?)",
-            ["stage", names.STAGE, "stage_retention_days", "7"],
+            f"insert into {names.SETTINGS_TABLE} values (?, ?), (?, ?), (?, ?)",
+            ["stage", names.STAGE, "project", "web", "stage_retention_days", "7"],
         )
         cursor.execute(
             "create table data.amplitude_pipeline_health "
@@ -227,3 +227,25 @@ def test_the_key_pair_form_never_shows_the_keys_even_when_storing_fails(account:
     # The statement's text carries bind variables only: the keys went as parameters.
     assert credentials.call_statement() in session.queries
     assert not any(API_KEY in q or SECRET_KEY in q for q in session.queries)
+
+
+def _retention(connection: Any) -> str:
+    cursor = connection.cursor()
+    cursor.execute(f"select value from {names.SETTINGS_TABLE} where name = 'stage_retention_days'")
+    return str(cursor.fetchone()[0])
+
+
+def test_a_setting_is_saved_only_when_the_export_and_the_retention_accept_it(
+    account: Any,
+) -> None:
+    at = open_app(account)
+    at.selectbox(key="name").set_value("stage_retention_days")
+    at.text_input(key="value").input("90")
+    at.button[3].click().run()  # key pair, start, stop, then the settings form's Save
+    assert "Not saved: stage_retention_days is 90" in texts(at.error)
+    assert _retention(account) == "7"
+    at.selectbox(key="name").set_value("stage_retention_days")
+    at.text_input(key="value").input("30")
+    at.button[3].click().run()
+    assert "stage_retention_days saved." in texts(at.success)
+    assert _retention(account) == "30"

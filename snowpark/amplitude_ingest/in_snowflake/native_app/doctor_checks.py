@@ -34,6 +34,7 @@ from typing import Any
 
 from snowflake.snowpark import DataFrame, Session
 
+from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.in_snowflake.checks import FAIL, OK, WARN, CheckResult
 from amplitude_ingest.in_snowflake.native_app import app_settings, names, retention, run_history
 from amplitude_ingest.in_snowflake.native_app.credentials import STEP as CREDENTIALS_STEP
@@ -61,6 +62,20 @@ class Found:
     loads: list[tuple[str, str | None]] | Exception  # (status, first_error) per file
     task_ingests: list[tuple[str, str | None]] | Exception  # (status, first_error)
     stranded: list[str] | Exception = field(default_factory=list)
+
+
+def settings_problem(rows: Mapping[str, str | None]) -> str | None:
+    """What is wrong with the app's settings rows, or None: the export's own parser, then
+    the retention's range (the Streamlit checks a change with this before saving it)."""
+    from amplitude_ingest.in_snowflake.ingest import ProcedureConfig
+
+    try:
+        ProcedureConfig.from_rows(dict(rows), names.SETTINGS_TABLE)
+        by_name = {name.strip().lower(): value for name, value in rows.items()}
+        retention.retention_days(by_name.get(app_settings.RETENTION_DAYS))
+    except ConfigurationError as exc:
+        return str(exc)
+    return None
 
 
 def specification_status(rows: Sequence[Mapping[str, Any]]) -> str | None:
@@ -271,17 +286,18 @@ def gather(session: Session) -> tuple[Found, str]:
 
     from amplitude_ingest.in_snowflake.session import SessionGate
 
+    settings = _attempt(
+        lambda: {
+            str(r[0]): None if r[1] is None else str(r[1])
+            for r in session.table(names.SETTINGS_TABLE).select("NAME", "VALUE").collect()
+        }
+    )
+    problem = str(settings) if isinstance(settings, Exception) else settings_problem(settings)
     config = _attempt(lambda: read_config(SessionGate(session), names.SETTINGS_TABLE))
-    problem = str(config) if isinstance(config, Exception) else None
-    if problem is None:
-        days = _attempt(
-            lambda: retention.retention_days(
-                retention.read_setting(session, app_settings.RETENTION_DAYS)
-            )
-        )
-        problem = str(days) if isinstance(days, Exception) else None
     specs = _attempt(lambda: rows("show specifications"))
-    keys = _attempt(lambda: bool(history(CREDENTIALS_STEP)))
+    keys = _attempt(
+        lambda: any(status == run_history.OK for status, _, _ in history(CREDENTIALS_STEP))
+    )
     approved = not isinstance(specs, Exception) and specification_status(specs) == "APPROVED"
     host, status = "the Amplitude host", None
     if not isinstance(config, Exception):
