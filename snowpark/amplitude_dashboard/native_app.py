@@ -36,6 +36,8 @@ from amplitude_ingest.in_snowflake.native_app import (  # noqa: E402
     credentials,
     doctor_checks,
     names,
+    run_history,
+    schedule,
 )
 from amplitude_ingest.redact import scrub  # noqa: E402
 from amplitude_queries import app as app_queries  # noqa: E402
@@ -63,20 +65,20 @@ def latest(status: pd.DataFrame) -> dict[str, str]:
 def setup(found: dict[str, str]) -> None:
     st.subheader("Setup")
     spec = found.get("specification")
-    if spec == "approved":
+    if spec == "APPROVED":
         st.success("External access to Amplitude: approved.")
     else:
         st.warning(
             "External access to Amplitude is not approved"
-            + (f" ({spec})" if spec else "")
+            + (f" ({spec.lower()})" if spec else "")
             + ": approve the app's request in Snowsight (the app's page). Nothing calls "
             "Amplitude until then."
         )
-    if "set_credentials" in found and found["set_credentials"] == "ok":
+    if found.get("set_credentials") == run_history.OK:
         st.success("Key pair: set (not shown).")
     else:
         st.warning("No key pair set yet: enter the project's API key and secret key below.")
-    if found.get("schedule") == "started":
+    if found.get("schedule") == schedule.STARTED:
         st.success("Schedule: started.")
     else:
         st.info("Schedule: not started. Start it below once the two steps above are done.")

@@ -21,13 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from amplitude_ingest.in_snowflake.native_app import names
+from amplitude_ingest.in_snowflake.native_app import names, run_history
 from amplitude_queries.backends import NotBuilt, SnowparkSession, normalize
 
 if TYPE_CHECKING:
     import pandas as pd
 
-_STATUS_OF_RUN = "case when status = 'ok' then 'SUCCEEDED' else 'FAILED' end"
+_STATUS_OF_RUN = f"case when status = '{run_history.OK}' then 'SUCCEEDED' else 'FAILED' end"
 
 # The S3 form's relation -> the app's table, view or a subquery with the same columns.
 RELATIONS: dict[str, str] = {
@@ -54,7 +54,7 @@ RELATIONS: dict[str, str] = {
     select
         run_id as run_group_id,
         ended_at as finished_at,
-        status = 'ok' as succeeded,
+        status = '{run_history.OK}' as succeeded,
         array_construct(
             object_construct('task', step, 'state', {_STATUS_OF_RUN}, 'error', first_error)
         ) as tasks

@@ -151,7 +151,7 @@ def test_the_apps_export_writes_parts_to_its_internal_stage_and_records_the_run(
     assert result["events"] == len(lines) == planted(server).rows
     assert len(parts) == result["files"] == 3
     (run,) = history(session)
-    assert (run["STEP"], run["STATUS"], run["RUN_ID"]) == ("ingest", "ok", result["run_id"])
+    assert (run["STEP"], run["STATUS"], run["RUN_ID"]) == ("ingest", "SUCCEEDED", result["run_id"])
     summary = json.loads(run["SUMMARY"])
     assert (summary["events"], summary["task"]) == (result["events"], None)
     assert run["FIRST_ERROR"] is None
@@ -165,7 +165,7 @@ def test_a_failed_export_fails_the_call_and_its_run_row_says_why(
     with pytest.raises(Exception, match=r"1 hour\(s\) failed"):
         call(session, *HOURS, False)
     (run,) = history(session)
-    assert (run["STEP"], run["STATUS"]) == ("ingest", "failed")
+    assert (run["STEP"], run["STATUS"]) == ("ingest", "FAILED")
     assert "HoursFailedError" in run["FIRST_ERROR"]
     assert "20260126T04" in run["FIRST_ERROR"]
     assert API_KEY not in run["FIRST_ERROR"]

@@ -139,7 +139,7 @@ def test_a_fresh_install_asks_for_approval_and_a_key_pair(account: Any) -> None:
 
 
 def test_approved_without_a_key_pair_says_only_the_key_pair_is_missing(account: Any) -> None:
-    record(account, "specification", "approved")
+    record(account, "specification", "APPROVED")
     at = open_app(account)
     assert "External access to Amplitude: approved." in texts(at.success)
     assert "not approved" not in texts(at.warning)
@@ -148,11 +148,11 @@ def test_approved_without_a_key_pair_says_only_the_key_pair_is_missing(account: 
 
 def test_a_healthy_app_shows_every_file_loaded_and_its_runs(account: Any) -> None:
     for step, status in (
-        ("specification", "approved"),
-        ("set_credentials", "ok"),
-        ("schedule", "started"),
-        ("ingest", "ok"),
-        ("load", "ok"),
+        ("specification", "APPROVED"),
+        ("set_credentials", "SUCCEEDED"),
+        ("schedule", "STARTED"),
+        ("ingest", "SUCCEEDED"),
+        ("load", "SUCCEEDED"),
     ):
         record(account, step, status)
     exported(account)
@@ -181,12 +181,12 @@ def test_a_healthy_app_shows_every_file_loaded_and_its_runs(account: Any) -> Non
 
 def test_a_failing_load_shows_the_file_and_the_failed_run(account: Any) -> None:
     for step, status in (
-        ("specification", "approved"),
-        ("set_credentials", "ok"),
-        ("schedule", "started"),
+        ("specification", "APPROVED"),
+        ("set_credentials", "SUCCEEDED"),
+        ("schedule", "STARTED"),
     ):
         record(account, step, status)
-    record(account, "load", "failed", "LoadFailedError: 1 of 3 file(s) did not load")
+    record(account, "load", "FAILED", "LoadFailedError: 1 of 3 file(s) did not load")
     exported(account)
     loaded(account, failing=KEYS[1])
     at = open_app(account)

@@ -1,6 +1,6 @@
 """The app's doctor: each verdict from plain answers, including the three points only an
 account can settle (app-owned PASSWORD secret behind the app's EAI, COPY from the app's
-stage, a serverless task calling a Python procedure with external access), which report
+stage, a task calling a Python procedure with external access), which report
 what the first runs found."""
 
 from __future__ import annotations
@@ -58,18 +58,18 @@ def test_copy_from_the_apps_own_stage_is_reported_from_the_load_history(
     assert says in result.detail
 
 
-def test_a_serverless_task_with_external_access_is_reported_from_the_task_runs() -> None:
+def test_a_task_calling_the_export_with_external_access_is_reported_from_the_task_runs() -> None:
     rows = [
-        ("failed", "external access not allowed", '{"task": "AMPLITUDE_INGEST_ROOT"}'),
-        ("ok", None, {"task": None}),  # a worksheet CALL: not a task run
+        ("FAILED", "external access not allowed", '{"task": "AMPLITUDE_INGEST_ROOT"}'),
+        ("SUCCEEDED", None, {"task": None}),  # a worksheet CALL: not a task run
     ]
     runs = dc.task_ingests(rows)
-    assert runs == [("failed", "external access not allowed")]
-    failed = dc.check_serverless_task(runs)
+    assert runs == [("FAILED", "external access not allowed")]
+    failed = dc.check_task_external_access(runs)
     assert failed.status == FAIL
     assert "external access not allowed" in failed.detail
-    assert dc.check_serverless_task([]).status == WARN
-    assert dc.check_serverless_task([*runs, ("ok", None)]).status == OK
+    assert dc.check_task_external_access([]).status == WARN
+    assert dc.check_task_external_access([*runs, ("SUCCEEDED", None)]).status == OK
 
 
 def test_files_past_load_metadata_that_never_loaded_fail_the_doctor() -> None:

@@ -47,7 +47,7 @@ def test_a_ready_app_passes_every_check_it_can_before_the_first_run() -> None:
         "tasks": OK,
         "export_api": OK,
         "copy_from_app_stage": WARN,  # first observed by the first load
-        "serverless_task_external_access": WARN,  # first observed by the first task run
+        "task_external_access": WARN,  # first observed by the first task run
         "stranded_files": OK,
     }
 
@@ -122,9 +122,11 @@ def test_start_refuses_when_the_doctor_left_out_a_required_check(session: Any) -
         schedule.start(session, only_fine)
 
 
-def test_the_root_is_resumed_last_and_stop_suspends_only_the_root() -> None:
-    statements = schedule.resume_statements()
+def test_the_root_gets_its_schedule_while_suspended_and_is_resumed_last() -> None:
+    statements = schedule.resume_statements(" 5  */2 * * * ")
     assert statements == [
+        "alter task state.amplitude_ingest_root suspend",
+        "alter task state.amplitude_ingest_root set schedule = 'USING CRON 5 */2 * * * UTC'",
         "alter task state.amplitude_finalize resume",
         "alter task state.amplitude_load resume",
         "alter task state.amplitude_ingest_root resume",
@@ -168,3 +170,17 @@ def test_only_a_fail_blocks_a_start() -> None:
     assert schedule.blockers([*results, CheckResult("tasks", FAIL, "gone", "run again")]) == [
         "tasks: gone (fix: run again)"
     ]
+
+
+@pytest.mark.parametrize(
+    "cron", ["15 * * * *' ; drop table x", "* * * *", "15 * * * * *", "@hourly", "1 2 3 4 5;"]
+)
+def test_a_schedule_setting_that_is_not_five_cron_fields_is_refused(cron: str) -> None:
+    from amplitude_ingest.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="five cron fields"):
+        schedule.cron_statement(cron)
+
+
+def test_no_schedule_setting_means_a_quarter_past_each_hour() -> None:
+    assert schedule.cron_statement(None).endswith("'USING CRON 15 * * * * UTC'")

@@ -15,9 +15,9 @@ reports what it found on this account's first runs.
                             EAI is documented for OAuth only
   copy_from_app_stage       the load history holds a LOADED file. Open point: COPY from the
                             app's own internal stage
-  serverless_task_external_access
-                            an ingest run started by the root task succeeded. Open point: a
-                            serverless task calling a Python procedure with external access
+  task_external_access      an ingest run started by the root task succeeded. Open point: a
+                            task (on the app's own warehouse) calling a Python procedure
+                            with external access
   stranded_files            no staged file older than COPY's 64-day load metadata is unloaded
 
 Verdicts are plain functions of what Snowflake answered (tests feed them plain values);
@@ -199,8 +199,8 @@ def check_copy_from_app_stage(loads: list[tuple[str, str | None]] | Exception) -
     return CheckResult(name, WARN, "not yet observed: the first amplitude_load() run shows it")
 
 
-def check_serverless_task(runs: list[tuple[str, str | None]] | Exception) -> CheckResult:
-    name = "serverless_task_external_access"
+def check_task_external_access(runs: list[tuple[str, str | None]] | Exception) -> CheckResult:
+    name = "task_external_access"
     if isinstance(runs, Exception):
         return CheckResult(name, FAIL, f"{names.RUN_HISTORY} unreadable: {runs}")
     if any(status == run_history.OK for status, _ in runs):
@@ -210,8 +210,8 @@ def check_serverless_task(runs: list[tuple[str, str | None]] | Exception) -> Che
             name,
             FAIL,
             f"every ingest run by the task failed; the last error: {runs[-1][1] or 'none'}",
-            "If the error is about external access in a serverless task, this account needs "
-            "the app's warehouse form of the tasks (README, Native App)",
+            "If the error is about external access or the secret inside a task, report it with "
+            "this row: a worksheet CALL code.ingest_amplitude() shows whether only tasks fail",
         )
     return CheckResult(name, WARN, "not yet observed: the first scheduled run shows it")
 
@@ -240,7 +240,7 @@ def verdicts(found: Found, host: str) -> list[CheckResult]:
         check_tasks(found.tasks),
         check_export_api(found.export_status, host),
         check_copy_from_app_stage(found.loads),
-        check_serverless_task(found.task_ingests),
+        check_task_external_access(found.task_ingests),
         check_stranded(found.stranded),
     ]
 

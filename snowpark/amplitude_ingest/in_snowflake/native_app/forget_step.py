@@ -9,12 +9,29 @@ history.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from snowflake.snowpark import Session
 
+from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.in_snowflake import forget_procedure
 from amplitude_ingest.in_snowflake.native_app import names
 
 
+def missing_settings(settings: Iterable[str]) -> list[str]:
+    """The settings rows forget needs that the app's settings table lacks."""
+    present = {name.strip().lower() for name in settings}
+    return [name for name in forget_procedure.SETTINGS if name not in present]
+
+
 def amplitude_forget(session: Session, id_kind: str, id: str) -> dict:  # type: ignore[type-arg]
     """CALL code.amplitude_forget(id_kind, id)."""
+    rows = session.table(names.SETTINGS_TABLE).select("NAME").collect()
+    missing = missing_settings(str(row[0]) for row in rows)
+    if missing:
+        # forget_procedure's own message names the S3 form's scripts; say the app's part.
+        raise ConfigurationError(
+            f"{names.SETTINGS_TABLE} has no {', '.join(missing)}: this version of the app "
+            "cannot forget (its setup script must create them); nothing was changed"
+        )
     return forget_procedure.amplitude_forget(session, id_kind, id, names.SETTINGS_TABLE)

@@ -7,7 +7,7 @@ ledger and forget requests. The key pair comes from the secret bound to the proc
 ``amplitude_credentials`` (the app's PASSWORD secret), Amplitude through the app's
 external access integration. Each call adds one row to the run history, ``failed`` with
 its first error when an hour failed (the call still raises), and names the task that
-started it, which is what the doctor's serverless-task check reads.
+started it, which is what the doctor's task_external_access check reads.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ from snowflake.snowpark import Session
 from amplitude_ingest.in_snowflake.native_app import names
 from amplitude_ingest.redact import scrub
 
-OK, FAILED = "ok", "failed"
+# The setup script's health views read SUCCEEDED / FAILED, as the finalizer writes them.
+OK, FAILED = "SUCCEEDED", "FAILED"
 COLUMNS = ("RUN_ID", "STEP", "STARTED_AT", "ENDED_AT", "STATUS", "SUMMARY", "FIRST_ERROR")
 ERROR_CHARS = 2000
 

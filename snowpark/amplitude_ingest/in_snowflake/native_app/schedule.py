@@ -2,26 +2,29 @@
 
 Approving the external access does not start anything: the consumer starts the schedule,
 and start refuses (raises, saying what to do) until the specification is approved, a key
-pair is set and the doctor has no FAIL. Start resumes the children first and the root last,
-so no run begins before every task it triggers is ready (ALTER TASK: a child must be
-resumed for the graph to run it; BRIEF, "Task graphs"). Stop suspends the root: no new run
+pair is set and the doctor has no FAIL. Start suspends the root, sets its schedule from the
+``schedule_cron`` setting (ALTER TASK ... SET SCHEDULE needs the root suspended), then
+resumes the children first and the root last, so no run begins before every task it
+triggers is ready (ALTER TASK; BRIEF, "Task graphs"). Stop suspends the root: no new run
 starts, and a run under way finishes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from snowflake.snowpark import Session
 
-from amplitude_ingest.errors import AmplitudeIngestError
+from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
 from amplitude_ingest.in_snowflake.checks import FAIL, CheckResult
-from amplitude_ingest.in_snowflake.native_app import names, run_history
+from amplitude_ingest.in_snowflake.native_app import app_settings, names, run_history
 
 STEP = "schedule"
-STARTED, STOPPED = "started", "stopped"
+STARTED, STOPPED = "STARTED", "STOPPED"
 # Checks whose absence blocks a start as surely as their failure.
 REQUIRED = ("specification", "key_pair")
+DEFAULT_CRON = "15 * * * *"  # a quarter past each hour: hour H is exportable about H+2h
 
 
 class ScheduleRefusedError(AmplitudeIngestError):
@@ -46,20 +49,39 @@ def refusal(lines: Sequence[str]) -> str:
     )
 
 
-def resume_statements() -> list[str]:
+# Five cron fields of digits, names, * / , - (the setting is spliced: ALTER TASK takes no
+# bind variables, so nothing else may get in).
+_CRON = re.compile(r"^[0-9A-Za-z*/,-]+(?: [0-9A-Za-z*/,-]+){4}$")
+
+
+def cron_statement(cron: str | None) -> str:
+    text = " ".join((cron or DEFAULT_CRON).split())
+    if not _CRON.match(text):
+        raise ConfigurationError(
+            f"{app_settings.SCHEDULE_CRON} {cron!r} is not five cron fields (minute hour "
+            "day-of-month month day-of-week), e.g. '15 * * * *'"
+        )
+    return f"alter task {names.ROOT_TASK} set schedule = 'USING CRON {text} UTC'"
+
+
+def resume_statements(cron: str | None = None) -> list[str]:
     # ALTER TASK takes no bind variables; the names are the app's own constants.
-    return [f"alter task {task} resume" for task in names.TASKS]
+    return [
+        f"alter task {names.ROOT_TASK} suspend",
+        cron_statement(cron),
+        *(f"alter task {task} resume" for task in names.TASKS),
+    ]
 
 
 def suspend_statements() -> list[str]:
     return [f"alter task {names.ROOT_TASK} suspend"]
 
 
-def start(session: Session, results: Sequence[CheckResult]) -> str:
+def start(session: Session, results: Sequence[CheckResult], cron: str | None = None) -> str:
     lines = blockers(results)
     if lines:
         raise ScheduleRefusedError(refusal(lines))
-    for statement in resume_statements():
+    for statement in resume_statements(cron):
         session.sql(statement).collect()
     return f"schedule started: {', '.join(names.TASKS)} resumed (the root last)"
 
@@ -72,10 +94,11 @@ def stop(session: Session) -> str:
 
 def amplitude_start_schedule(session: Session) -> str:
     """CALL code.amplitude_start_schedule(); see the module docstring."""
-    from amplitude_ingest.in_snowflake.native_app import doctor_checks
+    from amplitude_ingest.in_snowflake.native_app import doctor_checks, retention
 
     with run_history.recorded(session, STEP) as run:
-        message = start(session, doctor_checks.run_checks(session))
+        cron = retention.read_setting(session, app_settings.SCHEDULE_CRON)
+        message = start(session, doctor_checks.run_checks(session), cron)
         run.status, run.summary = STARTED, {"tasks": list(names.TASKS)}
     return message
 

@@ -28,10 +28,10 @@ def on_specification_change(session: Session, *args: object) -> str:
     with run_history.recorded(session, STEP) as run:
         rows = [r.as_dict() for r in session.sql("show specifications").collect()]
         status = doctor_checks.specification_status(rows)
-        run.status = (status or "none").lower()
+        run.status = status or "NONE"
         if reaction(status) == "stop":
             message = schedule.stop(session)
         else:
-            message = f"specification {run.status}: start the schedule when ready"
+            message = f"specification {run.status.lower()}: start the schedule when ready"
         run.summary = {"specification": run.status, "message": message}
     return message
