@@ -239,3 +239,64 @@ def test_a_file_that_does_not_load_fails_the_step_after_it_is_recorded(
     # The next run tries the failed file again, and fails again: loud until it is fixed.
     with pytest.raises(load_step.LoadFailedError, match="1 of 1 file"):
         load_step.load(model, "load-2").raise_if_failed()
+
+
+def test_the_doctor_reads_the_apps_tables_and_start_refuses_and_records_it(
+    start_app: Callable[..., tuple[Any, LocalAmplitude]],
+) -> None:
+    """Local testing runs no SQL statement (SHOW, LIST, ALTER): what the doctor asks that
+    way is reported as a failure, which is exactly what must keep the schedule stopped;
+    what it reads through the DataFrame API is read for real."""
+    from amplitude_ingest.in_snowflake.checks import FAIL, OK
+    from amplitude_ingest.in_snowflake.native_app import doctor_checks, schedule
+
+    session, _ = start_app()
+    run_history.record(session, run_history.RunRecord(step="set_credentials"))
+    load_step.SessionLoader(session).record(
+        [load_step.FileLoad("events_stage/events/web/a.json", "LOADED", 4, 4, None)], "load-1"
+    )
+    verdicts = {r.check_name: r for r in doctor_checks.run_checks(session)}
+    assert verdicts["key_pair"].status == OK
+    assert verdicts["settings"].status == OK
+    assert verdicts["copy_from_app_stage"].status == OK
+    assert verdicts["specification"].status == FAIL  # SHOW SPECIFICATIONS: no SQL here
+    assert verdicts["export_api"].detail.startswith("not tried")
+
+    with pytest.raises(schedule.ScheduleRefusedError, match="specification: SHOW"):
+        schedule.amplitude_start_schedule(session)
+    last = max(history(session), key=lambda r: r["STARTED_AT"])
+    assert (last["STEP"], last["STATUS"]) == ("schedule", "FAILED")
+    assert "ScheduleRefusedError" in last["FIRST_ERROR"]
+
+
+def test_storing_a_key_pair_that_fails_records_the_failure_without_the_keys(
+    start_app: Callable[..., tuple[Any, LocalAmplitude]],
+) -> None:
+    from amplitude_ingest.in_snowflake.native_app import credentials
+
+    session, _ = start_app()
+    with pytest.raises(NotImplementedError) as failed:  # local testing runs no ALTER SECRET
+        credentials.amplitude_set_credentials(session, API_KEY, SECRET_KEY)
+    (run,) = history(session)
+    assert (run["STEP"], run["STATUS"]) == ("set_credentials", "FAILED")
+    for text in (str(failed.value), run["FIRST_ERROR"], run["SUMMARY"] or ""):
+        assert API_KEY not in text
+        assert SECRET_KEY not in text
+
+
+def test_retention_reads_its_setting_and_the_loaded_files_from_the_apps_tables(
+    start_app: Callable[..., tuple[Any, LocalAmplitude]],
+) -> None:
+    from amplitude_ingest.in_snowflake.native_app import app_settings, retention
+
+    session, _ = start_app()
+    load_step.SessionLoader(session).record(
+        [
+            load_step.FileLoad("events_stage/events/web/a.json", "LOADED", 4, 4, None),
+            load_step.FileLoad("events_stage/events/web/b.json", "LOAD_FAILED", 2, 0, "bad"),
+        ],
+        "load-1",
+    )
+    assert retention.read_setting(session, app_settings.RETENTION_DAYS) == "7"
+    assert retention.read_setting(session, app_settings.SCHEDULE_CRON) is None
+    assert retention.read_loaded(session) == {"events/web/a.json"}
