@@ -44,6 +44,8 @@ INGEST_STEP = "ingest"
 PROBE_HOUR = "20100101T00"  # long before any Amplitude project: 404 means reachable
 DOC_SPECS = "https://docs.snowflake.com/en/developer-guide/native-apps/requesting-app-specs-eai"
 EXTERNAL_ACCESS = "EXTERNAL_ACCESS"
+SHOW_SPECIFICATIONS = "show specifications"  # an app may omit IN APPLICATION (its page)
+SHOW_TASKS = f"show tasks in schema {names.TASK_SCHEMA}"
 SET_KEYS = (
     "Set the key pair in the app's Streamlit (Credentials), or CALL "
     "code.amplitude_set_credentials(?, ?) with the keys as bind variables"
@@ -294,7 +296,7 @@ def gather(session: Session) -> tuple[Found, str]:
     )
     problem = str(settings) if isinstance(settings, Exception) else settings_problem(settings)
     config = _attempt(lambda: read_config(SessionGate(session), names.SETTINGS_TABLE))
-    specs = _attempt(lambda: rows("show specifications"))
+    specs = _attempt(lambda: rows(SHOW_SPECIFICATIONS))
     keys = _attempt(
         lambda: any(status == run_history.OK for status, _, _ in history(CREDENTIALS_STEP))
     )
@@ -326,7 +328,7 @@ def gather(session: Session) -> tuple[Found, str]:
         specifications=specs,
         key_pair_set=keys,
         settings_problem=problem,
-        tasks=_attempt(lambda: rows(f"show tasks in schema {names.TASK_SCHEMA}")),
+        tasks=_attempt(lambda: rows(SHOW_TASKS)),
         export_status=status,
         loads=loads,
         task_ingests=_attempt(lambda: task_ingests(history(INGEST_STEP))),

@@ -20,12 +20,13 @@ from amplitude_ingest.in_snowflake import ingest, wait_step
 from amplitude_ingest.in_snowflake.native_app import names, run_history
 
 STEP = "ingest"
+CURRENT_TASK = "select system$current_user_task_name()"
 
 
 def current_task(session: Session) -> str | None:
     """The task running this call, if one is (None for a worksheet CALL)."""
     try:
-        value = session.sql("select system$current_user_task_name()").collect()[0][0]
+        value = session.sql(CURRENT_TASK).collect()[0][0]
     except NotImplementedError:  # Snowpark local testing runs no SQL, and no task either
         return None
     return str(value) if value else None

@@ -114,9 +114,13 @@ def read_loaded(session: Session) -> set[str]:
     return loaded_keys((str(r[0]), str(r[1])) for r in rows)
 
 
-def list_stage(session: Session) -> list[StagedFile]:
+def list_statement() -> str:
     # LIST takes no bind variables; the stage name is the app's own constant.
-    rows = session.sql(f"list @{names.STAGE}/{names.EVENTS_FOLDER}").collect()
+    return f"list @{names.STAGE}/{names.EVENTS_FOLDER}"
+
+
+def list_stage(session: Session) -> list[StagedFile]:
+    rows = session.sql(list_statement()).collect()
     return staged_files(row.as_dict() for row in rows)
 
 

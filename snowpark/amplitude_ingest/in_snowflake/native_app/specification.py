@@ -26,7 +26,7 @@ def on_specification_change(session: Session, *args: object) -> str:
     """The callback; see the module docstring."""
     del args  # async callbacks carry no state: SHOW SPECIFICATIONS is the truth
     with run_history.recorded(session, STEP) as run:
-        rows = [r.as_dict() for r in session.sql("show specifications").collect()]
+        rows = [r.as_dict() for r in session.sql(doctor_checks.SHOW_SPECIFICATIONS).collect()]
         status = doctor_checks.specification_status(rows)
         run.status = status or "NONE"
         if reaction(status) == "stop":
