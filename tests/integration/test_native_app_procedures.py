@@ -241,7 +241,7 @@ def test_a_file_that_does_not_load_fails_the_step_after_it_is_recorded(
         load_step.load(model, "load-2").raise_if_failed()
 
 
-def test_the_doctor_reads_the_apps_tables_and_start_refuses_and_records_it(
+def test_the_doctor_reads_the_apps_tables_and_start_refuses_on_its_verdicts(
     start_app: Callable[..., tuple[Any, LocalAmplitude]],
 ) -> None:
     """Local testing runs no SQL statement (SHOW, LIST, ALTER): what the doctor asks that
@@ -263,10 +263,7 @@ def test_the_doctor_reads_the_apps_tables_and_start_refuses_and_records_it(
     assert verdicts["export_api"].detail.startswith("not tried")
 
     with pytest.raises(schedule.ScheduleRefusedError, match="specification: SHOW"):
-        schedule.amplitude_start_schedule(session)
-    last = max(history(session), key=lambda r: r["STARTED_AT"])
-    assert (last["STEP"], last["STATUS"]) == ("schedule", "FAILED")
-    assert "ScheduleRefusedError" in last["FIRST_ERROR"]
+        schedule.start(session, list(verdicts.values()))
 
 
 def test_storing_a_key_pair_that_fails_records_the_failure_without_the_keys(
@@ -300,3 +297,18 @@ def test_retention_reads_its_setting_and_the_loaded_files_from_the_apps_tables(
     assert retention.read_setting(session, app_settings.RETENTION_DAYS) == "7"
     assert retention.read_setting(session, app_settings.SCHEDULE_CRON) is None
     assert retention.read_loaded(session) == {"events/web/a.json"}
+
+
+def test_a_refused_start_is_a_failed_schedule_row(
+    start_app: Callable[..., tuple[Any, LocalAmplitude]],
+) -> None:
+    """Local testing cannot CALL the doctor procedure: the start fails before it resumes
+    anything, and the run history says so."""
+    from amplitude_ingest.in_snowflake.native_app import schedule
+
+    session, _ = start_app()
+    with pytest.raises(NotImplementedError):
+        schedule.amplitude_start_schedule(session)
+    (run,) = history(session)
+    assert (run["STEP"], run["STATUS"]) == ("schedule", "FAILED")
+    assert run["FIRST_ERROR"].startswith("NotImplementedError")

@@ -184,3 +184,13 @@ def test_a_schedule_setting_that_is_not_five_cron_fields_is_refused(cron: str) -
 
 def test_no_schedule_setting_means_a_quarter_past_each_hour() -> None:
     assert schedule.cron_statement(None).endswith("'USING CRON 15 * * * * UTC'")
+
+
+def test_the_doctor_procedures_rows_become_the_checks_start_weighs() -> None:
+    rows = [
+        ("specification", "ok", "approved", ""),
+        ("key_pair", "fail", "no key pair has been set yet", None),
+    ]
+    results = schedule.doctor_results(rows)
+    assert results[1] == CheckResult("key_pair", FAIL, "no key pair has been set yet", "")
+    assert schedule.blockers(results) == ["key_pair: no key pair has been set yet"]

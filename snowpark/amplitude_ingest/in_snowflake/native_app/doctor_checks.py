@@ -41,7 +41,6 @@ from amplitude_ingest.in_snowflake.native_app.credentials import STEP as CREDENT
 from amplitude_ingest.in_snowflake.native_app.load_step import LOADED
 
 INGEST_STEP = "ingest"
-PROBE_HOUR = "20100101T00"  # long before any Amplitude project: 404 means reachable
 DOC_SPECS = "https://docs.snowflake.com/en/developer-guide/native-apps/requesting-app-specs-eai"
 EXTERNAL_ACCESS = "EXTERNAL_ACCESS"
 SHOW_SPECIFICATIONS = "show specifications"  # an app may omit IN APPLICATION (its page)
@@ -277,6 +276,7 @@ def gather(session: Session) -> tuple[Found, str]:
 
     from amplitude_ingest.in_snowflake import doctor
     from amplitude_ingest.in_snowflake.ingest import read_config
+    from amplitude_ingest.in_snowflake.session import SessionGate
 
     def rows(query: str) -> list[Mapping[str, Any]]:
         return [r.as_dict() for r in session.sql(query).collect()]
@@ -285,8 +285,6 @@ def gather(session: Session) -> tuple[Found, str]:
         frame = session.table(names.RUN_HISTORY).filter(col("STEP") == step)
         picked = frame.sort(col("STARTED_AT")).select("STATUS", "FIRST_ERROR", "SUMMARY")
         return [(str(r[0]), r[1], r[2]) for r in picked.collect()]
-
-    from amplitude_ingest.in_snowflake.session import SessionGate
 
     settings = _attempt(
         lambda: {
@@ -307,7 +305,8 @@ def gather(session: Session) -> tuple[Found, str]:
         host = url.split("/")[2]
         if approved and keys is True:
             probe = doctor.SessionProbe(session)
-            query = f"{url}?start={PROBE_HOUR}&end={PROBE_HOUR}"
+            # The S3 form's probe hour: long before any project, so 404 means reachable.
+            query = f"{url}?start={doctor.PROBE_HOUR}&end={doctor.PROBE_HOUR}"
             status = _attempt(lambda: probe.http_status(query, *probe.secret()))
     loads = _attempt(
         lambda: [

@@ -1,11 +1,13 @@
-"""The ``specification_action`` lifecycle callback: the consumer approved or declined the
-app's external access request.
+"""The ``after_specification_change`` lifecycle callback: the consumer approved or
+declined the app's external access request.
 
-Asynchronous callbacks get no status in their arguments; they read the current state
-with SHOW SPECIFICATIONS (developer-guide/native-apps/callbacks). So the handler takes
-whatever arguments the manifest's callback is declared with and ignores them. On approve
-it records the approval (the schedule still waits for the consumer to start it); on
-decline it stops the schedule, so no task keeps failing against a closed integration.
+The callback is asynchronous and gets no status in its arguments; it reads the current
+state with SHOW SPECIFICATIONS (developer-guide/native-apps/callbacks). The procedure is
+declared without arguments; the handler would ignore any. On approve it records the
+approval (the schedule still waits for the consumer to start it); on decline, or a
+request back to pending (a new version asking again), it stops the schedule, so no task
+keeps failing against a closed integration. Every call leaves a run-history row, which
+is what the app's Streamlit shows as the approval's state.
 """
 
 from __future__ import annotations

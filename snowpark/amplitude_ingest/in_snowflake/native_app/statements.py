@@ -13,6 +13,7 @@ from amplitude_ingest.in_snowflake.native_app import (
     doctor_checks,
     ingest_step,
     load_step,
+    names,
     retention,
     schedule,
 )
@@ -31,7 +32,7 @@ def statements() -> dict[str, list[str]]:
         "amplitude_set_credentials": [
             credentials.alter_statement("placeholderapikey", "placeholdersecretkey")
         ],
-        "amplitude_start_schedule": [*doctor, *schedule.resume_statements()],
+        "amplitude_start_schedule": [names.DOCTOR, *schedule.resume_statements()],
         "amplitude_stop_schedule": schedule.suspend_statements(),
         "amplitude_apply_retention": [retention.list_statement()],
         "on_specification_change": [
