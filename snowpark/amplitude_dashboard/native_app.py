@@ -84,6 +84,18 @@ def setup(found: dict[str, str]) -> None:
         st.info("Schedule: not started. Start it below once the two steps above are done.")
 
 
+def doctor(session: Any) -> None:
+    """The live checks (approval, key pair, Amplitude through the app's integration, ...)
+    on demand: the doctor calls Amplitude, so it does not run on every page view."""
+    if st.button("Run the doctor", key="doctor"):
+        try:
+            checks = session.sql(names.DOCTOR).to_pandas()
+        except Exception as exc:  # noqa: BLE001 - shown in place of the checks
+            st.error(f"The doctor could not run: {str(exc).strip().splitlines()[0]}")
+        else:
+            st.dataframe(checks.rename(columns=str.lower), hide_index=True, width="stretch")
+
+
 def credentials_form(session: Any) -> None:
     st.subheader("Key pair")
     with st.form("credentials", clear_on_submit=True):
@@ -196,6 +208,7 @@ def main(backend: app_queries.AppBackend | None = None, now: datetime | None = N
         st.error(str(exc))
         found = {}
     setup(found)
+    doctor(backend.session)
     credentials_form(backend.session)
     schedule_controls(backend.session)
     settings_section(backend, backend.session)

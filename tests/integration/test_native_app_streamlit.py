@@ -217,7 +217,7 @@ def test_the_key_pair_form_never_shows_the_keys_even_when_storing_fails(account:
         assert inputs[key].proto.type == TextInput.Type.PASSWORD
     inputs["api_key"].input(API_KEY)
     inputs["secret_key"].input(SECRET_KEY)
-    at.button[0].click().run()  # the form's submit button comes first on the page
+    at.button[1].click().run()  # the key pair form's submit, after the doctor's button
     assert "The key pair was not stored" in texts(at.error)
     everything = "\n".join(
         texts(kind) for kind in (at.error, at.success, at.warning, at.info, at.markdown, at.code)
@@ -241,11 +241,21 @@ def test_a_setting_is_saved_only_when_the_export_and_the_retention_accept_it(
     at = open_app(account)
     at.selectbox(key="name").set_value("stage_retention_days")
     at.text_input(key="value").input("90")
-    at.button[3].click().run()  # key pair, start, stop, then the settings form's Save
+    at.button[4].click().run()  # doctor, key pair, start, stop, then the settings' Save
     assert "Not saved: stage_retention_days is 90" in texts(at.error)
     assert _retention(account) == "7"
     at.selectbox(key="name").set_value("stage_retention_days")
     at.text_input(key="value").input("30")
-    at.button[3].click().run()
+    at.button[4].click().run()
     assert "stage_retention_days saved." in texts(at.success)
     assert _retention(account) == "30"
+
+
+def test_the_doctor_runs_on_demand_and_a_failure_to_run_is_shown(account: Any) -> None:
+    """fakesnow has no procedures: the CALL fails, and the page says so in its place."""
+    session = FakesnowSession(account)
+    at = open_app(account, session)
+    assert names.DOCTOR not in session.queries  # not on every page view
+    at.button(key="doctor").click().run()
+    assert names.DOCTOR in session.queries
+    assert "The doctor could not run" in texts(at.error)
