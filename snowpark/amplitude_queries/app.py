@@ -35,19 +35,23 @@ RELATIONS: dict[str, str] = {
     # Same columns as sql/85's view (hours_behind, current_at_present_pace), set up by the
     # app's setup script over the app's ledger.
     "ingest.amplitude_pipeline_health": "data.amplitude_pipeline_health",
-    # Files COPY reported and never loaded: the load step's record stands in for the S3
-    # form's comparison of the ledger with COPY_HISTORY. The hour is the one in the part's
-    # name (stage_keys: {project}_{YYYYMMDD}T{HH}_...).
+    # Files the export wrote (the ledger's keys) that no COPY has loaded: failed ones with
+    # COPY's first error, the rest not tried yet. The load step's record stands in for the
+    # S3 form's comparison of the ledger with COPY_HISTORY.
     "ingest.amplitude_files_not_loaded": f"""(
     select
-        to_timestamp(regexp_substr(file_name, '[0-9]{{8}}T[0-9]{{2}}'), 'YYYYMMDD"T"HH24') as hour,
-        file_name as stage_key,
-        max(loaded_at) as written_at,
-        max(status) as load_status,
-        max(first_error) as first_error_message
-    from {names.LOAD_HISTORY}
-    group by file_name
-    having sum(case when status = 'LOADED' then 1 else 0 end) = 0
+        l.hour as hour,
+        cast(k.value as varchar) as stage_key,
+        l.updated_at as written_at,
+        coalesce(max(h.status), 'NOT_LOADED_YET') as load_status,
+        max(h.first_error) as first_error_message
+    from {names.LEDGER_TABLE} as l,
+        lateral flatten(input => parse_json(l.stage_keys)) as k
+    left join {names.LOAD_HISTORY} as h
+        on endswith(h.file_name, cast(k.value as varchar))
+    where l.status = 'done'
+    group by l.hour, cast(k.value as varchar), l.updated_at
+    having sum(case when h.status = 'LOADED' then 1 else 0 end) = 0
 )""",
     # One run per call of the graph's steps, shaped like sql/85's task-graph runs.
     "ingest.amplitude_pipeline_runs": f"""(

@@ -199,7 +199,8 @@ def test_a_failing_load_shows_the_file_and_the_failed_run(account: Any) -> None:
     )
     tables = [d.value for d in at.dataframe]
     not_loaded = next(t for t in tables if "stage_key" in t.columns)
-    assert list(not_loaded["stage_key"]) == [f"events_stage/{KEYS[1]}"]
+    assert list(not_loaded["stage_key"]) == [KEYS[1]]
+    assert list(not_loaded["load_status"]) == ["LOAD_FAILED"]
     assert list(not_loaded["first_error_message"]) == ["Error parsing JSON: bad line"]
     runs = next(t for t in tables if "failed tasks" in t.columns)
     assert list(runs["failed tasks"]) == ["load"]
@@ -259,3 +260,17 @@ def test_the_doctor_runs_on_demand_and_a_failure_to_run_is_shown(account: Any) -
     at.button(key="doctor").click().run()
     assert names.DOCTOR in session.queries
     assert "The doctor could not run" in texts(at.error)
+
+
+def test_files_exported_but_not_loaded_yet_are_not_shown_as_loaded(account: Any) -> None:
+    exported(account)
+    at = open_app(account)
+    shown = {m.label: m.value for m in at.metric}
+    assert (shown["Files written"], shown["Files loaded"], shown["Files not loaded"]) == (
+        "3",
+        "0",
+        "3",
+    )
+    not_loaded = next(d.value for d in at.dataframe if "stage_key" in d.value.columns)
+    assert sorted(not_loaded["stage_key"]) == KEYS
+    assert set(not_loaded["load_status"]) == {"NOT_LOADED_YET"}
