@@ -32,9 +32,13 @@ _STATUS_OF_RUN = f"case when status = '{run_history.OK}' then 'SUCCEEDED' else '
 # The S3 form's relation -> the app's table, view or a subquery with the same columns.
 RELATIONS: dict[str, str] = {
     "ingest.amplitude_ingest_ledger": names.LEDGER_TABLE,
-    # Same columns as sql/85's view (hours_behind, current_at_present_pace), set up by the
-    # app's setup script over the app's ledger.
-    "ingest.amplitude_pipeline_health": "data.amplitude_pipeline_health",
+    # sql/85's backlog figures need the schedule's lag and pace, which the app's health view
+    # does not compute: "unknown" on the page, rather than a guess.
+    "ingest.amplitude_pipeline_health": """(
+    select
+        cast(null as number) as hours_behind,
+        cast(null as timestamp_ntz) as current_at_present_pace
+)""",
     # Files the export wrote (the ledger's keys) that no COPY has loaded: failed ones with
     # COPY's first error, the rest not tried yet. The load step's record stands in for the
     # S3 form's comparison of the ledger with COPY_HISTORY.
