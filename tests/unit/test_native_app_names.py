@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from amplitude_ingest.in_snowflake.native_app import doctor_checks, names
+from amplitude_ingest.in_snowflake.native_app import doctor_checks, load_step, names, run_history
 
 SETUP = Path(__file__).resolve().parents[2] / "app" / "setup_script.sql"
 
@@ -54,3 +54,24 @@ def test_the_setup_scripts_settings_rows_are_ones_the_procedures_accept(setup_sq
     assert doctor_checks.settings_problem(rows) is None
     assert rows["stage"] == names.STAGE
     assert rows["ledger_table"] == names.LEDGER_TABLE
+
+
+def _columns(setup_sql: str, table: str) -> set[str]:
+    body = re.search(rf"create table if not exists {re.escape(table)} \((.*?)\n\)", setup_sql, re.S)
+    assert body, f"the setup script creates no {table}"
+    constraints = ("primary", "unique", "foreign", "constraint")
+    words = [line.split()[0] for line in body.group(1).splitlines() if line.strip()]
+    return {w for w in words if w not in constraints}
+
+
+@pytest.mark.parametrize(
+    ("table", "columns"),
+    [
+        (names.RUN_HISTORY, run_history.COLUMNS),
+        (names.LOAD_HISTORY, load_step.LOAD_HISTORY_COLUMNS),
+    ],
+)
+def test_the_histories_the_procedures_write_have_the_setup_scripts_columns(
+    setup_sql: str, table: str, columns: tuple[str, ...]
+) -> None:
+    assert _columns(setup_sql, table) == {c.lower() for c in columns}
