@@ -128,3 +128,11 @@ def test_the_rows_sql_50_writes_are_all_the_doctor_needs() -> None:
     assert settings.s3_url == "s3://example-bucket/amplitude/"
     assert settings.doctor_round_trip_seconds == 240
     assert settings.database == "AMPLITUDE"
+
+
+def test_the_apps_setting_names_are_fields_of_its_view() -> None:
+    from amplitude_ingest.in_snowflake.native_app import app_settings
+    from amplitude_ingest.in_snowflake.settings_table import AppSettings
+
+    for name in (app_settings.RETENTION_DAYS, app_settings.SCHEDULE_CRON):
+        assert name in AppSettings.model_fields

@@ -190,11 +190,34 @@ class ForgetSettings(SettingsView):
     forget_rows_procedure: QualifiedName
 
 
+class AppSettings(SettingsView):
+    """The Native App's own rows (app/setup_script.sql writes them). The schedule and
+    retention are read and checked where they are used (native_app.schedule, .retention);
+    the object names are written for people and the app's health views to read."""
+
+    written_by: ClassVar[str] = "`snow app run` (the app's setup script writes them)"
+
+    stage_retention_days: str | None = None
+    schedule_cron: str | None = None
+    raw_table: str | None = None
+    file_format: str | None = None
+    run_history_table: str | None = None
+    load_history_table: str | None = None
+    forget_requests_table: str | None = None
+    stage_rewrites_table: str | None = None
+    external_access_integration: str | None = None
+    secret: str | None = None
+    task_schema: str | None = None
+    root_task: str | None = None
+    export_host: str | None = None
+
+
 VIEWS: tuple[type[SettingsView], ...] = (
     ProcedureConfig,
     WaitSettings,
     DoctorSettings,
     ForgetSettings,
+    AppSettings,
 )
 # Every name a procedure reads from the table: the one list, made of the views' fields.
 SETTING_NAMES = frozenset(name for view in VIEWS for name in view.model_fields)
