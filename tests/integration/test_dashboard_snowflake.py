@@ -207,11 +207,13 @@ def test_snow_streamlit_bundles_the_app_and_the_bundle_alone_runs_it(
     )
     assert result.returncode == 0, result.stderr
     built = json.loads(result.stdout.strip().splitlines()[-1])
+    # The Native App's face ships in the app's bundle only (it imports amplitude_ingest).
+    app_only = {"amplitude_dashboard/native_app.py", "amplitude_queries/app.py"}
     packages = {
         f"{package}/{p.name}"
         for package in ("amplitude_dashboard", "amplitude_queries")
         for p in (ROOT / "snowpark" / package).glob("*.py")
-    }
+    } - app_only
     # The main file at the root, the two packages beside it and the environment, nothing of
     # the procedure or the laptop app. On the warehouse runtime MAIN_FILE must be a file
     # name at the root of the app's folder, not a path (CREATE STREAMLIT): an assumption

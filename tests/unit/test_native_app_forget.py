@@ -7,13 +7,18 @@ from __future__ import annotations
 def test_forget_names_the_settings_rows_the_apps_setup_must_provide() -> None:
     from amplitude_ingest.in_snowflake.native_app import forget_step
 
-    assert forget_step.missing_settings(["STAGE", "forget_requests_table"]) == [
+    assert forget_step.missing_settings(["STAGE", "ledger_table", "forget_requests_table"]) == [
         "stage_rewrites_table",
         "forget_rows_procedure",
     ]
     assert (
         forget_step.missing_settings(
-            [" Forget_Requests_Table", "stage_rewrites_table", "forget_rows_procedure"]
+            [
+                "ledger_table",
+                " Forget_Requests_Table",
+                "stage_rewrites_table",
+                "forget_rows_procedure",
+            ]
         )
         == []
     )
