@@ -400,7 +400,7 @@ begin
     else
         raise unknown_region;
     end if;
-    return 'Amplitude host set for region ' || region || '; approve the app specification if Snowsight asks again.';
+    return 'Amplitude host set for region ' || region || ' (approve the app specification if Snowsight asks again)';
 end;
 $$;
 
@@ -424,7 +424,7 @@ begin
     when matched then update set target.value = source.value
     when not matched then insert (name, value) values (source.name, source.value);
     call code.amplitude_apply_region();
-    return 'Region set to ' || lower(region) || '; approve the app specification again in Snowsight.';
+    return 'Region set to ' || lower(region) || ': approve the app specification again in Snowsight';
 end;
 $$;
 
