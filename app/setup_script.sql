@@ -216,6 +216,11 @@ create table if not exists data.amplitude_events_raw (
 )
 comment = 'Raw Amplitude Export API events; deduplicated downstream by dbt';
 
+-- Change tracking, so a consumer may follow the loads with a stream of its own instead of
+-- a schedule offset (README, "Deploy as a Native App"). Only a table's owner can enable
+-- it (user-guide/streams-manage, "Enabling change tracking"): the app, here.
+alter table data.amplitude_events_raw set change_tracking = true;
+
 grant select on table data.amplitude_events_raw to application role app_reader;
 
 -- One row: how far the ledger is, the last run, the files that failed to load.

@@ -453,6 +453,12 @@ def _dispatch(account: Account, s: Statement) -> None:
         }
         a.require(s, "copy into table", bindings)
         a.need_warehouse(s)
+    elif m := match(r"^alter table ([\w.]+) set change_tracking = true$"):
+        a.require(
+            s,
+            "alter table",
+            {**_schema_bindings(a, m.group(1)), "target": a.get("table", m.group(1))},
+        )
     elif m := match(r"^alter secret ([\w.]+) set "):
         a.require(
             s,

@@ -265,7 +265,7 @@ IDEMPOTENT_FORMS = [
     (r"^create external access integration if not exists ", "procedures hold it"),
     (r"^create or replace (view|procedure|streamlit) ", "pure definition"),
     (r"^grant ", "granting again is a no-op"),
-    (r"^alter (file format|external access integration) [\w.]+ set ", "sets the same values"),
+    (r"^alter (file format|external access integration|table) [\w.]+ set ", "sets the same values"),
     (r"^merge into [\w.]+ as target .* when not matched then insert ", "inserts missing rows only"),
     (r"^call code\.amplitude_apply_region\(\)$", "sets the hosts from the settings table"),
 ]
