@@ -442,8 +442,9 @@ grant usage on procedure code.amplitude_set_region(varchar) to application role 
 -- Handlers in amplitude_ingest/in_snowflake/native_app/ (helper i17-procs), imported
 -- from the package's own files (IMPORTS paths start with '/': creating-setup-script).
 -- The whole package folder is one import, so its sub-packages keep their places.
--- Owner's rights throughout (app procedures cannot be EXECUTE AS CALLER). Packages from
--- Snowflake's Anaconda channel, as environment.yml / requirements.txt pin them.
+-- Owner's rights throughout (app procedures cannot be EXECUTE AS CALLER). PACKAGES: the
+-- names of requirements.txt, from Snowflake's Anaconda channel (the whole package is
+-- imported, so every procedure gets every runtime dependency of it).
 create or replace procedure code.ingest_amplitude(
     start_hour varchar default null,
     end_hour varchar default null,
@@ -452,7 +453,7 @@ create or replace procedure code.ingest_amplitude(
 returns variant
 language python
 runtime_version = '3.11'
-packages = ('snowflake-snowpark-python', 'requests', 'pydantic', 'pydantic-settings')
+packages = ('snowflake-snowpark-python', 'requests', 'urllib3', 'tenacity', 'pydantic')
 imports = ('/amplitude_ingest/')
 handler = 'amplitude_ingest.in_snowflake.native_app.ingest_step.ingest_amplitude'
 external_access_integrations = (amplitude_export_access)
@@ -464,7 +465,7 @@ create or replace procedure code.amplitude_load()
 returns variant
 language python
 runtime_version = '3.11'
-packages = ('snowflake-snowpark-python', 'pydantic', 'pydantic-settings')
+packages = ('snowflake-snowpark-python', 'requests', 'urllib3', 'tenacity', 'pydantic')
 imports = ('/amplitude_ingest/')
 handler = 'amplitude_ingest.in_snowflake.native_app.load_step.amplitude_load'
 execute as owner
@@ -474,7 +475,7 @@ create or replace procedure code.amplitude_doctor()
 returns table (check_name varchar, status varchar, detail varchar, fix varchar)
 language python
 runtime_version = '3.11'
-packages = ('snowflake-snowpark-python', 'requests', 'pydantic', 'pydantic-settings')
+packages = ('snowflake-snowpark-python', 'requests', 'urllib3', 'tenacity', 'pydantic')
 imports = ('/amplitude_ingest/')
 handler = 'amplitude_ingest.in_snowflake.native_app.doctor_checks.amplitude_doctor'
 external_access_integrations = (amplitude_export_access)
@@ -486,7 +487,7 @@ create or replace procedure code.amplitude_set_credentials(api_key varchar, secr
 returns varchar
 language python
 runtime_version = '3.11'
-packages = ('snowflake-snowpark-python', 'pydantic', 'pydantic-settings')
+packages = ('snowflake-snowpark-python', 'requests', 'urllib3', 'tenacity', 'pydantic')
 imports = ('/amplitude_ingest/')
 handler = 'amplitude_ingest.in_snowflake.native_app.credentials.amplitude_set_credentials'
 execute as owner
@@ -496,7 +497,7 @@ create or replace procedure code.amplitude_start_schedule()
 returns varchar
 language python
 runtime_version = '3.11'
-packages = ('snowflake-snowpark-python', 'requests', 'pydantic', 'pydantic-settings')
+packages = ('snowflake-snowpark-python', 'requests', 'urllib3', 'tenacity', 'pydantic')
 imports = ('/amplitude_ingest/')
 handler = 'amplitude_ingest.in_snowflake.native_app.schedule.amplitude_start_schedule'
 external_access_integrations = (amplitude_export_access)
@@ -508,7 +509,7 @@ create or replace procedure code.amplitude_stop_schedule()
 returns varchar
 language python
 runtime_version = '3.11'
-packages = ('snowflake-snowpark-python', 'pydantic', 'pydantic-settings')
+packages = ('snowflake-snowpark-python', 'requests', 'urllib3', 'tenacity', 'pydantic')
 imports = ('/amplitude_ingest/')
 handler = 'amplitude_ingest.in_snowflake.native_app.schedule.amplitude_stop_schedule'
 execute as owner
@@ -518,7 +519,7 @@ create or replace procedure code.amplitude_forget(id_kind varchar, id varchar)
 returns variant
 language python
 runtime_version = '3.11'
-packages = ('snowflake-snowpark-python', 'pydantic', 'pydantic-settings')
+packages = ('snowflake-snowpark-python', 'requests', 'urllib3', 'tenacity', 'pydantic')
 imports = ('/amplitude_ingest/')
 handler = 'amplitude_ingest.in_snowflake.native_app.forget_step.amplitude_forget'
 execute as owner
@@ -528,7 +529,7 @@ create or replace procedure code.amplitude_apply_retention()
 returns variant
 language python
 runtime_version = '3.11'
-packages = ('snowflake-snowpark-python', 'pydantic', 'pydantic-settings')
+packages = ('snowflake-snowpark-python', 'requests', 'urllib3', 'tenacity', 'pydantic')
 imports = ('/amplitude_ingest/')
 handler = 'amplitude_ingest.in_snowflake.native_app.retention.amplitude_apply_retention'
 execute as owner
@@ -542,7 +543,7 @@ create or replace procedure code.on_specification_change()
 returns varchar
 language python
 runtime_version = '3.11'
-packages = ('snowflake-snowpark-python', 'pydantic', 'pydantic-settings')
+packages = ('snowflake-snowpark-python', 'requests', 'urllib3', 'tenacity', 'pydantic')
 imports = ('/amplitude_ingest/')
 handler = 'amplitude_ingest.in_snowflake.native_app.specification.on_specification_change'
 execute as owner

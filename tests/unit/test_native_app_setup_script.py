@@ -334,8 +334,17 @@ def test_handlers_live_in_the_native_app_sub_package() -> None:
         assert handler.startswith("amplitude_ingest.in_snowflake.native_app."), handler
 
 
+def runtime_packages() -> list[str]:
+    """requirements.txt's package names: the one list of what the shipped package needs."""
+    lines = (APP_DIR.parent / "requirements.txt").read_text().splitlines()
+    return [re.split(r"[<>=]", line)[0] for line in lines if line and not line.startswith("#")]
+
+
 @pytest.mark.parametrize("name", sorted(PROCEDURES))
 def test_python_procedures_import_the_package_folder(name: str) -> None:
     procedure = procedures()[name.split("(")[0]]
     assert procedure.option("imports") == "('/amplitude_ingest/')"
     assert procedure.option("runtime_version") == "'3.11'"
+    packages = procedure.option("packages")
+    assert packages is not None
+    assert re.findall(r"'([^']*)'", packages) == runtime_packages()
