@@ -97,10 +97,11 @@ using (
         ('lag_hours', '3'),
         ('max_hours', '168'),
         ('time_budget_seconds', '2700'),
-        -- Below COPY's 64-day load metadata: a file removed before then can never be
-        -- seen by COPY again, so it can never load twice (sql-reference/sql/copy-into-table,
-        -- "Load metadata").
-        ('stage_retention_days', '30')
+        ('forget_rows_procedure', 'CODE.AMPLITUDE_FORGET_ROWS'),
+        -- Well below COPY's 64-day load metadata (the retention procedure allows at most
+        -- 56): a file removed before then can never be seen by COPY again, so it can
+        -- never load twice (sql-reference/sql/copy-into-table, "Load metadata").
+        ('stage_retention_days', '7')
 ) as source
     on target.name = source.name
 when not matched then insert (name, value) values (source.name, source.value);
@@ -130,25 +131,28 @@ create table if not exists state.amplitude_ingest_ledger (
 )
 comment = 'What ingest_amplitude() exported, hour by hour; the watermark it resumes from';
 
--- One row per task-graph run (written by the finalizer) or per CALL of a procedure that
--- records itself: what the S3 form's finalizer and health views read.
+-- One row per step of a run: the task graph's (step 'graph', written by the finalizer)
+-- and each procedure's own (ingest, load, retention, set_credentials, schedule,
+-- specification): what the S3 form's finalizer and health views read.
 create table if not exists state.amplitude_run_history (
-    run_id varchar not null primary key comment 'Task graph run group id, or the call''s id',
+    run_id varchar not null comment 'Task graph run group id, or the call''s run id',
+    step varchar not null comment 'graph, ingest, load, retention, set_credentials, schedule, specification',
     started_at timestamp_ntz comment 'UTC',
     ended_at timestamp_ntz comment 'UTC; null while running',
-    status varchar not null comment 'RUNNING, SUCCEEDED or FAILED',
-    summary variant comment 'Each task: name, state, attempt, error, return value',
-    first_error varchar comment 'The first failed task and its error'
+    status varchar not null comment 'SUCCEEDED or FAILED; the callback and schedule steps say what happened',
+    summary variant comment 'graph: each task (name, state, attempt, error, return value)',
+    first_error varchar comment 'The first failed task or step and its error',
+    primary key (run_id, step)
 )
-comment = 'One row per run of the task graph or a recorded CALL';
+comment = 'One row per step of a run of the task graph or of a CALL';
 
 -- Written by code.amplitude_load() from each COPY's own result (no COPY_HISTORY: the app
 -- knows what it loaded).
 create table if not exists state.amplitude_load_history (
     file_name varchar not null comment 'Stage path of the file',
+    status varchar not null comment 'LOADED, LOAD_FAILED, PARTIALLY_LOADED, ...',
     rows_parsed number,
     rows_loaded number,
-    status varchar not null comment 'LOADED, LOAD_FAILED, PARTIALLY_LOADED, ...',
     first_error varchar,
     loaded_at timestamp_ntz not null comment 'UTC',
     run_id varchar comment 'The run whose load step copied it'
@@ -248,13 +252,14 @@ last_run as (
         runs.status as last_run_status,
         runs.first_error as last_run_error
     from state.amplitude_run_history as runs
+    where runs.step in ('graph', 'ingest', 'load')
     qualify row_number() over (order by runs.started_at desc nulls last) = 1
 ),
 
 last_success as (
     select max(runs.ended_at) as last_success_at
     from state.amplitude_run_history as runs
-    where runs.status = 'SUCCEEDED'
+    where runs.step in ('graph', 'ingest', 'load') and runs.status = 'SUCCEEDED'
 ),
 
 loads as (
@@ -299,7 +304,7 @@ select
     'run' as failure_kind,
     runs.run_id as subject,
     coalesce(runs.ended_at, runs.started_at) as failed_at,
-    runs.first_error as detail
+    runs.step || ': ' || coalesce(runs.first_error, 'failed') as detail
 from state.amplitude_run_history as runs
 where runs.status = 'FAILED'
 union all
@@ -549,6 +554,85 @@ handler = 'amplitude_ingest.in_snowflake.native_app.specification.on_specificati
 execute as owner
 comment = 'Records an approved or declined app specification; a decline stops the schedule';
 
+-- The rows half of a forget (amplitude_forget() calls it through the
+-- forget_rows_procedure setting): sql/55_forget.sql's amplitude_forget_rows() over the
+-- app's tables, statement for statement (tests/unit/test_native_app_setup_script.py holds
+-- the two bodies equal). Granted to no role: only amplitude_forget() calls it.
+create or replace procedure code.amplitude_forget_rows(
+    request_id varchar, id_kind varchar, id_sha256 varchar
+)
+returns variant
+language sql
+execute as owner
+comment = 'Records a forget request; deletes the raw rows of its id hash and of its rewritten files, only those. Takes the hash, never the id: a CALL''s arguments stay in query history'
+as
+$$
+declare
+    deleted number default 0;
+    replaced number default 0;
+    outcome variant default null;
+    bad_request exception (-20001, 'id_kind must be amplitude_id, user_id or device_id, and id_sha256 64 lowercase hex digits');
+begin
+    if (not (:id_kind in ('amplitude_id', 'user_id', 'device_id'))
+        or not regexp_like(:id_sha256, '[0-9a-f]{64}')) then
+        raise bad_request;
+    end if;
+    insert into state.amplitude_forget_requests
+        (request_id, requested_at, id_kind, id_sha256, raw_rows_deleted,
+         stage_files_rewritten, quarantine_lines_removed)
+    select :request_id, sysdate(), :id_kind, :id_sha256, 0, 0, 0
+    where not exists (
+        select 1 from state.amplitude_forget_requests
+        where request_id = :request_id
+    );
+    -- A path per kind, not get(raw_json, :id_kind): each is a plain `:path::varchar`, a
+    -- string without its JSON quotes, a number as its decimal text (the hash's input).
+    delete from data.amplitude_events_raw
+    where sha2(
+        case :id_kind
+            when 'amplitude_id' then raw_json:amplitude_id::varchar
+            when 'user_id' then raw_json:user_id::varchar
+            else raw_json:device_id::varchar
+        end, 256
+    ) = :id_sha256;
+    deleted := sqlrowcount;
+    -- What is left of each rewritten file: its new file, under a new path, is loaded by
+    -- the load step like any other, so these rows are replaced, not loaded twice.
+    delete from data.amplitude_events_raw as raw_rows
+    using state.amplitude_stage_rewrites as rewrites
+    where
+        rewrites.request_id = :request_id
+        and startswith(rewrites.file_name, 'events/')
+        and (raw_rows.file_name = rewrites.file_name
+            or endswith(raw_rows.file_name, '/' || rewrites.file_name));
+    replaced := sqlrowcount;
+    update state.amplitude_forget_requests
+    set
+        raw_rows_deleted = raw_rows_deleted + :deleted,
+        stage_files_rewritten = (
+            select count(*) from state.amplitude_stage_rewrites
+            where request_id = :request_id and startswith(file_name, 'events/')
+        ),
+        quarantine_lines_removed = (
+            select coalesce(sum(lines_removed), 0) from state.amplitude_stage_rewrites
+            where request_id = :request_id and startswith(file_name, '_quarantine/')
+        )
+    where request_id = :request_id;
+    select
+        object_construct(
+            'raw_rows_deleted', raw_rows_deleted,
+            'raw_rows_deleted_now', :deleted,
+            'rows_of_rewritten_files_removed', :replaced,
+            'stage_files_rewritten', stage_files_rewritten,
+            'quarantine_lines_removed', quarantine_lines_removed
+        )
+    into :outcome
+    from state.amplitude_forget_requests
+    where request_id = :request_id;
+    return outcome;
+end;
+$$;
+
 grant usage on procedure code.ingest_amplitude(varchar, varchar, boolean)
 to application role app_admin;
 grant usage on procedure code.amplitude_load() to application role app_admin;
@@ -602,6 +686,7 @@ as
         using (
             select
                 system$task_runtime_info('CURRENT_TASK_GRAPH_RUN_GROUP_ID') as run_id,
+                'graph' as step,
                 min(history.query_start_time)::timestamp_ntz as started_at,
                 sysdate() as ended_at,
                 iff(count_if(history.state <> 'SUCCEEDED') = 0, 'SUCCEEDED', 'FAILED') as status,
@@ -630,16 +715,16 @@ as
                 partition by history.name order by history.attempt_number desc
             ) = 1
         ) as source
-            on target.run_id = source.run_id
+            on target.run_id = source.run_id and target.step = source.step
         when matched then update set
             target.ended_at = source.ended_at,
             target.status = source.status,
             target.summary = source.summary,
             target.first_error = source.first_error
-        when not matched then insert (run_id, started_at, ended_at, status, summary, first_error)
+        when not matched then insert (run_id, step, started_at, ended_at, status, summary, first_error)
         values (
-            source.run_id, source.started_at, source.ended_at, source.status, source.summary,
-            source.first_error
+            source.run_id, source.step, source.started_at, source.ended_at, source.status,
+            source.summary, source.first_error
         );
         call code.amplitude_apply_retention();
         return 'recorded';

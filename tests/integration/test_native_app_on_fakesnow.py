@@ -56,7 +56,7 @@ def test_tables_settings_and_views_survive_a_second_run(tmp_path: Path) -> None:
             cursor.execute(statement)
         defaults = dict(rows(cursor, "select name, value from state.amplitude_ingest_settings"))
         assert defaults["region"] == "us"
-        assert defaults["stage_retention_days"] == "30"
+        assert defaults["stage_retention_days"] == "7"
         # The consumer changes a setting and deletes one; the upgrade keeps the change
         # and puts the missing default back.
         cursor.execute(
@@ -64,8 +64,8 @@ def test_tables_settings_and_views_survive_a_second_run(tmp_path: Path) -> None:
         )
         cursor.execute("delete from state.amplitude_ingest_settings where name = 'lag_hours'")
         cursor.execute(
-            "insert into state.amplitude_run_history (run_id, started_at, ended_at, status) "
-            "values ('kept', '2026-01-01 00:00:00', '2026-01-01 00:10:00', 'SUCCEEDED')"
+            "insert into state.amplitude_run_history (run_id, step, started_at, ended_at, status) "
+            "values ('kept', 'graph', '2026-01-01 00:00:00', '2026-01-01 00:10:00', 'SUCCEEDED')"
         )
         for statement in script:
             cursor.execute(statement)
@@ -89,17 +89,20 @@ def test_the_views_read_what_the_app_recorded(tmp_path: Path) -> None:
         )
         cursor.execute(
             "insert into state.amplitude_run_history "
-            "(run_id, started_at, ended_at, status, first_error) values "
-            "('r1', '2026-01-01 00:00:00', '2026-01-01 00:10:00', 'SUCCEEDED', null), "
-            "('r2', '2026-01-01 01:00:00', '2026-01-01 01:10:00', 'FAILED', "
-            "'AMPLITUDE_LOAD: 1 file failed')"
+            "(run_id, step, started_at, ended_at, status, first_error) values "
+            "('r1', 'graph', '2026-01-01 00:00:00', '2026-01-01 00:10:00', 'SUCCEEDED', null), "
+            "('r2', 'graph', '2026-01-01 01:00:00', '2026-01-01 01:10:00', 'FAILED', "
+            "'AMPLITUDE_LOAD: 1 file failed'), "
+            # a later step that is not a run of the pipeline: not the health's last run
+            "('r3', 'set_credentials', '2026-01-01 02:00:00', '2026-01-01 02:00:01', "
+            "'SUCCEEDED', null)"
         )
         cursor.execute(
             "insert into state.amplitude_load_history "
-            "(file_name, rows_parsed, rows_loaded, status, first_error, loaded_at, run_id) "
+            "(file_name, status, rows_parsed, rows_loaded, first_error, loaded_at, run_id) "
             "values "
-            "('events/a.json.gz', 100, 100, 'LOADED', null, sysdate(), 'r1'), "
-            "('events/b.json.gz', 50, 0, 'LOAD_FAILED', 'bad json', sysdate(), 'r2')"
+            "('events/a.json.gz', 'LOADED', 100, 100, null, sysdate(), 'r1'), "
+            "('events/b.json.gz', 'LOAD_FAILED', 50, 0, 'bad json', sysdate(), 'r2')"
         )
         cursor.execute("select * from data.amplitude_pipeline_health")
         (health,) = cursor.fetchall()
@@ -126,5 +129,5 @@ def test_the_views_read_what_the_app_recorded(tmp_path: Path) -> None:
         assert hour_subject.replace(" ", "T").startswith("2026-01-01T02")
         assert failures[1:] == [
             ("load", "events/b.json.gz", "bad json"),
-            ("run", "r2", "AMPLITUDE_LOAD: 1 file failed"),
+            ("run", "r2", "graph: AMPLITUDE_LOAD: 1 file failed"),
         ]

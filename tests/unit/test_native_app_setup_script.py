@@ -116,8 +116,8 @@ def sql_bodies() -> Iterator[tuple[str, str]]:
 
 def test_every_sql_body_parses_but_for_named_gaps() -> None:
     bodies = list(sql_bodies())
-    # the region procedures and the finalizer task
-    assert len(bodies) == 3
+    # the region procedures, the forget's rows procedure and the finalizer task
+    assert len(bodies) == 4
     used = set()
     for head, body in bodies:
         stripped = body
@@ -348,3 +348,30 @@ def test_python_procedures_import_the_package_folder(name: str) -> None:
     packages = procedure.option("packages")
     assert packages is not None
     assert re.findall(r"'([^']*)'", packages) == runtime_packages()
+
+
+# The app's names for the S3 form's objects the forget's rows procedure touches.
+FORGET_NAMES = {
+    "<% database %>.raw.amplitude_forget_requests": "state.amplitude_forget_requests",
+    "<% database %>.raw.amplitude_stage_rewrites": "state.amplitude_stage_rewrites",
+    "<% database %>.raw.amplitude_events_raw": "data.amplitude_events_raw",
+}
+
+
+def without_comments(body: str) -> str:
+    return normalize(re.sub(r"--[^\n]*", "", body))
+
+
+def test_the_forget_rows_procedure_is_sql_55s_over_the_apps_tables() -> None:
+    """One forget for both forms: the app's body is sql/55's, only the names changed."""
+    s3 = (APP_DIR.parent / "sql" / "55_forget.sql").read_text()
+    (s3_body,) = re.findall(
+        r"create or replace procedure ingest\.amplitude_forget_rows\(.*?\$\$(.*?)\$\$", s3, re.S
+    )
+    for old, new in FORGET_NAMES.items():
+        s3_body = s3_body.replace(old, new)
+    (raw,) = [s for s in statements() if "procedure code.amplitude_forget_rows(" in s]
+    (app_body,) = re.findall(r"\$\$(.*?)\$\$", raw, re.S)
+    assert without_comments(app_body) == without_comments(s3_body)
+    assert procedures()["code.amplitude_forget_rows"].arg_types == ("varchar",) * 3
+    assert "code.amplitude_forget_rows" not in {n.split("(")[0] for _, _, n, _ in grants()}
