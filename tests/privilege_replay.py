@@ -459,6 +459,8 @@ def _dispatch(account: Account, s: Statement) -> None:
             "alter table",
             {**_schema_bindings(a, m.group(1)), "target": a.get("table", m.group(1))},
         )
+    elif m := match(r"^alter task ([\w.]+) set schedule = "):
+        a.require(s, "alter task set", {"target": a.get("task", m.group(1)) or m.group(1).upper()})
     elif m := match(r"^alter secret ([\w.]+) set "):
         a.require(
             s,
@@ -1203,6 +1205,25 @@ def grant_application_roles(account: Account) -> None:
     for role, application_role in CONSUMER_ROLES.items():
         account.granted_roles[role].add(application_role)
         database.grants.setdefault(application_role, set()).add("USAGE")
+
+
+def app_procedure_statements() -> list[Statement] | None:
+    """What the app's Python procedures send, from the builders that send them
+    (amplitude_ingest.in_snowflake.native_app.statements, helper i17-procs'), as the app on
+    its warehouse; None while that module is not on this branch."""
+    try:
+        from amplitude_ingest.in_snowflake.native_app.statements import (  # type: ignore[import-not-found,unused-ignore]
+            statements,
+        )
+    except ImportError:
+        return None
+    context = (APP_DATABASE, "PUBLIC")
+    out = []
+    for procedure, texts in statements().items():
+        source = f"code.{procedure}()"
+        out.append(Statement(source, "use warehouse amplitude_connector_wh", APP_ROLE, context))
+        out += [Statement(source, normalize(text), APP_ROLE, context) for text in texts]
+    return out
 
 
 def app_runtime_statements(rules: dict[str, Any]) -> list[Statement]:

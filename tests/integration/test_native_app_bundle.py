@@ -33,7 +33,10 @@ from tests.native_app import handlers, imports, manifest, streamlits
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_ENTITY = "amplitude_connector_pkg"
 # The only sources another helper (i17-procs) adds; anything else missing is a bug here.
-OTHER_HELPERS = {"snowpark/amplitude_dashboard/native_app.py"}
+OTHER_HELPERS = {
+    "snowpark/amplitude_dashboard/native_app.py",
+    "snowpark/amplitude_queries/app.py",
+}
 
 
 def package_entity() -> dict[str, Any]:
@@ -102,10 +105,12 @@ def test_every_import_path_is_in_the_bundle(bundle: Path) -> None:
 
 
 def test_the_shipped_package_is_there_whole_and_alone(bundle: Path) -> None:
+    """For the procedures' IMPORTS, and beside the Streamlit's main file for its imports."""
     source = ROOT / "snowpark" / "amplitude_ingest"
     shipped = {p.relative_to(source).as_posix() for p in source.rglob("*.py")}
     assert {"in_snowflake/ingest.py", "extractor.py", "errors.py"} <= shipped
     assert files(bundle / "amplitude_ingest") == shipped
+    assert files(bundle / "streamlit" / "amplitude_ingest") == shipped
 
 
 def test_only_what_the_app_needs(bundle: Path) -> None:

@@ -20,6 +20,7 @@ from tests.privilege_replay import (
     Account,
     Statement,
     app_account,
+    app_procedure_statements,
     app_runtime_statements,
     app_setup_statements,
     grant_application_roles,
@@ -72,6 +73,17 @@ def test_tasks_procedures_and_what_they_run_need_nothing_more() -> None:
     }
     grant_application_roles(account)
     for statement in runtime + app_runtime_statements(RULES):
+        account.run(statement)
+    assert [str(f) for f in account.findings] == []
+
+
+def test_what_the_apps_procedures_send_runs_as_the_app() -> None:
+    """The statements the handlers build (once helper i17-procs' module is merged)."""
+    sent = app_procedure_statements()
+    if sent is None:
+        pytest.skip("amplitude_ingest.in_snowflake.native_app.statements: not on this branch yet")
+    account = installed()
+    for statement in sent:
         account.run(statement)
     assert [str(f) for f in account.findings] == []
 
