@@ -16,6 +16,7 @@ help:
 	@echo "make bench  extract throughput and memory at 1 GB and 4 GB (BENCH_MB=\"1000 4000\")"
 	@echo "make bench-dbt  dbt: full build vs DuckDB's single pass, hourly runs vs full (BENCH_MILLION=1, or \"1 5\")"
 	@echo "make deploy     set up Snowflake and deploy procedure, dbt project and tasks"
+	@echo "make app-deploy the Native App instead: snow app deploy + snow app run (no AWS)"
 
 # The Snowflake CLI pins its own versions of snowpark and the connector: its own venv.
 SNOW_VENV := .venv-snow
@@ -222,6 +223,41 @@ teardown: $(SNOW_STAMP)
 	@test "$(CONFIRM)" = "$(AMPLITUDE_DATABASE)" || \
 		(echo "teardown drops database $(AMPLITUDE_DATABASE) and its data: run it with CONFIRM=$(AMPLITUDE_DATABASE)"; exit 2)
 	$(SNOW) sql $(SNOW_CONN) -f sql/99_teardown.sql $(BASE_VARS)
+
+# ---- the Native App (README, "Deploy as a Native App") ------------------------------
+# The second deploy form: no AWS account, no SQL run by hand. `snow app deploy` creates
+# the application package and uploads app/, the shipped package and the Streamlit to its
+# stage (snowflake.yml: amplitude_connector_pkg); `snow app run` installs the app from
+# those files, or upgrades it in place when it exists (amplitude_connector). Then, in
+# Snowsight, approve the app specification, set the key pair and start the schedule
+# (app/README.md). AMPLITUDE_APP_ROLE needs CREATE APPLICATION PACKAGE and CREATE
+# APPLICATION on the account (ACCOUNTADMIN has both); AMPLITUDE_WAREHOUSE is any warehouse
+# it may use (the setup script runs on it).
+AMPLITUDE_APP_PACKAGE ?= amplitude_connector_pkg
+AMPLITUDE_APP ?= amplitude_connector
+AMPLITUDE_APP_ROLE ?= ACCOUNTADMIN
+APP_ENV = --env AMPLITUDE_APP_PACKAGE=$(AMPLITUDE_APP_PACKAGE) --env AMPLITUDE_APP=$(AMPLITUDE_APP) \
+	--env AMPLITUDE_APP_ROLE=$(AMPLITUDE_APP_ROLE) --env AMPLITUDE_WAREHOUSE=$(AMPLITUDE_WAREHOUSE)
+
+.PHONY: app-bundle app-deploy app-teardown
+
+# The bundle `snow app deploy` would upload, in output/deploy; no account needed
+# (tests/integration/test_native_app_bundle.py checks its tree).
+app-bundle: $(SNOW_STAMP)
+	find snowpark/amplitude_ingest -name __pycache__ -prune -exec rm -rf {} +
+	$(SNOW) app bundle $(APP_ENV)
+
+app-deploy: $(SNOW_STAMP)
+	# snowflake.yml ships the package folder whole: leave no bytecode in it.
+	find snowpark/amplitude_ingest -name __pycache__ -prune -exec rm -rf {} +
+	$(SNOW) app deploy $(SNOW_CONN) $(APP_ENV)
+	$(SNOW) app run $(SNOW_CONN) $(APP_ENV)
+
+# Drops the app (its raw table, ledger and staged files with it) and the package.
+app-teardown: $(SNOW_STAMP)
+	@test "$(CONFIRM)" = "$(AMPLITUDE_APP)" || \
+		(echo "app-teardown drops app $(AMPLITUDE_APP) and its data: run it with CONFIRM=$(AMPLITUDE_APP)"; exit 2)
+	$(SNOW) app teardown --cascade $(SNOW_CONN) $(APP_ENV)
 
 clean:
 	rm -rf .local bench/out output

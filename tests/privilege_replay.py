@@ -112,6 +112,9 @@ class Account:
         # assumed to name a default warehouse).
         self.warehouse: str | None = None
         self._session_source: str | None = None
+        # A Native App's replay (app_account()): the role that stands for the application
+        # itself. Its statements use the `app <kind>` row of a kind when there is one.
+        self.application: str | None = None
 
     # ---- the role hierarchy ---------------------------------------------------------------
 
@@ -187,6 +190,8 @@ class Account:
         self.findings.append(Finding(statement.source, statement.text, self.role, problem, doc))
 
     def require(self, statement: Statement, kind: str, bindings: dict[str, Any]) -> None:
+        if self.role == self.application and f"app {kind}" in self.rules:
+            kind = f"app {kind}"
         rule = self.rules[kind]
         for need in rule["needs"]:
             problem = self._unmet(need, bindings)
@@ -392,6 +397,76 @@ def _dispatch(account: Account, s: Statement) -> None:
         role, parent = m.group(1).upper(), m.group(2).upper()
         a.require(s, "grant role", {"target": a.get("role", role) or role})
         a.granted_roles.setdefault(parent, set()).add(role)
+    elif m := match(r"^create application role if not exists (\w+)$"):
+        # Native App: the setup script creates the app's roles (creating-setup-script).
+        a.require(s, "create application role", {})
+        role = m.group(1).upper()
+        a.granted_roles.setdefault(role, set())
+        a.create("role", role)
+    elif m := match(r"^grant application role (\w+) to application role (\w+)$"):
+        role, parent = m.group(1).upper(), m.group(2).upper()
+        a.require(s, "grant application role", {"target": a.get("role", role) or role})
+        a.granted_roles.setdefault(parent, set()).add(role)
+    elif m := match(rf"^grant ([\w ,]+?) on ({_GRANT_KINDS}) ({_NAME}) to application role (\w+)$"):
+        kind = m.group(2)
+        obj = a.get(kind, m.group(3))
+        privileges = _privileges(m.group(1))
+        target = obj or f"{kind} {m.group(3).upper()}"
+        a.require(s, "grant to application role", {"target": target})
+        if obj:
+            a.check_grantable(s, obj, privileges)
+            obj.grants.setdefault(m.group(4).upper(), set()).update(privileges)
+    elif m := match(r"^create or alter versioned schema (\w+)$"):
+        a.require(s, "create versioned schema", {"database": a.get("database", str(a.database))})
+        a.create("schema", m.group(1), versioned=True)
+    elif m := match(r"^alter application set specification (\w+) "):
+        # "This command can only be used by a Snowflake Native App" (its reference page).
+        if a.application is None or a.role != a.application:
+            a.fail(
+                s,
+                "only the app itself sets its specifications",
+                a.rules["alter application set specification"]["doc"],
+            )
+        a.require(s, "alter application set specification", {})
+    elif m := match(r"^create task if not exists ([\w.]+) warehouse = (\w+)(.*?) as (.*)$"):
+        bindings = _schema_bindings(a, m.group(1))
+        bindings["warehouse"] = a.get("warehouse", m.group(2)) or m.group(2).upper()
+        a.require(s, "create task", bindings)
+        after = re.search(r"\b(?:after|finalize =) ([\w.]+)", m.group(3))
+        root = a.get("task", after.group(1)) if after else None
+        database, schema, _ = a.qualify(m.group(1), "task").split(".")
+        a.create(
+            "task",
+            m.group(1),
+            body=text[len(text) - len(m.group(4)) :],
+            parent=root.name if root else None,
+            context=(database, schema),  # its body runs in its own schema
+            warehouse=m.group(2),
+        )
+    elif m := match(r"^copy into ([\w.]+) .*?\bfrom @([\w.]+).*?format_name = '?([\w.]+)"):
+        # The app's load step: COPY from its internal stage into its raw table.
+        bindings = {
+            **_schema_bindings(a, m.group(1)),
+            "target": a.get("table", m.group(1)) or m.group(1).upper(),
+            "stage": a.get("stage", m.group(2)) or m.group(2).upper(),
+            "file format": a.get("file format", m.group(3)) or m.group(3).upper(),
+        }
+        a.require(s, "copy into table", bindings)
+        a.need_warehouse(s)
+    elif m := match(r"^alter table ([\w.]+) set change_tracking = true$"):
+        a.require(
+            s,
+            "alter table",
+            {**_schema_bindings(a, m.group(1)), "target": a.get("table", m.group(1))},
+        )
+    elif m := match(r"^alter task ([\w.]+) set schedule = "):
+        a.require(s, "alter task set", {"target": a.get("task", m.group(1)) or m.group(1).upper()})
+    elif m := match(r"^alter secret ([\w.]+) set "):
+        a.require(
+            s,
+            "alter secret",
+            {**_schema_bindings(a, m.group(1)), "target": a.get("secret", m.group(1))},
+        )
     elif m := match(r"^create warehouse if not exists (\w+)"):
         a.require(s, "create warehouse", {})
         a.create("warehouse", m.group(1))
@@ -799,6 +874,7 @@ def _block_statements(text: str) -> list[str]:
     statements = []
     for part in body.split(";"):
         part = re.sub(r"(?is)^\s*if\s*\(.*?\)\s*then\b", "", part.strip())
+        part = re.sub(r"(?is)^\s*(elseif\s*\(.*?\)\s*then|else)\b", "", part.strip())
         part = re.sub(r"(?is)^\s*exception\s+when\s+\w+\s+then\b", "", part.strip())
         part = " ".join(part.split())
         # `select ... into :variable from ...` is a query like any other: replay it without
@@ -1057,4 +1133,110 @@ def deploy_statements(
     out += doctor or []
     for name in resume:
         out += script_statements(sql_dir / f"{name}.sql", variables)
+    return out
+
+
+# ---- the Native App (app/) ----------------------------------------------------------------
+# The app's replay is an account of its own: the application is a role (APP_ROLE) that owns
+# its database and everything its setup script creates, and holds exactly the global
+# privileges its manifest asks for (manifest_version 2 grants them at install:
+# developer-guide/native-apps/requesting-auto-privs). Application roles are roles; a
+# consumer's role gets one with GRANT APPLICATION ROLE.
+
+APP_DATABASE = "AMPLITUDE_CONNECTOR"
+APP_ROLE = "AMPLITUDE_CONNECTOR"
+APP_SETUP_SOURCE = "app/setup_script.sql"
+# The session that runs CREATE APPLICATION (`snow app run`: snowflake.yml's meta.warehouse).
+INSTALLER_WAREHOUSE = "INSTALLER_WH"
+CONSUMER_WAREHOUSE = "CONSUMER_WH"
+# The consumer's roles: the one that runs dbt gets app_reader, the installer app_admin.
+CONSUMER_ROLES = {"AMPLITUDE_DBT": "APP_READER", "AMPLITUDE_APP_OWNER": "APP_ADMIN"}
+APP_VARIABLES = {"app": APP_DATABASE, "app_role": APP_ROLE}
+
+
+def app_account(
+    rules: dict[str, Any] | None = None, privileges: Iterable[str] | None = None
+) -> Account:
+    """A consumer account before the install: the app's database and global privileges
+    (the manifest's, or `privileges`), and the warehouses the sessions run on."""
+    from tests.native_app import manifest
+
+    account = Account(rules or load_rules())
+    account.application = APP_ROLE
+    account.granted_roles[APP_ROLE] = set()
+    asked = (
+        privileges if privileges is not None else [next(iter(p)) for p in manifest()["privileges"]]
+    )
+    account.global_privileges[APP_ROLE] = set(asked)
+    account.role = APP_ROLE
+    account.create("database", APP_DATABASE)
+    account.role = "ACCOUNTADMIN"
+    # An assumption an account must confirm (README, "What was checked only offline"):
+    # the setup script's queries (MERGE, CALL) run on the installing session's warehouse.
+    account.create("warehouse", INSTALLER_WAREHOUSE).grants[APP_ROLE] = {"USAGE"}
+    consumer = account.create("warehouse", CONSUMER_WAREHOUSE)
+    for role in CONSUMER_ROLES:
+        account.granted_roles.setdefault(role, set())
+        consumer.grants[role] = {"USAGE"}
+    account.role = "PUBLIC"
+    return account
+
+
+def app_setup_statements(path: Path | None = None) -> list[Statement]:
+    """The setup script, statement by statement, as the app runs it on install/upgrade."""
+    from tests.native_app import setup_script
+
+    context = (APP_DATABASE, "PUBLIC")
+    out = [Statement(APP_SETUP_SOURCE, f"use warehouse {INSTALLER_WAREHOUSE}", APP_ROLE, context)]
+    out += [
+        Statement(APP_SETUP_SOURCE, normalize(part), APP_ROLE, context)
+        for part in split_statements((path or setup_script()).read_text())
+        if normalize(part)
+    ]
+    return out
+
+
+def grant_application_roles(account: Account) -> None:
+    """What the consumer grants by hand (README): GRANT APPLICATION ROLE <app>.<role> TO
+    ROLE <role>. An application role reaches the app's schemas through the app itself:
+    modelled as USAGE on the app's database."""
+    database = account.get("database", APP_DATABASE)
+    assert database is not None
+    for role, application_role in CONSUMER_ROLES.items():
+        account.granted_roles[role].add(application_role)
+        database.grants.setdefault(application_role, set()).add("USAGE")
+
+
+def app_procedure_statements() -> list[Statement] | None:
+    """What the app's Python procedures send, from the builders that send them
+    (amplitude_ingest.in_snowflake.native_app.statements, helper i17-procs'), as the app on
+    its warehouse; None while that module is not on this branch."""
+    try:
+        from amplitude_ingest.in_snowflake.native_app.statements import (  # type: ignore[import-not-found,unused-ignore]
+            statements,
+        )
+    except ImportError:
+        return None
+    context = (APP_DATABASE, "PUBLIC")
+    out = []
+    for procedure, texts in statements().items():
+        source = f"code.{procedure}()"
+        out.append(Statement(source, "use warehouse amplitude_connector_wh", APP_ROLE, context))
+        out += [Statement(source, normalize(text), APP_ROLE, context) for text in texts]
+    return out
+
+
+def app_runtime_statements(rules: dict[str, Any]) -> list[Statement]:
+    """sql/privileges.yml's app_runtime: what the app's procedures run (as the app) and what
+    consumers run through the application roles."""
+    out = []
+    for entry in rules.get("app_runtime", []):
+        role = render(entry["role"], APP_VARIABLES).upper()
+        warehouse = entry["warehouse"]  # the caller's: a consumer's, or the app's tasks'
+        context = (APP_DATABASE, "PUBLIC")
+        out.append(Statement(entry["who"], f"use warehouse {warehouse}", role, context))
+        out += [
+            Statement(entry["who"], normalize(render(sql, APP_VARIABLES)), role, context)
+            for sql in entry["sql"]
+        ]
     return out
