@@ -43,6 +43,69 @@
 
 
 {#-
+    The models that may read the retired versions: every incremental model built on
+    staging, directly or through another (their names as their watermarks have them).
+    Found from the graph, not from the macros a model calls: dbt records only the calls it
+    sees when parsing, and those inside `is_incremental()` it does not.
+-#}
+{% macro amplitude__retired_event_readers() -%}
+    {%- set models = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model') | list -%}
+    {%- set downstream = ['model.amplitude.stg_amplitude__events'] -%}
+    {%- for _ in models -%}
+        {%- for node in models if node.unique_id not in downstream -%}
+            {%- for parent in node.depends_on.nodes if parent in downstream -%}
+                {%- if loop.first -%}
+                    {%- do downstream.append(node.unique_id) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- set readers = [] -%}
+    {%- for node in models
+        if node.unique_id in downstream[1:] and node.config.materialized == 'incremental' -%}
+        {%- do readers.append(node.alias or node.name) -%}
+    {%- endfor -%}
+    {{ return(readers | sort) }}
+{%- endmacro %}
+
+
+{#-
+    on-run-end of a run that writes: delete the retired versions every reader has
+    processed (retired at or before each reader's watermark: no run reads them again).
+    They hold event keys, users (amplitude_id), sessions and days, derived from ids: kept
+    only as long as a model still has to rebuild what they left, so a forgotten user's
+    retired versions go with the run that removes the user from every model. While a
+    reader has no watermark (never built, or its watermark dropped) nothing is deleted.
+-#}
+{% macro amplitude_prune_retired_events() -%}
+    {%- if amplitude__writes() -%}
+        {%- set readers = amplitude__retired_event_readers() -%}
+        delete from {{ amplitude__retired_events() }}
+        {%- if readers %}
+        where retired_at <= (
+            select
+                case
+                    when count(watermark.processed_through) = count(*)
+                        then min(watermark.processed_through)
+                end
+            from (
+                {%- for reader in readers %}
+                select '{{ reader }}' as model_name{% if not loop.last %} union all{% endif %}
+                {%- endfor %}
+            ) as reader
+            left join (
+                select model_name, max(processed_through) as processed_through
+                from {{ amplitude__watermarks() }}
+                group by model_name
+            ) as watermark
+                on reader.model_name = watermark.model_name
+        )
+        {%- endif %}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
     The events that changed since the model's watermark: every row staging wrote after it
     and every version staging retired after it, with the columns that place an event in a
     mart's grain (user, session, day, type, time). A retired version has the values it had
