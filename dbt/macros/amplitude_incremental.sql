@@ -26,7 +26,7 @@
     set to the run. A mart treats the grain keys of a retired version as touched, exactly as
     it treats those of a row staging wrote: the keys an event leaves are rebuilt too.
 -#}
-{% macro amplitude__retired_events() -%}
+{% macro amplitude_retired_events_relation() -%}
     {%- set schema = generate_schema_name('staging', none) | trim -%}
     {{ return(api.Relation.create(
         database=target.database, schema=schema, identifier='amplitude__retired_events'
@@ -34,7 +34,7 @@
 {%- endmacro %}
 
 {#- The columns of a retired version, as staging has them. -#}
-{% macro amplitude__retired_columns() -%}
+{% macro amplitude_retired_event_columns() -%}
     {{ return([
         'event_key', 'project_id', 'user_key', 'amplitude_id', 'session_key', 'event_type',
         'event_date', 'event_time',
@@ -80,7 +80,7 @@
 {% macro amplitude_prune_retired_events() -%}
     {%- if amplitude__writes() -%}
         {%- set readers = amplitude__retired_event_readers() -%}
-        delete from {{ amplitude__retired_events() }}
+        delete from {{ amplitude_retired_events_relation() }}
         {%- if readers %}
         where retired_at <= (
             select
@@ -95,7 +95,7 @@
             ) as reader
             left join (
                 select model_name, max(processed_through) as processed_through
-                from {{ amplitude__watermarks() }}
+                from {{ amplitude_watermarks_relation() }}
                 group by model_name
             ) as watermark
                 on reader.model_name = watermark.model_name
@@ -113,13 +113,13 @@
 -#}
 {% macro amplitude_changed_events(since) -%}
     select
-        {{ amplitude__retired_columns() | join(',\n        ') }}
+        {{ amplitude_retired_event_columns() | join(',\n        ') }}
     from {{ ref('stg_amplitude__events') }}
     where built_at > {{ since }}
     union all
     select
-        {{ amplitude__retired_columns() | join(',\n        ') }}
-    from {{ amplitude__retired_events() }}
+        {{ amplitude_retired_event_columns() | join(',\n        ') }}
+    from {{ amplitude_retired_events_relation() }}
     where retired_at > {{ since }}
 {%- endmacro %}
 
@@ -132,11 +132,11 @@
 {% macro get_incremental_amplitude_merge_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set batch = arg_dict['temp_relation'] -%}
-    insert into {{ amplitude__retired_events() }} (
-        {{ amplitude__retired_columns() | join(', ') }}, retired_at
+    insert into {{ amplitude_retired_events_relation() }} (
+        {{ amplitude_retired_event_columns() | join(', ') }}, retired_at
     )
     select
-        {% for column in amplitude__retired_columns() -%}
+        {% for column in amplitude_retired_event_columns() -%}
         held.{{ column }},
         {% endfor -%}
         {{ amplitude_built_at() }}
@@ -199,7 +199,7 @@
 {%- endmacro %}
 
 
-{% macro amplitude__watermarks() -%}
+{% macro amplitude_watermarks_relation() -%}
     {%- set schema = generate_schema_name('staging', none) | trim -%}
     {{ return(api.Relation.create(
         database=target.database, schema=schema, identifier='amplitude__watermarks'
@@ -208,8 +208,8 @@
 
 
 {#- on-run-start: the bookkeeping tables (watermarks, retired events), created once. -#}
-{% macro amplitude_create_watermarks() -%}
-    {%- set relation = amplitude__watermarks() -%}
+{% macro amplitude_create_watermarks_table() -%}
+    {%- set relation = amplitude_watermarks_relation() -%}
     {%- set text = dbt.type_string() | lower -%}
     {%- do adapter.create_schema(relation) -%}
     create table if not exists {{ relation }} (
@@ -219,24 +219,24 @@
 {%- endmacro %}
 
 {#- on-run-start: which key formula each model's table was built with. -#}
-{% macro amplitude_create_key_formulas() -%}
+{% macro amplitude_create_key_formulas_table() -%}
     {%- set text = dbt.type_string() | lower -%}
-    create table if not exists {{ amplitude__key_formulas() }} (
+    create table if not exists {{ amplitude_key_formulas_relation() }} (
         model_name {{ text }} not null,
         key_formula {{ text }} not null
     )
 {%- endmacro %}
 
-{% macro amplitude__key_formulas() -%}
+{% macro amplitude_key_formulas_relation() -%}
     {%- set schema = generate_schema_name('staging', none) | trim -%}
     {{ return(api.Relation.create(
         database=target.database, schema=schema, identifier='amplitude__key_formulas'
     )) }}
 {%- endmacro %}
 
-{% macro amplitude_create_retired_events() -%}
+{% macro amplitude_create_retired_events_table() -%}
     {%- set text = dbt.type_string() | lower -%}
-    create table if not exists {{ amplitude__retired_events() }} (
+    create table if not exists {{ amplitude_retired_events_relation() }} (
         event_key {{ text }} not null,
         project_id bigint,
         user_key {{ text }},
@@ -266,14 +266,14 @@
                 {%- do parents.append(node.alias or node.name) -%}
             {%- endif -%}
         {%- endfor -%}
-        insert into {{ amplitude__watermarks() }} (model_name, processed_through)
+        insert into {{ amplitude_watermarks_relation() }} (model_name, processed_through)
         select
             '{{ this.identifier }}',
             {%- if parents %}
             least({{ amplitude_built_at() }}, coalesce(min(processed_through), {{ amplitude_built_at() }}))
         from (
             select max(processed_through) as processed_through
-            from {{ amplitude__watermarks() }}
+            from {{ amplitude_watermarks_relation() }}
             where model_name in ('{{ parents | join("', '") }}')
             group by model_name
         ) as parent_watermarks
@@ -290,13 +290,13 @@
     holding them was dropped) means everything is new: correct, and as costly as a full
     build. Call it only inside `is_incremental()`; unit tests override it.
 -#}
-{% macro amplitude_watermark() -%}
+{% macro amplitude_watermark_value() -%}
     {%- if not execute -%}
         {{ return(amplitude_timestamp_literal(modules.datetime.datetime(1900, 1, 1))) }}
     {%- endif -%}
     {%- set query -%}
         select max(processed_through) as processed_through
-        from {{ amplitude__watermarks() }}
+        from {{ amplitude_watermarks_relation() }}
         where model_name = '{{ this.identifier }}'
     {%- endset -%}
     {%- set processed_through = run_query(query).columns[0].values()[0] -%}
@@ -311,14 +311,14 @@
 {#- post-hook of every incremental model: the key formula its table is built with. -#}
 {% macro amplitude_save_key_formula() -%}
     {%- if config.get('materialized') == 'incremental' -%}
-        insert into {{ amplitude__key_formulas() }} (model_name, key_formula)
-        select '{{ this.identifier }}', '{{ amplitude__key_formula() }}'
+        insert into {{ amplitude_key_formulas_relation() }} (model_name, key_formula)
+        select '{{ this.identifier }}', '{{ amplitude_key_formula_version() }}'
         where not exists (
             select 1
-            from {{ amplitude__key_formulas() }}
+            from {{ amplitude_key_formulas_relation() }}
             where
                 model_name = '{{ this.identifier }}'
-                and key_formula = '{{ amplitude__key_formula() }}'
+                and key_formula = '{{ amplitude_key_formula_version() }}'
         )
     {%- endif -%}
 {%- endmacro %}
@@ -332,15 +332,15 @@
 {% macro amplitude__check_key_formula() -%}
     {%- set query -%}
         select key_formula
-        from {{ amplitude__key_formulas() }}
+        from {{ amplitude_key_formulas_relation() }}
         where model_name = '{{ this.identifier }}'
     {%- endset -%}
     {%- set formulas = run_query(query).columns[0].values() -%}
-    {%- if amplitude__key_formula() not in formulas -%}
+    {%- if amplitude_key_formula_version() not in formulas -%}
         {{ exceptions.raise_compiler_error(
             this.identifier ~ " was built with another key formula ("
             ~ (formulas | join(', ') or 'an earlier version of these models') ~ "; now "
-            ~ amplitude__key_formula() ~ "): its stored keys would not match the new ones."
+            ~ amplitude_key_formula_version() ~ "): its stored keys would not match the new ones."
             ~ " Run `dbt build --full-refresh` once to rebuild every model with the new keys."
         ) }}
     {%- endif -%}

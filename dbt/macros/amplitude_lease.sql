@@ -16,7 +16,7 @@
     runs taking it at once one finds it held.
 -#}
 
-{% macro amplitude__run_lease() -%}
+{% macro amplitude_run_lease_relation() -%}
     {%- set schema = generate_schema_name('staging', none) | trim -%}
     {{ return(api.Relation.create(
         database=target.database, schema=schema, identifier='amplitude__run_lease'
@@ -36,7 +36,7 @@
 {#- The statements that take the lease for `holder`: its table and row, once, then the
     conditional UPDATE. -#}
 {% macro amplitude__lease_statements(holder, hours) -%}
-    {%- set lease = amplitude__run_lease() -%}
+    {%- set lease = amplitude_run_lease_relation() -%}
     {%- set started = amplitude_built_at() -%}
     {%- set text = dbt.type_string() | lower -%}
     {%- set statements = [] -%}
@@ -74,7 +74,7 @@
     run if another holds it. -#}
 {% macro amplitude_take_lease() -%}
     {%- if amplitude__writes() -%}
-        {%- do adapter.create_schema(amplitude__run_lease()) -%}
+        {%- do adapter.create_schema(amplitude_run_lease_relation()) -%}
         {{ amplitude__lease_statements(amplitude__lease_holder(), var('amplitude__run_lease_hours')) | join(';\n') }}
     {%- endif -%}
 {%- endmacro %}
@@ -88,7 +88,7 @@
 {% macro amplitude_lease_operation(action, holder, hours=none) -%}
     {%- set hours = var('amplitude__run_lease_hours') if hours is none else hours -%}
     {%- if action == 'take' -%}
-        {%- do adapter.create_schema(amplitude__run_lease()) -%}
+        {%- do adapter.create_schema(amplitude_run_lease_relation()) -%}
         {%- for statement in amplitude__lease_statements(holder, hours) -%}
             {%- do run_query(statement) -%}
         {%- endfor -%}
@@ -110,7 +110,7 @@
     {%- endif -%}
     {%- set holder = holder or amplitude__lease_holder() -%}
     {%- set query -%}
-        select holder, taken_at, expires_at from {{ amplitude__run_lease() }}
+        select holder, taken_at, expires_at from {{ amplitude_run_lease_relation() }}
     {%- endset -%}
     {%- set rows = run_query(query).rows -%}
     {%- set held = rows[0] if rows | length > 0 else none -%}
@@ -132,7 +132,7 @@
 {#- on-run-end: give the lease back, if this run holds it. -#}
 {% macro amplitude_release_lease(holder=none) -%}
     {%- if amplitude__writes() or holder -%}
-        update {{ amplitude__run_lease() }}
+        update {{ amplitude_run_lease_relation() }}
         set holder = null, taken_at = null, expires_at = null
         where holder = '{{ holder or amplitude__lease_holder() }}'
     {%- endif -%}
