@@ -3,8 +3,9 @@
     that null and '' (an element without text, one with empty text; an event type missing
     or empty) make different keys. Portable; the project's own, since dbt Projects on
     Snowflake would need an external access integration or a vendored copy to install
-    dbt_utils. Changing this formula changes every stored key: bump amplitude__key_formula,
-    and incremental runs on tables built before refuse until one --full-refresh.
+    dbt_utils. Changing this formula changes every stored key: bump
+    amplitude_key_formula_version, and incremental runs on tables built before refuse
+    until one --full-refresh.
 -#}
 {% macro amplitude_surrogate_key(parts) -%}
     md5(

@@ -1,4 +1,8 @@
 {#-
+    State in the open: the run lease, `analytics_staging.amplitude__run_lease` (one row:
+    holder, taken_at, expires_at; models/overview.md, "State dbt keeps beside the models").
+    Tested by tests/integration/test_dbt_overlapping_runs.py.
+
     One writer at a time (see DECISIONLOG, "Two builds at once"). A run that writes
     (`dbt run`, `dbt build`) takes the project's lease at its start and gives it back at its
     end; a second run that starts while the lease is held stops with a message. Rows carry
@@ -16,6 +20,7 @@
     runs taking it at once one finds it held.
 -#}
 
+{#- The lease table, as a relation. -#}
 {% macro amplitude_run_lease_relation() -%}
     {%- set schema = generate_schema_name('staging', none) | trim -%}
     {{ return(api.Relation.create(
