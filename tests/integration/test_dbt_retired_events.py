@@ -9,42 +9,23 @@ processed them; a run that builds only staging keeps them, since the marts still
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
+from tests.dbt_state_support import DAY, RUN_VARS, load, page_view
 from tests.dbt_support import (
     MODEL_KEYS,
     forget,
-    insert_raw_rows,
     model_rows,
     reset_warehouse,
     run_local,
 )
 
-DAY = datetime(2026, 3, 2, 10)
-VARS = json.dumps({"amplitude__date_range_end": "2026-03-03"})
 FORGOTTEN, KEPT = 1001, 1000
-
-
-def _event(number: int, amplitude_id: int, *, uuid: str, uploaded_after: int = 0) -> str:
-    """A page view of `amplitude_id`, device + insert id `i<number>`: copies of one event
-    share the insert id and differ in uuid and in when Amplitude received them."""
-    at = DAY + timedelta(minutes=number)
-    upload = (at + timedelta(seconds=uploaded_after)).strftime("%Y-%m-%d %H:%M:%S")
-    return json.dumps({"uuid": uuid, "$insert_id": f"i{number}", "event_type": "page",
-                       "amplitude_id": amplitude_id, "device_id": f"d{amplitude_id}",
-                       "session_id": 1, "event_time": at.strftime("%Y-%m-%d %H:%M:%S"),
-                       "server_upload_time": upload,
-                       "client_event_time": at.strftime("%Y-%m-%d %H:%M:%S")})  # fmt: skip
-
-
-def _load(warehouse: Path, file: str, loaded_at: datetime, events: list[str]) -> None:
-    insert_raw_rows(warehouse, [(e, file, n, loaded_at) for n, e in enumerate(events, start=1)])
 
 
 def _retired(warehouse: Path) -> list[tuple[Any, ...]]:
@@ -61,12 +42,12 @@ def warehouse(tmp_path: Path) -> Path:
     load replaces it (a retired version per user)."""
     path = tmp_path / "warehouse.duckdb"
     reset_warehouse(path)
-    late = [_event(n, user, uuid=f"late-{user}-{n}", uploaded_after=60)
+    late = [page_view(n, user, uuid=f"late-{user}-{n}", uploaded_after=60)
             for user in (KEPT, FORGOTTEN) for n in range(2)]  # fmt: skip
-    _load(path, "events/p/a.json", DAY, late)
-    run_local(path, tmp_path / "dbt", "run", "--vars", VARS)
-    first = [_event(0, user, uuid=f"first-{user}") for user in (KEPT, FORGOTTEN)]
-    _load(path, "events/p/b.json", DAY + timedelta(hours=1), first)
+    load(path, "events/p/a.json", DAY, late)
+    run_local(path, tmp_path / "dbt", "run", "--vars", RUN_VARS)
+    first = [page_view(0, user, uuid=f"first-{user}") for user in (KEPT, FORGOTTEN)]
+    load(path, "events/p/b.json", DAY + timedelta(hours=1), first)
     return path
 
 
@@ -76,9 +57,9 @@ def test_a_run_that_builds_only_staging_keeps_the_retired_versions_the_marts_nee
     """Staging replaces one copy per user and retires it; the marts have not read that
     yet, so the versions stay until a run builds them, and then go."""
     run_local(warehouse, tmp_path / "dbt", "run", "-s", "stg_amplitude__loads",
-              "stg_amplitude__events", "--vars", VARS)  # fmt: skip
+              "stg_amplitude__events", "--vars", RUN_VARS)  # fmt: skip
     assert [user for user, _ in _retired(warehouse)] == [KEPT, FORGOTTEN]
-    run_local(warehouse, tmp_path / "dbt", "run", "--vars", VARS)
+    run_local(warehouse, tmp_path / "dbt", "run", "--vars", RUN_VARS)
     assert _retired(warehouse) == []
 
 
@@ -89,13 +70,13 @@ def test_a_forgotten_users_retired_versions_go_with_the_run_that_forgets_the_use
     removes (retired as it removes them) are gone once the run has removed the user from
     every model, and every model equals a full refresh of what is left. The versions were
     kept for good before (`amplitude_id` 1001 in the table after the run)."""
-    run_local(warehouse, tmp_path / "dbt", "run", "--vars", VARS)
+    run_local(warehouse, tmp_path / "dbt", "run", "--vars", RUN_VARS)
     forget(warehouse, "r1", "amplitude_id", str(FORGOTTEN), DAY + timedelta(days=1))
-    run_local(warehouse, tmp_path / "dbt", "run", "--vars", VARS)
+    run_local(warehouse, tmp_path / "dbt", "run", "--vars", RUN_VARS)
     assert _retired(warehouse) == []
     built = model_rows(warehouse)
     assert {r["amplitude_id"] for r in built["stg_amplitude__events"]} == {KEPT}
-    run_local(warehouse, tmp_path / "dbt", "run", "--full-refresh", "--vars", VARS)
+    run_local(warehouse, tmp_path / "dbt", "run", "--full-refresh", "--vars", RUN_VARS)
     rebuilt = model_rows(warehouse)
     for model in MODEL_KEYS:
         assert built[model] == rebuilt[model], model
@@ -107,11 +88,11 @@ def test_nothing_is_pruned_while_a_model_reading_them_has_no_watermark(
     """A reader whose watermark is gone reads every retired version since the beginning
     (as costly as a full build, and correct): the prune must leave them to it."""
     run_local(warehouse, tmp_path / "dbt", "run", "-s", "stg_amplitude__loads",
-              "stg_amplitude__events", "--vars", VARS)  # fmt: skip
+              "stg_amplitude__events", "--vars", RUN_VARS)  # fmt: skip
     with duckdb.connect(str(warehouse)) as db:
         db.execute(
             "delete from analytics_staging.amplitude__watermarks "
             "where model_name = 'amplitude__user_enhanced'"
         )
-    run_local(warehouse, tmp_path / "dbt", "run", "-s", "amplitude__sessions", "--vars", VARS)
+    run_local(warehouse, tmp_path / "dbt", "run", "-s", "amplitude__sessions", "--vars", RUN_VARS)
     assert len(_retired(warehouse)) == 2
