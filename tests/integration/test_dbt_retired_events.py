@@ -9,6 +9,7 @@ processed them; a run that builds only staging keeps them, since the marts still
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,14 @@ import pytest
 from tests.dbt_state_support import DAY, RUN_VARS, load, page_view
 from tests.dbt_support import (
     MODEL_KEYS,
+    copy_raw_to_fakesnow,
     forget,
     model_rows,
     reset_warehouse,
+    run_dbt_on_fakesnow,
     run_local,
 )
+from tests.fakesnow_shim import patched_fakesnow
 
 FORGOTTEN, KEPT = 1001, 1000
 
@@ -96,3 +100,31 @@ def test_nothing_is_pruned_while_a_model_reading_them_has_no_watermark(
         )
     run_local(warehouse, tmp_path / "dbt", "run", "-s", "amplitude__sessions", "--vars", RUN_VARS)
     assert len(_retired(warehouse)) == 2
+
+
+def test_on_fakesnow_the_forgotten_users_retired_versions_go_too(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """The same on the Snowflake dialect: the prune runs there as on DuckDB (fakesnow runs
+    one statement at a time; what Snowflake keeps of deleted rows, Time Travel and
+    Fail-safe, only an account shows)."""
+    (tmp_path / "fakesnow").mkdir()
+    artifacts = tmp_path / "sf"
+    run = ("run", "--vars", RUN_VARS)
+    with patched_fakesnow(str(tmp_path / "fakesnow"), "amplitude") as connection:
+        copy_raw_to_fakesnow(warehouse, connection)
+        assert run_dbt_on_fakesnow(tmp_path, artifacts, *run)
+        cursor = connection.cursor()
+        digest = hashlib.sha256(str(FORGOTTEN).encode()).hexdigest()
+        cursor.execute(
+            "insert into amplitude.raw.amplitude_forget_requests "
+            "values ('r1', '2026-03-03 10:00:00'::timestamp_ntz, 'amplitude_id', %s, 0, 0, 0)",
+            [digest],
+        )
+        assert run_dbt_on_fakesnow(tmp_path, artifacts, *run)
+        cursor.execute("select count(*) from amplitude.analytics_staging.amplitude__retired_events")
+        assert cursor.fetchone()[0] == 0
+        cursor.execute(
+            "select distinct amplitude_id from amplitude.analytics_staging.stg_amplitude__events"
+        )
+        assert cursor.fetchall() == [(KEPT,)]
