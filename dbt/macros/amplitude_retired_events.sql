@@ -29,10 +29,17 @@
 {%- endmacro %}
 
 
-{#- on-run-start: the retired-versions table, created once. -#}
+{#-
+    on-run-start: the retired-versions table, created once. On Snowflake a transient table,
+    as dbt-snowflake creates the models: no Fail-safe period, so a version deleted by the
+    prune is kept no longer than the table's Time Travel retention, as the models' rows
+    are (https://docs.snowflake.com/en/user-guide/tables-temp-transient). A table created
+    permanent by an earlier version stays so until dropped (it is empty after a complete
+    run; the next run creates it again).
+-#}
 {% macro amplitude_create_retired_events_table() -%}
     {%- set text = dbt.type_string() | lower -%}
-    create table if not exists {{ amplitude_retired_events_relation() }} (
+    create {{ amplitude_bookkeeping_table_kind() }} if not exists {{ amplitude_retired_events_relation() }} (
         event_key {{ text }} not null,
         project_id bigint,
         user_key {{ text }},
@@ -43,6 +50,19 @@
         event_time {{ amplitude_timestamp_type() }},
         retired_at {{ amplitude_timestamp_type() }} not null
     )
+{%- endmacro %}
+
+{#- `table`, or on Snowflake `transient table` (no Fail-safe). -#}
+{% macro amplitude_bookkeeping_table_kind() -%}
+    {{ return(adapter.dispatch('amplitude_bookkeeping_table_kind', 'amplitude')()) }}
+{%- endmacro %}
+
+{% macro default__amplitude_bookkeeping_table_kind() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{% macro snowflake__amplitude_bookkeeping_table_kind() -%}
+    {{ return('transient table') }}
 {%- endmacro %}
 
 

@@ -105,9 +105,10 @@ def test_nothing_is_pruned_while_a_model_reading_them_has_no_watermark(
 def test_on_fakesnow_the_forgotten_users_retired_versions_go_too(
     warehouse: Path, tmp_path: Path
 ) -> None:
-    """The same on the Snowflake dialect: the prune runs there as on DuckDB (fakesnow runs
-    one statement at a time; what Snowflake keeps of deleted rows, Time Travel and
-    Fail-safe, only an account shows)."""
+    """The same on the Snowflake dialect: the prune runs there as on DuckDB. The table is
+    created transient, so Snowflake keeps deleted versions for its Time Travel retention
+    and no Fail-safe period after it (documented, not observable on fakesnow:
+    https://docs.snowflake.com/en/user-guide/tables-temp-transient)."""
     (tmp_path / "fakesnow").mkdir()
     artifacts = tmp_path / "sf"
     run = ("run", "--vars", RUN_VARS)
@@ -128,3 +129,8 @@ def test_on_fakesnow_the_forgotten_users_retired_versions_go_too(
             "select distinct amplitude_id from amplitude.analytics_staging.stg_amplitude__events"
         )
         assert cursor.fetchall() == [(KEPT,)]
+    log = (artifacts / "logs/dbt.log").read_text()
+    assert (
+        "create transient table if not exists "
+        "amplitude.analytics_staging.amplitude__retired_events (" in log
+    )
