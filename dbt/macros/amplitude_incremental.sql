@@ -1,10 +1,10 @@
 {#-
     How incremental runs know what is new (see DECISIONLOG, "Incremental by what was
     loaded"). Every row a model writes carries `built_at`, the start of the dbt run that
-    wrote it. Each incremental model records, after it has been built, the start of that
-    run as its watermark in `amplitude__watermarks`; its next run reads only the upstream
-    rows built after it. The watermark is kept apart from the model's rows so that it moves
-    on even when a run writes nothing to the model (a batch with no repeat clicks, say).
+    wrote it; each incremental model reads only the upstream rows built after its watermark
+    (amplitude_watermarks.sql) and the versions staging retired after it
+    (amplitude_retired_events.sql). Here: the run's time, what changed since a watermark,
+    and the two incremental strategies.
 -#}
 
 {#- A timestamp value as a typed SQL literal. -#}
@@ -20,29 +20,6 @@
 
 
 {#-
-    Bookkeeping, not a model: the versions of events that staging replaced by another copy
-    (a copy that came first, maybe with another time, day, session or user) or removed (a
-    forget request), written by staging as it replaces or removes them, with `retired_at`
-    set to the run. A mart treats the grain keys of a retired version as touched, exactly as
-    it treats those of a row staging wrote: the keys an event leaves are rebuilt too.
--#}
-{% macro amplitude__retired_events() -%}
-    {%- set schema = generate_schema_name('staging', none) | trim -%}
-    {{ return(api.Relation.create(
-        database=target.database, schema=schema, identifier='amplitude__retired_events'
-    )) }}
-{%- endmacro %}
-
-{#- The columns of a retired version, as staging has them. -#}
-{% macro amplitude__retired_columns() -%}
-    {{ return([
-        'event_key', 'project_id', 'user_key', 'amplitude_id', 'session_key', 'event_type',
-        'event_date', 'event_time',
-    ]) }}
-{%- endmacro %}
-
-
-{#-
     The events that changed since the model's watermark: every row staging wrote after it
     and every version staging retired after it, with the columns that place an event in a
     mart's grain (user, session, day, type, time). A retired version has the values it had
@@ -50,13 +27,13 @@
 -#}
 {% macro amplitude_changed_events(since) -%}
     select
-        {{ amplitude__retired_columns() | join(',\n        ') }}
+        {{ amplitude_retired_event_columns() | join(',\n        ') }}
     from {{ ref('stg_amplitude__events') }}
     where built_at > {{ since }}
     union all
     select
-        {{ amplitude__retired_columns() | join(',\n        ') }}
-    from {{ amplitude__retired_events() }}
+        {{ amplitude_retired_event_columns() | join(',\n        ') }}
+    from {{ amplitude_retired_events_relation() }}
     where retired_at > {{ since }}
 {%- endmacro %}
 
@@ -69,11 +46,11 @@
 {% macro get_incremental_amplitude_merge_sql(arg_dict) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set batch = arg_dict['temp_relation'] -%}
-    insert into {{ amplitude__retired_events() }} (
-        {{ amplitude__retired_columns() | join(', ') }}, retired_at
+    insert into {{ amplitude_retired_events_relation() }} (
+        {{ amplitude_retired_event_columns() | join(', ') }}, retired_at
     )
     select
-        {% for column in amplitude__retired_columns() -%}
+        {% for column in amplitude_retired_event_columns() -%}
         held.{{ column }},
         {% endfor -%}
         {{ amplitude_built_at() }}
@@ -135,153 +112,6 @@
     where {{ where }}
 {%- endmacro %}
 
-
-{% macro amplitude__watermarks() -%}
-    {%- set schema = generate_schema_name('staging', none) | trim -%}
-    {{ return(api.Relation.create(
-        database=target.database, schema=schema, identifier='amplitude__watermarks'
-    )) }}
-{%- endmacro %}
-
-
-{#- on-run-start: the bookkeeping tables (watermarks, retired events), created once. -#}
-{% macro amplitude_create_watermarks() -%}
-    {%- set relation = amplitude__watermarks() -%}
-    {%- set text = dbt.type_string() | lower -%}
-    {%- do adapter.create_schema(relation) -%}
-    create table if not exists {{ relation }} (
-        model_name {{ text }} not null,
-        processed_through {{ amplitude_timestamp_type() }} not null
-    )
-{%- endmacro %}
-
-{#- on-run-start: which key formula each model's table was built with. -#}
-{% macro amplitude_create_key_formulas() -%}
-    {%- set text = dbt.type_string() | lower -%}
-    create table if not exists {{ amplitude__key_formulas() }} (
-        model_name {{ text }} not null,
-        key_formula {{ text }} not null
-    )
-{%- endmacro %}
-
-{% macro amplitude__key_formulas() -%}
-    {%- set schema = generate_schema_name('staging', none) | trim -%}
-    {{ return(api.Relation.create(
-        database=target.database, schema=schema, identifier='amplitude__key_formulas'
-    )) }}
-{%- endmacro %}
-
-{% macro amplitude_create_retired_events() -%}
-    {%- set text = dbt.type_string() | lower -%}
-    create table if not exists {{ amplitude__retired_events() }} (
-        event_key {{ text }} not null,
-        project_id bigint,
-        user_key {{ text }},
-        amplitude_id bigint,
-        session_key {{ text }},
-        event_type {{ text }},
-        event_date date,
-        event_time {{ amplitude_timestamp_type() }},
-        retired_at {{ amplitude_timestamp_type() }} not null
-    )
-{%- endmacro %}
-
-
-{#-
-    post-hook of every incremental model: it has processed everything built before now,
-    but no further than each incremental model it reads had processed when it read it. A
-    model built while a model it reads is stale (`dbt build -s amplitude__event_enhanced`)
-    keeps its watermark at that model's, so its next run reads the changes again, once the
-    model it reads has caught up: a model notices what changed in every model it reads.
--#}
-{% macro amplitude_save_watermark() -%}
-    {%- if config.get('materialized') == 'incremental' -%}
-        {%- set parents = [] -%}
-        {%- for node_id in model.depends_on.nodes if node_id.startswith('model.') -%}
-            {%- set node = graph.nodes.get(node_id) -%}
-            {%- if node is not none and node.config.materialized == 'incremental' -%}
-                {%- do parents.append(node.alias or node.name) -%}
-            {%- endif -%}
-        {%- endfor -%}
-        insert into {{ amplitude__watermarks() }} (model_name, processed_through)
-        select
-            '{{ this.identifier }}',
-            {%- if parents %}
-            least({{ amplitude_built_at() }}, coalesce(min(processed_through), {{ amplitude_built_at() }}))
-        from (
-            select max(processed_through) as processed_through
-            from {{ amplitude__watermarks() }}
-            where model_name in ('{{ parents | join("', '") }}')
-            group by model_name
-        ) as parent_watermarks
-            {%- else %}
-            {{ amplitude_built_at() }}
-            {%- endif %}
-    {%- endif -%}
-{%- endmacro %}
-
-
-{#-
-    The model's watermark as a literal: upstream rows with `built_at` after it are new to
-    the model. No watermark (the table was built before watermarks existed, or the table
-    holding them was dropped) means everything is new: correct, and as costly as a full
-    build. Call it only inside `is_incremental()`; unit tests override it.
--#}
-{% macro amplitude_watermark() -%}
-    {%- if not execute -%}
-        {{ return(amplitude_timestamp_literal(modules.datetime.datetime(1900, 1, 1))) }}
-    {%- endif -%}
-    {%- set query -%}
-        select max(processed_through) as processed_through
-        from {{ amplitude__watermarks() }}
-        where model_name = '{{ this.identifier }}'
-    {%- endset -%}
-    {%- set processed_through = run_query(query).columns[0].values()[0] -%}
-    {%- do amplitude__check_key_formula() -%}
-    {%- if processed_through is none -%}
-        {%- set processed_through = modules.datetime.datetime(1900, 1, 1) -%}
-    {%- endif -%}
-    {{ return(amplitude_timestamp_literal(processed_through)) }}
-{%- endmacro %}
-
-
-{#- post-hook of every incremental model: the key formula its table is built with. -#}
-{% macro amplitude_save_key_formula() -%}
-    {%- if config.get('materialized') == 'incremental' -%}
-        insert into {{ amplitude__key_formulas() }} (model_name, key_formula)
-        select '{{ this.identifier }}', '{{ amplitude__key_formula() }}'
-        where not exists (
-            select 1
-            from {{ amplitude__key_formulas() }}
-            where
-                model_name = '{{ this.identifier }}'
-                and key_formula = '{{ amplitude__key_formula() }}'
-        )
-    {%- endif -%}
-{%- endmacro %}
-
-
-{#-
-    An incremental run merges new keys into the table's: both must come from one formula.
-    A table built by an earlier version of the models (another formula, or none recorded)
-    is refused, never mixed.
--#}
-{% macro amplitude__check_key_formula() -%}
-    {%- set query -%}
-        select key_formula
-        from {{ amplitude__key_formulas() }}
-        where model_name = '{{ this.identifier }}'
-    {%- endset -%}
-    {%- set formulas = run_query(query).columns[0].values() -%}
-    {%- if amplitude__key_formula() not in formulas -%}
-        {{ exceptions.raise_compiler_error(
-            this.identifier ~ " was built with another key formula ("
-            ~ (formulas | join(', ') or 'an earlier version of these models') ~ "; now "
-            ~ amplitude__key_formula() ~ "): its stored keys would not match the new ones."
-            ~ " Run `dbt build --full-refresh` once to rebuild every model with the new keys."
-        ) }}
-    {%- endif -%}
-{%- endmacro %}
 
 
 {#-

@@ -3,8 +3,9 @@
     that null and '' (an element without text, one with empty text; an event type missing
     or empty) make different keys. Portable; the project's own, since dbt Projects on
     Snowflake would need an external access integration or a vendored copy to install
-    dbt_utils. Changing this formula changes every stored key: bump amplitude__key_formula,
-    and incremental runs on tables built before refuse until one --full-refresh.
+    dbt_utils. Changing this formula changes every stored key: bump
+    amplitude_key_formula_version, and incremental runs on tables built before refuse
+    until one --full-refresh.
 -#}
 {% macro amplitude_surrogate_key(parts) -%}
     md5(
@@ -20,7 +21,7 @@
 {%- endmacro %}
 
 {#- The version of the key formula the models' stored keys were made with. -#}
-{% macro amplitude__key_formula() -%}
+{% macro amplitude_key_formula_version() -%}
     {{ return('md5-null-sentinel-project-2') }}
 {%- endmacro %}
 
@@ -56,19 +57,19 @@
     file and line). A total order on what the rows hold, so the kept copy is the same
     whatever order the copies were loaded in.
 -#}
-{% macro amplitude__copy_order() -%}
+{% macro amplitude_copy_order_columns() -%}
     {{ return(['server_upload_time', 'event_uuid', 'loaded_at', 'file_name', 'file_row_number']) }}
 {%- endmacro %}
 
 {% macro amplitude_copy_order_by() -%}
-    {%- for column in amplitude__copy_order() -%}
+    {%- for column in amplitude_copy_order_columns() -%}
         {{ column }} asc nulls last{% if not loop.last %}, {% endif %}
     {%- endfor -%}
 {%- endmacro %}
 
 {#- True when the copy in relation `a` comes before the copy in `b` in that order. -#}
 {% macro amplitude_copy_comes_first(a, b) -%}
-    {%- set columns = amplitude__copy_order() -%}
+    {%- set columns = amplitude_copy_order_columns() -%}
     {%- for column in columns %}
     {% if not loop.first %}or ({% for earlier in columns[:loop.index0] -%}
         {{ a }}.{{ earlier }} is not distinct from {{ b }}.{{ earlier }}{% if not loop.last %} and {% endif %}

@@ -7,7 +7,7 @@ that starts while another holds it stops with a message and writes nothing. The 
 interleaved here at fixed points, on DuckDB and on fakesnow (which runs one statement at a
 time: it cannot show Snowflake's table locks, which make the lease's conditional UPDATE
 one-at-a-time; that is the documented behaviour the lease relies on, see
-dbt/macros/amplitude_lease.sql)."""
+dbt/macros/amplitude_run_lease.sql)."""
 
 from __future__ import annotations
 

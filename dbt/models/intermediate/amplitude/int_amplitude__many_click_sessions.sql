@@ -13,7 +13,7 @@
 -- them when no group is left).
 
 {%- if is_incremental() %}
-    {%- set since = amplitude_watermark() -%}
+    {%- set since = amplitude_watermark_value() -%}
 {%- endif %}
 
 with events as {{ amplitude_inline() }} (

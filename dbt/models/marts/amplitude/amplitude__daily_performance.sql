@@ -18,7 +18,7 @@
 
 {%- set date_range = amplitude_date_range() %}
 {%- if is_incremental() %}
-    {%- set since = amplitude_watermark() -%}
+    {%- set since = amplitude_watermark_value() -%}
 {%- endif %}
 
 with events as {{ amplitude_inline() }} (
@@ -52,7 +52,7 @@ retired_events as (
         retired.project_id,
         retired.event_type,
         retired.event_date
-    from {{ amplitude__retired_events() }} as retired
+    from {{ amplitude_retired_events_relation() }} as retired
     where
         retired.retired_at > {{ since }}
         and retired.event_date between {{ date_range[0] }} and {{ date_range[1] }}

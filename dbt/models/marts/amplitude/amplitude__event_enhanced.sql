@@ -17,7 +17,7 @@
 -- alone.
 
 {%- if is_incremental() %}
-    {%- set since = amplitude_watermark() -%}
+    {%- set since = amplitude_watermark_value() -%}
 {%- endif %}
 
 with events as {{ amplitude_inline() }} (

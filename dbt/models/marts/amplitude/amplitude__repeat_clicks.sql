@@ -14,7 +14,7 @@
 
 -- depends_on: {{ ref('stg_amplitude__events') }}
 {%- if is_incremental() %}
-    {%- set since = amplitude_watermark() -%}
+    {%- set since = amplitude_watermark_value() -%}
 {%- endif %}
 
 with repeated_events as (

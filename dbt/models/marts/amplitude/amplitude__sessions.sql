@@ -18,7 +18,7 @@
     'session_started_at', 'session_ended_at', 'events', 'page_views', 'element_clicks',
 ] %}
 {%- if is_incremental() %}
-    {%- set since = amplitude_watermark() -%}
+    {%- set since = amplitude_watermark_value() -%}
 {%- endif %}
 
 with events as {{ amplitude_inline() }} (

@@ -11,7 +11,7 @@
 -- again from all of their events and sessions, and deleted when none are left.
 
 {%- if is_incremental() %}
-    {%- set since = amplitude_watermark() -%}
+    {%- set since = amplitude_watermark_value() -%}
 {%- endif %}
 
 with events as {{ amplitude_inline() }} (

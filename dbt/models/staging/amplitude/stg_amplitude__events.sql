@@ -19,7 +19,7 @@
 {%- set requests = ref('stg_amplitude__forget_requests') %}
 {%- set request_counts = [0, 0] %}
 {%- if is_incremental() %}
-    {%- set since = amplitude_watermark() -%}
+    {%- set since = amplitude_watermark_value() -%}
     {%- set bounds_query -%}
         select
             min(loaded_at) as lower_bound,

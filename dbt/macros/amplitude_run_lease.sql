@@ -1,4 +1,8 @@
 {#-
+    State in the open: the run lease, `analytics_staging.amplitude__run_lease` (one row:
+    holder, taken_at, expires_at; models/overview.md, "State dbt keeps beside the models").
+    Tested by tests/integration/test_dbt_overlapping_runs.py.
+
     One writer at a time (see DECISIONLOG, "Two builds at once"). A run that writes
     (`dbt run`, `dbt build`) takes the project's lease at its start and gives it back at its
     end; a second run that starts while the lease is held stops with a message. Rows carry
@@ -16,7 +20,8 @@
     runs taking it at once one finds it held.
 -#}
 
-{% macro amplitude__run_lease() -%}
+{#- The lease table, as a relation. -#}
+{% macro amplitude_run_lease_relation() -%}
     {%- set schema = generate_schema_name('staging', none) | trim -%}
     {{ return(api.Relation.create(
         database=target.database, schema=schema, identifier='amplitude__run_lease'
@@ -36,7 +41,7 @@
 {#- The statements that take the lease for `holder`: its table and row, once, then the
     conditional UPDATE. -#}
 {% macro amplitude__lease_statements(holder, hours) -%}
-    {%- set lease = amplitude__run_lease() -%}
+    {%- set lease = amplitude_run_lease_relation() -%}
     {%- set started = amplitude_built_at() -%}
     {%- set text = dbt.type_string() | lower -%}
     {%- set statements = [] -%}
@@ -74,7 +79,7 @@
     run if another holds it. -#}
 {% macro amplitude_take_lease() -%}
     {%- if amplitude__writes() -%}
-        {%- do adapter.create_schema(amplitude__run_lease()) -%}
+        {%- do adapter.create_schema(amplitude_run_lease_relation()) -%}
         {{ amplitude__lease_statements(amplitude__lease_holder(), var('amplitude__run_lease_hours')) | join(';\n') }}
     {%- endif -%}
 {%- endmacro %}
@@ -88,7 +93,7 @@
 {% macro amplitude_lease_operation(action, holder, hours=none) -%}
     {%- set hours = var('amplitude__run_lease_hours') if hours is none else hours -%}
     {%- if action == 'take' -%}
-        {%- do adapter.create_schema(amplitude__run_lease()) -%}
+        {%- do adapter.create_schema(amplitude_run_lease_relation()) -%}
         {%- for statement in amplitude__lease_statements(holder, hours) -%}
             {%- do run_query(statement) -%}
         {%- endfor -%}
@@ -110,7 +115,7 @@
     {%- endif -%}
     {%- set holder = holder or amplitude__lease_holder() -%}
     {%- set query -%}
-        select holder, taken_at, expires_at from {{ amplitude__run_lease() }}
+        select holder, taken_at, expires_at from {{ amplitude_run_lease_relation() }}
     {%- endset -%}
     {%- set rows = run_query(query).rows -%}
     {%- set held = rows[0] if rows | length > 0 else none -%}
@@ -132,7 +137,7 @@
 {#- on-run-end: give the lease back, if this run holds it. -#}
 {% macro amplitude_release_lease(holder=none) -%}
     {%- if amplitude__writes() or holder -%}
-        update {{ amplitude__run_lease() }}
+        update {{ amplitude_run_lease_relation() }}
         set holder = null, taken_at = null, expires_at = null
         where holder = '{{ holder or amplitude__lease_holder() }}'
     {%- endif -%}

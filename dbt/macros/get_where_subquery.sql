@@ -1,8 +1,12 @@
 {#-
-    dbt's own macro, overridden as its documentation suggests for a `where` that needs more
-    than a var: `__latest_batch__` in a test's `where` becomes "the rows of the latest batch
-    the model wrote" (`built_at` at its greatest), or every row when
-    var('amplitude__test_all_rows') is true. Any other `where` works as in dbt.
+    dbt's own macro `get_where_subquery`, overridden in this project (a macro of the root
+    project takes precedence over dbt's), as dbt documents for a `where` that needs more
+    than a var (https://docs.getdbt.com/reference/resource-configs/where, "Custom logic").
+    dbt_project.yml sets `+where: "__latest_batch__"` on every data test; here that word
+    becomes "the rows of the latest batch the model wrote" (`built_at` at its greatest), or
+    every row when var('amplitude__test_all_rows') is true, so a run's tests cost what it
+    built (DECISIONLOG, "Tests cost what a run built"). Any other `where` works as in dbt.
+    Tested by tests/integration/test_dbt_test_scope.py.
 -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
