@@ -27,7 +27,7 @@ from tests.dbt_support import (
     run_dbt_on_fakesnow,
     run_local,
 )
-from tests.fakesnow_shim import patched_fakesnow
+from tools.fakesnow_shim import patched_fakesnow
 
 FORGOTTEN, KEPT = 1001, 1000
 
