@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from amplitude_ingest.in_snowflake.names import validate_object_name
 from amplitude_ingest.in_snowflake.native_app import doctor_checks, load_step, names, run_history
 
 SETUP = Path(__file__).resolve().parents[2] / "app" / "setup_script.sql"
@@ -24,7 +25,7 @@ def setup_sql() -> str:
 @pytest.mark.parametrize(
     "name",
     [
-        names.SETTINGS_TABLE,
+        names.SETTINGS,
         names.LEDGER_TABLE,
         names.RUN_HISTORY,
         names.LOAD_HISTORY,
@@ -75,3 +76,27 @@ def test_the_histories_the_procedures_write_have_the_setup_scripts_columns(
     setup_sql: str, table: str, columns: tuple[str, ...]
 ) -> None:
     assert _columns(setup_sql, table) == {c.lower() for c in columns}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        names.SETTINGS,
+        names.LEDGER_TABLE,
+        names.RUN_HISTORY,
+        names.LOAD_HISTORY,
+        names.FORGET_REQUESTS,
+        names.STAGE,
+        names.FILE_FORMAT,
+        names.SECRET,
+        names.RAW_TABLE,
+        names.FAILURES_VIEW,
+        names.EXTERNAL_ACCESS_INTEGRATION,
+        names.TASK_SCHEMA,
+        *names.TASKS,
+    ],
+)
+def test_every_name_the_handlers_splice_is_a_snowflake_object_name(name: str) -> None:
+    """ALTER TASK, LIST, COPY and SHOW take no bind variables for a name: the app's are
+    spliced, so each passes the procedures' one identifier check (in_snowflake.names)."""
+    assert validate_object_name(name, "the app's object") == name

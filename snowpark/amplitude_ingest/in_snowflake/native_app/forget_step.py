@@ -28,12 +28,12 @@ def missing_settings(settings: Iterable[str]) -> list[str]:
 
 def amplitude_forget(session: Session, id_kind: str, id: str) -> dict:  # type: ignore[type-arg]
     """CALL code.amplitude_forget(id_kind, id)."""
-    rows = session.table(names.SETTINGS_TABLE).select("NAME").collect()
+    rows = session.table(names.SETTINGS).select("NAME").collect()
     missing = missing_settings(str(row[0]) for row in rows)
     if missing:
         # forget_procedure's own message names the S3 form's scripts; say the app's part.
         raise ConfigurationError(
-            f"{names.SETTINGS_TABLE} has no {', '.join(missing)}: this version of the app "
+            f"{names.SETTINGS} has no {', '.join(missing)}: this version of the app "
             "cannot forget (its setup script must create them); nothing was changed"
         )
-    return forget_procedure.amplitude_forget(session, id_kind, id, names.SETTINGS_TABLE)
+    return forget_procedure.amplitude_forget(session, id_kind, id, names.SETTINGS)

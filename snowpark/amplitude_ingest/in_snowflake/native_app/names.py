@@ -7,7 +7,10 @@ app's procedures run inside the app, whose schemas these are.
 
 from __future__ import annotations
 
-SETTINGS_TABLE = "state.amplitude_ingest_settings"
+from amplitude_ingest.in_snowflake.settings_table import SETTINGS_TABLE_NAME
+
+# The table every procedure reads its settings from, in the app's plain schema.
+SETTINGS = f"state.{SETTINGS_TABLE_NAME.lower()}"
 LEDGER_TABLE = "state.amplitude_ingest_ledger"
 RUN_HISTORY = "state.amplitude_run_history"
 LOAD_HISTORY = "state.amplitude_load_history"
