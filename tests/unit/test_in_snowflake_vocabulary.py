@@ -48,6 +48,8 @@ def text_holding(*fragments: str) -> Callable[[ast.AST], bool]:
         ("the settings table's default", ("AMPLITUDE_INGEST_SETTINGS",), "settings_table.py"),
         ("the secret alias", ("amplitude_credentials",), "names.py"),
         ("the mark of a cut text", ("…",), "text.py"),
+        # Whether a task runs this call: the export's hand-on and the app's run record.
+        ("the current task's query", ("system$current_user_task_name",), "task_return_value.py"),
     ],
 )
 def test_a_shared_text_is_written_in_one_module(
