@@ -112,10 +112,10 @@ SETTINGS = f"""
 select
     name,
     value
-from {names.SETTINGS_TABLE}
+from {names.SETTINGS}
 order by name
 """
-SET_SETTING = f"update {names.SETTINGS_TABLE} set value = ? where lower(name) = lower(?)"
+SET_SETTING = f"update {names.SETTINGS} set value = ? where lower(name) = lower(?)"
 
 
 def in_app(sql: str) -> str:

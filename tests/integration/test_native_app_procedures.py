@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from amplitude_ingest.in_snowflake.native_app import ingest_step, load_step, names, run_history
+from amplitude_ingest.in_snowflake.session import SessionGate
 from amplitude_sample_server.server import FaultPlan, LocalAmplitude
 from tests.app_copy_model import CopyModel
 from tests.support import API_KEY, SECRET_KEY
@@ -67,7 +68,7 @@ def app_session(server: LocalAmplitude, **extra: str) -> Any:
     }
     text = StructType([StructField("NAME", StringType()), StructField("VALUE", StringType())])
     session.create_dataframe(list(settings.items()), schema=text).write.save_as_table(
-        names.SETTINGS_TABLE
+        names.SETTINGS
     )
     kinds = {"HOUR": TimestampType(), "UPDATED_AT": TimestampType()}
     words = {"STATUS", "ERROR", "STAGE_KEYS", "RUN_ID", "LEASE_OWNER"}
@@ -263,7 +264,7 @@ def test_the_doctor_reads_the_apps_tables_and_start_refuses_on_its_verdicts(
     assert verdicts["export_api"].detail.startswith("not tried")
 
     with pytest.raises(schedule.ScheduleRefusedError, match="specification: SHOW"):
-        schedule.start(session, list(verdicts.values()))
+        schedule.start(SessionGate(session).rows, list(verdicts.values()))
 
 
 def test_storing_a_key_pair_that_fails_records_the_failure_without_the_keys(

@@ -63,9 +63,9 @@ def account(tmp_path: Path) -> Iterator[Any]:
         cursor.execute(_ddl(names.RUN_HISTORY, run_history.COLUMNS))
         cursor.execute(_ddl(names.LOAD_HISTORY, load_step.LOAD_HISTORY_COLUMNS))
         cursor.execute(_ddl(names.LEDGER_TABLE, ledger_table.COLUMNS))
-        cursor.execute(f"create table {names.SETTINGS_TABLE} (name varchar, value varchar)")
+        cursor.execute(f"create table {names.SETTINGS} (name varchar, value varchar)")
         cursor.execute(
-            f"insert into {names.SETTINGS_TABLE} values (?, ?), (?, ?), (?, ?)",
+            f"insert into {names.SETTINGS} values (?, ?), (?, ?), (?, ?)",
             ["stage", names.STAGE, "project", "web", "stage_retention_days", "7"],
         )
         yield connection
@@ -228,7 +228,7 @@ def test_the_key_pair_form_never_shows_the_keys_even_when_storing_fails(account:
 
 def _retention(connection: Any) -> str:
     cursor = connection.cursor()
-    cursor.execute(f"select value from {names.SETTINGS_TABLE} where name = 'stage_retention_days'")
+    cursor.execute(f"select value from {names.SETTINGS} where name = 'stage_retention_days'")
     return str(cursor.fetchone()[0])
 
 

@@ -1,9 +1,8 @@
 """Each fact the Snowflake procedures share has one home in amplitude_ingest.in_snowflake:
 a second copy of one, however spelt, fails here, naming the file it came back in.
 
-Read from the source text (AST), so a copy inside a function counts. The modules directly
-in in_snowflake/ are held to it; its native_app/ sub-package, written alongside, is not yet
-(it has its own row reader and text cut): `SCOPE` becomes `rglob` once it uses these homes."""
+Read from the source text (AST), so a copy inside a function counts. Every module under
+in_snowflake/ is held to it, its native_app/ sub-package included."""
 
 from __future__ import annotations
 
@@ -17,7 +16,7 @@ import amplitude_ingest.in_snowflake as in_snowflake
 from amplitude_ingest.in_snowflake.settings_table import SETTING_NAMES
 
 PACKAGE = Path(in_snowflake.__file__).parent
-SCOPE = PACKAGE.glob
+SCOPE = PACKAGE.rglob
 
 
 def modules() -> Iterator[tuple[str, ast.Module]]:
@@ -49,6 +48,8 @@ def text_holding(*fragments: str) -> Callable[[ast.AST], bool]:
         ("the settings table's default", ("AMPLITUDE_INGEST_SETTINGS",), "settings_table.py"),
         ("the secret alias", ("amplitude_credentials",), "names.py"),
         ("the mark of a cut text", ("…",), "text.py"),
+        # Whether a task runs this call: the export's hand-on and the app's run record.
+        ("the current task's query", ("system$current_user_task_name",), "task_return_value.py"),
     ],
 )
 def test_a_shared_text_is_written_in_one_module(

@@ -3,7 +3,7 @@ is set and the doctor has no FAIL; each case on its own, through the doctor's ve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -26,15 +26,17 @@ READY = Found(
 )
 
 
-@pytest.fixture
-def session() -> Iterator[Any]:
-    """Local testing runs no SQL: a start that got past its checks would raise
-    NotImplementedError on its first ALTER TASK, not ScheduleRefusedError."""
-    from snowflake.snowpark import Session
+class Sent(list[str]):
+    """The statements a start sent (the Queries callable SessionGate.rows is in Snowflake)."""
 
-    local = Session.builder.config("local_testing", True).create()
-    yield local
-    local.close()
+    def __call__(self, query: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        self.append(query)
+        return []
+
+
+@pytest.fixture
+def sent() -> Sent:
+    return Sent()
 
 
 def test_a_ready_app_passes_every_check_it_can_before_the_first_run() -> None:
@@ -106,20 +108,32 @@ def test_a_ready_app_passes_every_check_it_can_before_the_first_run() -> None:
     ],
 )
 def test_start_refuses_and_says_what_to_do(
-    session: Any, case: str, found: Found, blocker: str
+    sent: Sent, case: str, found: Found, blocker: str
 ) -> None:
     with pytest.raises(schedule.ScheduleRefusedError) as refused:
-        schedule.start(session, verdicts(found, "amplitude.com"))
+        schedule.start(sent, verdicts(found, "amplitude.com"))
     message = str(refused.value)
     assert blocker in message, case
     assert message.startswith("the schedule was not started; first:")
     assert message.endswith("then CALL code.amplitude_start_schedule() again.")
+    assert sent == [], "a refused start sends nothing"
 
 
-def test_start_refuses_when_the_doctor_left_out_a_required_check(session: Any) -> None:
+def test_start_refuses_when_the_doctor_left_out_a_required_check(sent: Sent) -> None:
     only_fine = [CheckResult("tasks", OK, "all there")]
     with pytest.raises(schedule.ScheduleRefusedError, match="specification: not checked"):
-        schedule.start(session, only_fine)
+        schedule.start(sent, only_fine)
+    assert sent == []
+
+
+def test_a_ready_start_sends_the_resume_statements_and_a_stop_suspends_the_root(
+    sent: Sent,
+) -> None:
+    schedule.start(sent, verdicts(READY, "amplitude.com"), "5 */2 * * *")
+    assert sent == schedule.resume_statements("5 */2 * * *")
+    sent.clear()
+    schedule.stop(sent)
+    assert sent == schedule.suspend_statements()
 
 
 def test_the_root_gets_its_schedule_while_suspended_and_is_resumed_last() -> None:

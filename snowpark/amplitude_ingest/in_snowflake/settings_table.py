@@ -31,9 +31,12 @@ from amplitude_ingest.in_snowflake.names import (
     validate_qualified_name,
 )
 
+# The table's own name, in whichever schema holds it (the S3 form's INGEST, the Native
+# App's STATE: native_app/names.py).
+SETTINGS_TABLE_NAME = "AMPLITUDE_INGEST_SETTINGS"
 # The default of every procedure's `settings_table` argument; snowflake.yml passes the
 # deployed one (its database may differ).
-SETTINGS_TABLE = "AMPLITUDE.INGEST.AMPLITUDE_INGEST_SETTINGS"
+SETTINGS_TABLE = f"AMPLITUDE.INGEST.{SETTINGS_TABLE_NAME}"
 
 
 def settings_query(settings_table: str) -> str:

@@ -35,11 +35,12 @@ from amplitude_ingest.in_snowflake.settings_table import (
 )
 from amplitude_ingest.in_snowflake.task_return_value import PREDECESSOR_QUERY, parse_run_reference
 from amplitude_ingest.in_snowflake.text import cut
+from amplitude_ingest.stage_keys import EVENTS_FOLDER
 
 if TYPE_CHECKING:
     from snowflake.snowpark import Session
 
-EVENTS_PREFIX = "events/"
+EVENTS_PREFIX = f"{EVENTS_FOLDER}/"
 # Snowpipe keeps load history for 14 days (a path it loaded is not loaded again); a key a
 # run rewrote unchanged may have been loaded up to that long ago.
 FIRST_LOOK_SECONDS = 15 * 24 * 3600

@@ -26,6 +26,7 @@ from snowflake.snowpark import Session
 
 from amplitude_ingest.errors import ConfigurationError
 from amplitude_ingest.in_snowflake.native_app import names, run_history
+from amplitude_ingest.in_snowflake.session import SessionGate
 from amplitude_ingest.redact import scrub
 
 STEP = "set_credentials"
@@ -78,7 +79,7 @@ def amplitude_set_credentials(session: Session, api_key: str, secret_key: str) -
         from snowflake.snowpark.exceptions import SnowparkSQLException
 
         try:
-            session.sql(statement).collect()
+            SessionGate(session).rows(statement)
         except SnowparkSQLException as exc:
             # The server's message may quote the statement: only a masked copy goes on.
             raise CredentialsRejectedError(

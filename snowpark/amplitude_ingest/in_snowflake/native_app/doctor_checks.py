@@ -71,7 +71,7 @@ def settings_problem(rows: Mapping[str, str | None]) -> str | None:
     from amplitude_ingest.in_snowflake.settings_table import ProcedureConfig
 
     try:
-        ProcedureConfig.from_rows(dict(rows), names.SETTINGS_TABLE)
+        ProcedureConfig.from_rows(dict(rows), names.SETTINGS)
         by_name = {name.strip().lower(): value for name, value in rows.items()}
         retention.retention_days(by_name.get(app_settings.RETENTION_DAYS))
     except ConfigurationError as exc:
@@ -127,9 +127,9 @@ def check_settings(problem: str | None) -> CheckResult:
             "settings",
             FAIL,
             problem,
-            f"Fix the row in {names.SETTINGS_TABLE} (the app's Streamlit, Settings)",
+            f"Fix the row in {names.SETTINGS} (the app's Streamlit, Settings)",
         )
-    return CheckResult("settings", OK, f"{names.SETTINGS_TABLE} parses")
+    return CheckResult("settings", OK, f"{names.SETTINGS} parses")
 
 
 def check_tasks(rows: list[Mapping[str, Any]] | Exception) -> CheckResult:
@@ -276,10 +276,12 @@ def gather(session: Session) -> tuple[Found, str]:
 
     from amplitude_ingest.in_snowflake import doctor
     from amplitude_ingest.in_snowflake.ingest import read_config
-    from amplitude_ingest.in_snowflake.session import SessionGate
+    from amplitude_ingest.in_snowflake.session import SessionGate, text_pairs
+
+    gate = SessionGate(session)
 
     def rows(query: str) -> list[Mapping[str, Any]]:
-        return [r.as_dict() for r in session.sql(query).collect()]
+        return list(gate.records(query))
 
     def history(step: str) -> list[tuple[str, str | None, Any]]:
         frame = session.table(names.RUN_HISTORY).filter(col("STEP") == step)
@@ -287,13 +289,10 @@ def gather(session: Session) -> tuple[Found, str]:
         return [(str(r[0]), r[1], r[2]) for r in picked.collect()]
 
     settings = _attempt(
-        lambda: {
-            str(r[0]): None if r[1] is None else str(r[1])
-            for r in session.table(names.SETTINGS_TABLE).select("NAME", "VALUE").collect()
-        }
+        lambda: text_pairs(session.table(names.SETTINGS).select("NAME", "VALUE").collect())
     )
     problem = str(settings) if isinstance(settings, Exception) else settings_problem(settings)
-    config = _attempt(lambda: read_config(SessionGate(session), names.SETTINGS_TABLE))
+    config = _attempt(lambda: read_config(gate, names.SETTINGS))
     specs = _attempt(lambda: rows(SHOW_SPECIFICATIONS))
     keys = _attempt(
         lambda: any(status == run_history.OK for status, _, _ in history(CREDENTIALS_STEP))

@@ -26,6 +26,7 @@ from snowflake.snowpark import Session
 
 from amplitude_ingest.errors import AmplitudeIngestError
 from amplitude_ingest.in_snowflake.native_app import names, run_history
+from amplitude_ingest.in_snowflake.session import SessionGate
 
 LOADED = "LOADED"
 STEP = "load"
@@ -178,7 +179,7 @@ class SessionLoader:
         self._session = session
 
     def copy(self) -> list[dict[str, Any]]:
-        return [row.as_dict() for row in self._session.sql(copy_statement()).collect()]
+        return SessionGate(self._session).records(copy_statement())
 
     def record(self, loads: Sequence[FileLoad], run_id: str) -> None:
         if not loads:

@@ -7,7 +7,11 @@ app's procedures run inside the app, whose schemas these are.
 
 from __future__ import annotations
 
-SETTINGS_TABLE = "state.amplitude_ingest_settings"
+from amplitude_ingest import stage_keys
+from amplitude_ingest.in_snowflake.settings_table import SETTINGS_TABLE_NAME
+
+# The table every procedure reads its settings from, in the app's plain schema.
+SETTINGS = f"state.{SETTINGS_TABLE_NAME.lower()}"
 LEDGER_TABLE = "state.amplitude_ingest_ledger"
 RUN_HISTORY = "state.amplitude_run_history"
 LOAD_HISTORY = "state.amplitude_load_history"
@@ -25,8 +29,9 @@ FINALIZER_TASK = "state.amplitude_finalize"
 # Resumed in this order, suspended root first (the root last on start: nothing runs until
 # every child is ready; BRIEF "Task graphs", ALTER TASK: "resume ... the root last").
 TASKS = (FINALIZER_TASK, LOAD_TASK, ROOT_TASK)
-# The folder of the stage the export writes parts to and the load step copies from.
-EVENTS_FOLDER = "events/"
+# The folder of the stage the export writes parts to (stage_keys names it) and the load
+# step copies from.
+EVENTS_FOLDER = f"{stage_keys.EVENTS_FOLDER}/"
 # What the app's Streamlit calls (procedures in the versioned schema `code`).
 START_SCHEDULE = "call code.amplitude_start_schedule()"
 STOP_SCHEDULE = "call code.amplitude_stop_schedule()"

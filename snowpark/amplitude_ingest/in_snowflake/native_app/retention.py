@@ -101,10 +101,7 @@ def read_setting(session: Session, name: str) -> str | None:
     from snowflake.snowpark.functions import col, lower
 
     rows = (
-        session.table(names.SETTINGS_TABLE)
-        .filter(lower(col("NAME")) == name)
-        .select("VALUE")
-        .collect()
+        session.table(names.SETTINGS).filter(lower(col("NAME")) == name).select("VALUE").collect()
     )
     return None if not rows or rows[0][0] is None else str(rows[0][0])
 
@@ -120,8 +117,9 @@ def list_statement() -> str:
 
 
 def list_stage(session: Session) -> list[StagedFile]:
-    rows = session.sql(list_statement()).collect()
-    return staged_files(row.as_dict() for row in rows)
+    from amplitude_ingest.in_snowflake.session import SessionGate
+
+    return staged_files(SessionGate(session).records(list_statement()))
 
 
 def amplitude_apply_retention(session: Session) -> dict:  # type: ignore[type-arg]  # VARIANT

@@ -18,6 +18,7 @@ from typing import Any
 from snowflake.snowpark import Session
 
 from amplitude_ingest.in_snowflake.native_app import names
+from amplitude_ingest.in_snowflake.text import cut
 from amplitude_ingest.redact import scrub
 
 # The setup script's health views read SUCCEEDED / FAILED, as the finalizer writes them.
@@ -58,9 +59,9 @@ class RunRecord:
 
 
 def error_text(error: BaseException, secrets: tuple[str, ...] = ()) -> str:
-    """The first error as the row keeps it: its type and message, secrets masked, cut."""
-    text = scrub(f"{type(error).__name__}: {error}", secrets)
-    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 1] + "…"
+    """The first error as the row keeps it: its type and message, secrets masked, on one
+    line, cut (masked before it is cut, so no part of a secret survives the cut)."""
+    return cut(scrub(f"{type(error).__name__}: {error}", secrets), ERROR_CHARS)
 
 
 def schema() -> Any:

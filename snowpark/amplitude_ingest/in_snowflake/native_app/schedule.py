@@ -20,6 +20,7 @@ from snowflake.snowpark import Session
 from amplitude_ingest.errors import AmplitudeIngestError, ConfigurationError
 from amplitude_ingest.in_snowflake.checks import FAIL, CheckResult
 from amplitude_ingest.in_snowflake.native_app import app_settings, names, run_history
+from amplitude_ingest.in_snowflake.session import Queries, SessionGate
 
 STEP = "schedule"
 STARTED, STOPPED = "STARTED", "STOPPED"
@@ -83,18 +84,18 @@ def doctor_results(rows: Sequence[Sequence[Any]]) -> list[CheckResult]:
     return [CheckResult(str(r[0]), str(r[1]), str(r[2] or ""), str(r[3] or "")) for r in rows]
 
 
-def start(session: Session, results: Sequence[CheckResult], cron: str | None = None) -> str:
+def start(run_sql: Queries, results: Sequence[CheckResult], cron: str | None = None) -> str:
     lines = blockers(results)
     if lines:
         raise ScheduleRefusedError(refusal(lines))
     for statement in resume_statements(cron):
-        session.sql(statement).collect()
+        run_sql(statement, ())
     return f"schedule started: {', '.join(names.TASKS)} resumed (the root last)"
 
 
-def stop(session: Session) -> str:
+def stop(run_sql: Queries) -> str:
     for statement in suspend_statements():
-        session.sql(statement).collect()
+        run_sql(statement, ())
     return f"schedule stopped: {names.ROOT_TASK} suspended (a run under way finishes)"
 
 
@@ -102,12 +103,13 @@ def amplitude_start_schedule(session: Session) -> str:
     """CALL code.amplitude_start_schedule(); see the module docstring."""
     from amplitude_ingest.in_snowflake.native_app import retention
 
+    gate = SessionGate(session)
     with run_history.recorded(session, STEP) as run:
         cron = retention.read_setting(session, app_settings.SCHEDULE_CRON)
         # The doctor procedure holds the secret and the integration its Amplitude probe
         # needs; this one need not.
-        results = doctor_results(session.sql(names.DOCTOR).collect())
-        message = start(session, results, cron)
+        results = doctor_results(gate.rows(names.DOCTOR))
+        message = start(gate.rows, results, cron)
         run.status, run.summary = STARTED, {"tasks": list(names.TASKS)}
     return message
 
@@ -115,6 +117,6 @@ def amplitude_start_schedule(session: Session) -> str:
 def amplitude_stop_schedule(session: Session) -> str:
     """CALL code.amplitude_stop_schedule()."""
     with run_history.recorded(session, STEP) as run:
-        message = stop(session)
+        message = stop(SessionGate(session).rows)
         run.status, run.summary = STOPPED, {"task": names.ROOT_TASK}
     return message

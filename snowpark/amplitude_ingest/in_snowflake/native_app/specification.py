@@ -15,6 +15,7 @@ from __future__ import annotations
 from snowflake.snowpark import Session
 
 from amplitude_ingest.in_snowflake.native_app import doctor_checks, run_history, schedule
+from amplitude_ingest.in_snowflake.session import SessionGate
 
 STEP = "specification"
 
@@ -28,11 +29,11 @@ def on_specification_change(session: Session, *args: object) -> str:
     """The callback; see the module docstring."""
     del args  # async callbacks carry no state: SHOW SPECIFICATIONS is the truth
     with run_history.recorded(session, STEP) as run:
-        rows = [r.as_dict() for r in session.sql(doctor_checks.SHOW_SPECIFICATIONS).collect()]
-        status = doctor_checks.specification_status(rows)
+        gate = SessionGate(session)
+        status = doctor_checks.specification_status(gate.records(doctor_checks.SHOW_SPECIFICATIONS))
         run.status = status or "NONE"
         if reaction(status) == "stop":
-            message = schedule.stop(session)
+            message = schedule.stop(gate.rows)
         else:
             message = f"specification {run.status.lower()}: start the schedule when ready"
         run.summary = {"specification": run.status, "message": message}

@@ -8,10 +8,10 @@ ALTER SECRET carries two placeholder keys where the consumer's go.
 
 from __future__ import annotations
 
+from amplitude_ingest.in_snowflake import task_return_value
 from amplitude_ingest.in_snowflake.native_app import (
     credentials,
     doctor_checks,
-    ingest_step,
     load_step,
     names,
     retention,
@@ -26,7 +26,7 @@ def statements() -> dict[str, list[str]]:
         retention.list_statement(),
     ]
     return {
-        "ingest_amplitude": [ingest_step.CURRENT_TASK],
+        "ingest_amplitude": [task_return_value.CURRENT_TASK_QUERY],
         "amplitude_load": [load_step.copy_statement()],
         "amplitude_doctor": doctor,
         "amplitude_set_credentials": [
