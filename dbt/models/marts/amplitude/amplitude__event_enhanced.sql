@@ -168,21 +168,23 @@ numbered as (
 final as (
 
     select
-        numbered.* exclude (built_at, is_rebuilt, user_events_before, user_first_event_at),  -- noqa: RF02
+        numbered.*,
         sessions.session_number,
         sessions.is_first_user_session,
         sessions.session_started_at,
         {{ amplitude_seconds_between('sessions.session_started_at', 'numbered.event_time') }}
-            as seconds_since_session_start,
-        numbered.user_first_event_at,
-        {{ amplitude_built_at() }} as built_at
+            as seconds_since_session_start
     from numbered
     left join sessions
         on numbered.session_key = sessions.session_key
 
 )
 
-select * from final
+-- The contracted columns: staging's, then the event's place and context. `built_at` is
+-- this run's, not the one staging's row carries.
+select
+    {{ amplitude_contract_select('final', {'built_at': amplitude_built_at()}) }}
+from final
 {%- if is_incremental() %}
 {{ amplitude_tombstones('event_key in (select changed_events.event_key from changed_events)') }}
 {%- endif %}

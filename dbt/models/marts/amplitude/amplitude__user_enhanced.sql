@@ -33,33 +33,25 @@ touched_users as (
     from ({{ amplitude_changed_events(since) }}) as changed
 
 ),
-
-user_events as (
-
-    select * from events
-    where user_key in (select touched_users.user_key from touched_users)
-
-),
-
-user_sessions as (
-
-    select * from sessions
-    where user_key in (select touched_users.user_key from touched_users)
-
-),
-{% else %}
-user_events as (
-
-    select * from events
-
-),
-
-user_sessions as (
-
-    select * from sessions
-
-),
 {% endif %}
+
+user_events as (
+
+    select * from events
+    {%- if is_incremental() %}
+    where user_key in (select touched_users.user_key from touched_users)
+    {%- endif %}
+
+),
+
+user_sessions as (
+
+    select * from sessions
+    {%- if is_incremental() %}
+    where user_key in (select touched_users.user_key from touched_users)
+    {%- endif %}
+
+),
 
 activity as (
 
@@ -147,7 +139,9 @@ final as (
 
 )
 
-select * from final
+select
+    {{ amplitude_contract_select('final') }}
+from final
 {%- if is_incremental() %}
 {{ amplitude_tombstones('user_key in (select touched_users.user_key from touched_users)') }}
 {%- endif %}
