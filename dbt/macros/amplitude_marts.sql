@@ -35,3 +35,47 @@
     {%- endfor -%}
     {{ return(items | join(',\n    ')) }}
 {%- endmacro %}
+
+
+{#-
+    The property pivots of amplitude__event_enhanced (Fivetran's vars): each name in
+    `amplitude__event_properties_to_pivot` / `amplitude__user_properties_to_pivot` becomes
+    a text column `event_property_<name>` / `user_property_<name>`, the name sanitized to
+    an identifier (lowercase; anything but a-z, 0-9 and _ becomes _). Two names that
+    sanitize to one column stop the compile rather than overwrite each other.
+-#}
+{% macro amplitude_property_pivots() -%}
+    {%- set pivots = [] -%}
+    {%- set columns = [] -%}
+    {%- for source, var_name in [
+        ('event_properties', 'amplitude__event_properties_to_pivot'),
+        ('user_properties', 'amplitude__user_properties_to_pivot'),
+    ] -%}
+        {%- for property in var(var_name) -%}
+            {%- set name = modules.re.sub('_+', '_', modules.re.sub('[^a-z0-9_]', '_', property | string | lower)).strip('_') -%}
+            {%- set column = source.split("_")[0] ~ '_property_' ~ (name or 'unnamed') -%}
+            {%- if column in columns -%}
+                {{ exceptions.raise_compiler_error(
+                    var_name ~ ': "' ~ property ~ '" and another name both become column ' ~ column
+                ) }}
+            {%- endif -%}
+            {%- do columns.append(column) -%}
+            {%- do pivots.append({'source': source, 'property': property | string, 'column': column}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(pivots) }}
+{%- endmacro %}
+
+{#- A property of a JSON object column as text (null when absent or JSON null). -#}
+{% macro amplitude_property_value(column, property) -%}
+    {{ return(adapter.dispatch('amplitude_property_value', 'amplitude')(column, property)) }}
+{%- endmacro %}
+
+{% macro default__amplitude_property_value(column, property) -%}
+    json_extract_string({{ column }}, {{ amplitude__json_pointer([property]) }})
+{%- endmacro %}
+
+{#- A VARIANT path on Snowflake: a bracketed key, so any name is one key, not a path. -#}
+{% macro snowflake__amplitude_property_value(column, property) -%}
+    cast({{ column }}[{{ amplitude__sql_text(property) }}] as varchar)
+{%- endmacro %}
