@@ -36,6 +36,7 @@ MODEL_KEYS = {
     "amplitude__user_enhanced": ("analytics", "user_key"),
     "amplitude__daily_performance": ("analytics", "daily_key"),
     "amplitude__repeat_clicks": ("analytics", "pkey"),
+    "amplitude__user_map": ("analytics", "amplitude_user_key"),
 }
 
 RAW_TABLE_DDL = """

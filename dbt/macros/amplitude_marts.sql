@@ -79,3 +79,69 @@
 {% macro snowflake__amplitude_property_value(column, property) -%}
     cast({{ column }}[{{ amplitude__sql_text(property) }}] as varchar)
 {%- endmacro %}
+
+
+{#-
+    The user grain (`amplitude__user_grain`): 'amplitude_id', Amplitude's user merged across
+    the devices Amplitude linked, or 'user_id' as Fivetran has it, with stitching: every
+    amplitude_id seen with a user_id is that user. Changing it changes every `user_key`:
+    run `dbt build --full-refresh`.
+-#}
+{% macro amplitude_user_grain() -%}
+    {%- set grain = var('amplitude__user_grain') -%}
+    {%- if grain not in ('amplitude_id', 'user_id') -%}
+        {{ exceptions.raise_compiler_error(
+            "amplitude__user_grain is '" ~ grain ~ "': it is 'amplitude_id' or 'user_id'."
+        ) }}
+    {%- endif -%}
+    {{ return(grain) }}
+{%- endmacro %}
+
+{#-
+    The `user_key` of an event in `relation`: the project and its amplitude_id, or with
+    grain 'user_id' the project and the user_id its amplitude_id was seen with (`identified`
+    holds it as person_user_id, null when never seen with one).
+-#}
+{% macro amplitude_user_key_of(relation, identified=none) -%}
+    {%- if identified is none -%}
+        {{ amplitude_surrogate_key([relation ~ '.project_id', relation ~ '.amplitude_id']) }}
+    {%- else -%}
+        case
+            when {{ identified }}.person_user_id is not null
+                then {{ amplitude_surrogate_key([relation ~ '.project_id', "'user_id'", identified ~ '.person_user_id']) }}
+            else {{ amplitude_surrogate_key([relation ~ '.project_id', relation ~ '.amplitude_id']) }}
+        end
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    `union all` the events built in `held` (rows of this model) whose user is another now:
+    every column as built, `user_key` as `identified` gives it, `built_at` this run's.
+    Staging's strategy retires the version it replaces, so every mart rebuilds the user the
+    events leave and the one they join.
+-#}
+{% macro amplitude_restamped_users(held, identified) -%}
+    {#- A unit test's `this` is a CTE of given rows, not a relation: nothing to restamp. -#}
+    {%- if this is string -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(this) if execute else [] -%}
+    {%- set user_key = amplitude_user_key_of(held, identified) -%}
+    union all
+    select
+        {%- for column in columns %}
+        {% if column.name | lower == 'built_at' -%}
+            {{ amplitude_built_at() }} as built_at
+        {%- elif column.name | lower == 'user_key' -%}
+            {{ user_key }} as user_key
+        {%- else -%}
+            {{ held }}.{{ column.name | lower }}
+        {%- endif %}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from {{ held }}
+    left join {{ identified }}
+        on
+            {{ held }}.project_id is not distinct from {{ identified }}.project_id
+            and {{ held }}.amplitude_id is not distinct from {{ identified }}.amplitude_id
+    where {{ held }}.user_key is distinct from {{ user_key }}
+{%- endmacro %}

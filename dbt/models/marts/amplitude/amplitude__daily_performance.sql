@@ -245,9 +245,9 @@ counts as (
         event_type,
         count(*) as events,
         count(distinct session_key) as sessions,
-        count(distinct amplitude_id) as users,
+        count(distinct user_key) as users,
         count(distinct case
-            when cast(user_creation_time as date) = event_date then amplitude_id
+            when cast(user_creation_time as date) = event_date then user_key
         end) as new_users
     from day_events
     group by

@@ -58,7 +58,9 @@ activity as (
     select
         user_key,
         project_id,
-        amplitude_id,
+        -- With grain 'user_id' a user may span several amplitude_ids (amplitude__user_map).
+        min(amplitude_id) as amplitude_id,
+        count(distinct amplitude_id) as amplitude_ids,
         max(user_id) as user_id,
         min(user_creation_time) as user_created_at,
         min(event_time) as first_event_at,
@@ -69,8 +71,7 @@ activity as (
     from user_events
     group by
         user_key,
-        project_id,
-        amplitude_id
+        project_id
 
 ),
 
@@ -112,6 +113,7 @@ final as (
         activity.user_key,
         activity.project_id,
         activity.amplitude_id,
+        activity.amplitude_ids,
         activity.user_id,
         activity.user_created_at,
         activity.first_event_at,
