@@ -13,7 +13,7 @@
 -- amplitude__user_enhanced), and the event and user properties named in the vars
 -- `amplitude__event_properties_to_pivot` / `amplitude__user_properties_to_pivot` as columns
 -- (a pivot adds columns no yml lists: the contract is enforced only without pivots).
--- Incremental by user (project and amplitude_id: `user_key`): for each user with events
+-- Incremental by user (`user_key`, by `amplitude__user_grain`): for each user with events
 -- built or retired since the last run, every event from the earliest one the run changed
 -- onwards (in event time) is written again, the events it changed included (an event gone
 -- from staging is deleted). A late event earlier than rows already built renumbers
