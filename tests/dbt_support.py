@@ -30,12 +30,13 @@ MART_KEYS = {
 MODEL_KEYS = {
     "stg_amplitude__forget_requests": ("analytics_staging", "request_id"),
     "stg_amplitude__events": ("analytics_staging", "event_key"),
-    "int_amplitude__many_click_sessions": ("analytics_staging", "event_key"),
+    "int_amplitude__repeated_interaction_events": ("analytics_staging", "event_key"),
     "amplitude__event_enhanced": ("analytics", "event_key"),
     "amplitude__sessions": ("analytics", "session_key"),
     "amplitude__user_enhanced": ("analytics", "user_key"),
     "amplitude__daily_performance": ("analytics", "daily_key"),
     "amplitude__repeat_clicks": ("analytics", "pkey"),
+    "amplitude__user_map": ("analytics", "amplitude_user_key"),
 }
 
 RAW_TABLE_DDL = """

@@ -86,6 +86,10 @@ class Event:
     identity: str  # insert_id, uuid, neither
     project: int = 100  # Amplitude's `app`
     twin_of: int | None = None  # an event of another project sending the same insert id
+    # The user_id the event carries when not the user's own: a person identified late on
+    # an anonymous amplitude_id, and on two amplitude_ids (two devices Amplitude did not
+    # merge), so the user grain 'user_id' stitches them into one user.
+    person: str | None = None
 
     def row(
         self,
@@ -125,7 +129,7 @@ class Event:
             "event_id": self.number,
             "event_type": event_type,
             "amplitude_id": 1000 + user,
-            "user_id": f"user-{user}" if user % 2 else None,
+            "user_id": self.person or (f"user-{user}" if user % 2 else None),
             "device_id": f"d{self.user}",
             "session_id": session_id,
             "event_time": _ts(at),
@@ -159,6 +163,10 @@ class Scenario:
     gaps: list[int] = field(default_factory=list)
     # Forget requests: (before batch, id kind, the id's text, whether its raw rows go too).
     forgets: list[tuple[int, str, str, bool]] = field(default_factory=list)
+    grain: str = "amplitude_id"  # amplitude__user_grain
+
+    def run_vars(self) -> str:
+        return json.dumps({**json.loads(RUN_VARS), "amplitude__user_grain": self.grain})
 
 
 @st.composite
@@ -179,6 +187,9 @@ def scenarios(draw: st.DrawFn, max_events: int) -> Scenario:
                 page=draw(st.integers(0, 1)),
                 element=draw(st.integers(0, len(ELEMENTS) - 1)),
                 identity=draw(st.sampled_from(["insert_id", "insert_id", "uuid", "neither"])),
+                # Now and then a user_id on an anonymous user's event (users 0 and 2): one
+                # person on two amplitude_ids, identified in whichever batch it lands.
+                person=draw(st.sampled_from([None] * 5 + ["person-a"])),
             )
         )
     # Bursts: the same click three or four times in one session (a repeat group).
@@ -226,7 +237,8 @@ def scenarios(draw: st.DrawFn, max_events: int) -> Scenario:
             ("device_id", f"d{user}"),
         ]))  # fmt: skip
         forgets.append((draw(batch_of), kind, value, draw(st.booleans())))
-    return Scenario(events, copies, batches, gaps, forgets)
+    grain = draw(st.sampled_from(["amplitude_id", "user_id"]))
+    return Scenario(events, copies, batches, gaps, forgets, grain)
 
 
 def _md5(*parts: object) -> str:
@@ -307,14 +319,15 @@ def play(scenario: Scenario, warehouses: tuple[Path, Path, Path]) -> None:
         insert_raw_rows(incremental, [(json.dumps(r.json), r.file_name, r.file_row_number,
                                        r.loaded_at) for r in rows])  # fmt: skip
         loaded += rows
-        run_local(incremental, root / "dbt-incremental", "run", "--vars", RUN_VARS)
+        run_local(incremental, root / "dbt-incremental", "run", "--vars", scenario.run_vars())
 
         reset_warehouse(rebuilt)
         insert_raw_rows(rebuilt, [(json.dumps(r.json), r.file_name, r.file_row_number,
                                    r.loaded_at) for r in loaded])  # fmt: skip
         for request in requests:
             forget(rebuilt, *request)
-        run_local(rebuilt, root / "dbt-rebuilt", "run", "--full-refresh", "--vars", RUN_VARS)
+        run_local(rebuilt, root / "dbt-rebuilt", "run", "--full-refresh", "--vars",
+                  scenario.run_vars())  # fmt: skip
 
         after = f"after batch {batch + 1} of {scenario.batches} (seed {SEED})"
         built, expected = model_rows(incremental), model_rows(rebuilt)
@@ -427,6 +440,30 @@ def test_a_backfilled_original_takes_its_event_out_of_the_retrys_day_session_and
     copies = [Copy(e, e.row(), batch=0) for e in burst if e is not original]
     copies += [retry, Copy(original, original.row(), batch=1)]
     play(Scenario(burst, copies, batches=2, gaps=[60, 60]), warehouses)
+
+
+def test_a_user_id_that_arrives_late_makes_one_user_of_two_anonymous_devices(
+    warehouses: tuple[Path, Path, Path],
+) -> None:
+    """Issue #18 item 10, grain 'user_id': two amplitude_ids (users 0 and 2, anonymous) send
+    events in the first batch; in the second, each sends one event with the same user_id.
+    Every earlier anonymous event of both becomes that person's: one user in every mart,
+    incrementally as in a full rebuild, and the map lists both amplitude_ids."""
+    incremental = warehouses[0]
+    first = [Event(n, (n % 2) * 2, 0, DAY0 + timedelta(minutes=n), "page", 0, 0, "uuid")
+             for n in range(6)]  # fmt: skip
+    late = [replace(first[n], number=10 + n, at=DAY0 + timedelta(hours=1, minutes=n),
+                    person="person-a") for n in (0, 1)]  # fmt: skip
+    copies = [Copy(e, e.row(), batch=0) for e in first] + [Copy(e, e.row(), batch=1) for e in late]
+    scenario = Scenario(first + late, copies, batches=2, gaps=[60, 60], grain="user_id")
+    play(scenario, warehouses)
+    built = model_rows(incremental)
+    assert len(built["amplitude__user_enhanced"]) == 1
+    assert built["amplitude__user_enhanced"][0]["events"] == 8
+    assert {(r["amplitude_id"], r["user_id"]) for r in built["amplitude__user_map"]} == {
+        (1000, "person-a"), (1002, "person-a"),
+    }  # fmt: skip
+    assert len({r["user_key"] for r in built["amplitude__event_enhanced"]}) == 1
 
 
 def test_a_partial_run_on_a_stale_upstream_mart_is_caught_up_later(

@@ -24,6 +24,13 @@
 with events as {{ amplitude_inline() }} (
 
     select * from {{ ref('stg_amplitude__events') }}
+
+),
+
+-- Events dated outside the range (a device clock far off) are not counted.
+events_in_range as {{ amplitude_inline() }} (
+
+    select * from events
     where event_date between {{ date_range[0] }} and {{ date_range[1] }}
 
 ),
@@ -41,7 +48,7 @@ new_events as (
         project_id,
         event_type,
         event_date
-    from events
+    from events_in_range
     where built_at > {{ since }}
 
 ),
@@ -113,7 +120,7 @@ newly_in_range as (
         project_id,
         event_type,
         event_date
-    from events
+    from events_in_range
     where event_date > (select max(built.event_date) from {{ this }} as built)
 
 ),
@@ -154,13 +161,13 @@ event_types as (
             project_id,
             event_type,
             event_date
-        from events
+        from events_in_range
         where exists (
             select 1
             from rechecked_types
             where
-                rechecked_types.project_id is not distinct from events.project_id
-                and rechecked_types.event_type is not distinct from events.event_type
+                rechecked_types.project_id is not distinct from events_in_range.project_id
+                and rechecked_types.event_type is not distinct from events_in_range.event_type
         )
     ) as first_days
     group by
@@ -203,7 +210,7 @@ event_types as (
         project_id,
         event_type,
         min(event_date) as first_event_date
-    from events
+    from events_in_range
     group by
         project_id,
         event_type
@@ -225,7 +232,7 @@ cells as (
 
 day_events as (
 
-    select * from events
+    select * from events_in_range
     where event_date in (select cells.event_date from cells)
 
 ),
@@ -238,9 +245,9 @@ counts as (
         event_type,
         count(*) as events,
         count(distinct session_key) as sessions,
-        count(distinct amplitude_id) as users,
+        count(distinct user_key) as users,
         count(distinct case
-            when cast(user_creation_time as date) = event_date then amplitude_id
+            when cast(user_creation_time as date) = event_date then user_key
         end) as new_users
     from day_events
     group by
@@ -273,7 +280,9 @@ final as (
 
 )
 
-select * from final
+select
+    {{ amplitude_contract_select('final') }}
+from final
 {%- if is_incremental() %}
 {{ amplitude_tombstones(
     'tombstone.event_date < ' ~ date_range[0]

@@ -1,20 +1,28 @@
+{%- set pivots = amplitude_property_pivots() %}
 {{
     config(
         unique_key='event_key',
         incremental_strategy='amplitude_replace',
+        contract={'enforced': pivots | length == 0},
     )
 }}
 
--- Every event with its place in its session and in its user's history, and its session's
--- and user's context (the user's first event is taken here, from the events, so this
--- model need not wait for amplitude__user_enhanced).
--- Incremental by user (project and amplitude_id: `user_key`): for each user with events built or retired since the last run,
--- every event from the earliest one the run changed onwards (in event time) is written
--- again, the events it changed included (an event gone from staging is deleted). A late event earlier than rows already built renumbers
+-- Every event with its place in its session and in its user's history, its session's
+-- context (start, end, events, length, time since the user's previous session) and its
+-- user's first event (taken here, from the events, so this model need not wait for
+-- amplitude__user_enhanced), and the event and user properties named in the vars
+-- `amplitude__event_properties_to_pivot` / `amplitude__user_properties_to_pivot` as columns
+-- (a pivot adds columns no yml lists: the contract is enforced only without pivots).
+-- Incremental by user (`user_key`, by `amplitude__user_grain`): for each user with events
+-- built or retired since the last run, every event from the earliest one the run changed
+-- onwards (in event time) is written again, the events it changed included (an event gone
+-- from staging is deleted). A late event earlier than rows already built renumbers
 -- everything after it in its session and in its user's history, and may start its
--- session or its user earlier; events before that point keep every value they have (no
--- session before it starts, ends or moves). In steady state that is the new events
--- alone.
+-- session or its user earlier; events before that point keep their numbers. Besides,
+-- every event of a session that amplitude__sessions wrote since the last run is written
+-- again: an event appended to a session changes the session's end, events and length on
+-- its earlier events, and a session that starts, ends or moves changes the "since the
+-- previous session" of the user's next one (which sessions rewrites too).
 
 {%- if is_incremental() %}
     {%- set since = amplitude_watermark_value() -%}
@@ -43,6 +51,16 @@ changed_events as (
         user_key,
         event_time
     from ({{ amplitude_changed_events(since) }}) as changed
+
+),
+
+-- Sessions amplitude__sessions wrote since the last run: their events are written again
+-- with the session's values as they are now.
+refreshed_sessions as (
+
+    select sessions.session_key
+    from sessions
+    where sessions.built_at > {{ since }}
 
 ),
 
@@ -118,7 +136,21 @@ events_to_build as {{ amplitude_inline() }} (
 ),
 {% endif %}
 
--- Every event of every session with a rebuilt event, to number them within the session.
+-- The sessions with a rebuilt event, and those amplitude__sessions rewrote.
+sessions_to_number as (
+
+    select events_to_build.session_key
+    from events_to_build
+    where events_to_build.session_key is not null
+    {%- if is_incremental() %}
+    union all
+    select refreshed_sessions.session_key
+    from refreshed_sessions
+    {%- endif %}
+
+),
+
+-- Every event of those sessions, to number them within the session.
 session_events as (
 
     select
@@ -128,12 +160,7 @@ session_events as (
             order by {{ amplitude_sort_time('event_time') }}, event_key
         ) as event_number_in_session
     from events
-    where
-        session_key in (
-            select events_to_build.session_key
-            from events_to_build
-            where events_to_build.session_key is not null
-        )
+    where session_key in (select sessions_to_number.session_key from sessions_to_number)
 
 ),
 
@@ -162,27 +189,56 @@ numbered as (
         on events_to_build.event_key = user_order.event_key
     left join session_events
         on events_to_build.event_key = session_events.event_key
+    {%- if is_incremental() %}
+    union all
+    -- The other events of the refreshed sessions: before their user's rebuild point (or
+    -- of a user with nothing new), so their place in the user's history is as built.
+    select
+        events.*,
+        false as is_rebuilt,
+        0 as user_events_before,
+        built.user_first_event_at,
+        session_events.event_number_in_session,
+        built.user_event_number
+    from events
+    inner join {{ this }} as built
+        on events.event_key = built.event_key
+    inner join session_events
+        on events.event_key = session_events.event_key
+    where
+        events.session_key in (select refreshed_sessions.session_key from refreshed_sessions)
+        and events.event_key not in (select events_to_build.event_key from events_to_build)
+    {%- endif %}
 
 ),
 
 final as (
 
     select
-        numbered.* exclude (built_at, is_rebuilt, user_events_before, user_first_event_at),  -- noqa: RF02
+        numbered.*,
         sessions.session_number,
         sessions.is_first_user_session,
         sessions.session_started_at,
         {{ amplitude_seconds_between('sessions.session_started_at', 'numbered.event_time') }}
             as seconds_since_session_start,
-        numbered.user_first_event_at,
-        {{ amplitude_built_at() }} as built_at
+        sessions.session_ended_at,
+        sessions.events as events_per_session,
+        sessions.session_duration_seconds,
+        {%- for pivot in pivots %}
+        {{ amplitude_property_value('numbered.' ~ pivot.source, pivot.property) }} as {{ pivot.column }},
+        {%- endfor %}
+        sessions.seconds_since_previous_session
     from numbered
     left join sessions
         on numbered.session_key = sessions.session_key
 
 )
 
-select * from final
+-- The contracted columns: staging's, then the event's place and context. `built_at` is
+-- this run's, not the one staging's row carries.
+select
+    {{ amplitude_contract_select('final', {'built_at': amplitude_built_at()}, pivots | map(attribute='column') | list) }}
+from final
 {%- if is_incremental() %}
 {{ amplitude_tombstones('event_key in (select changed_events.event_key from changed_events)') }}
 {%- endif %}

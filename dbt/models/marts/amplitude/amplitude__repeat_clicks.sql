@@ -19,7 +19,7 @@
 
 with repeated_events as (
 
-    select * from {{ ref('int_amplitude__many_click_sessions') }}
+    select * from {{ ref('int_amplitude__repeated_interaction_events') }}
 
 ),
 
@@ -37,20 +37,16 @@ touched_sessions as (
     where session_key is not null
 
 ),
-
-session_repeats as (
-
-    select * from repeated_events
-    where session_key in (select touched_sessions.session_key from touched_sessions)
-
-),
-{% else %}
-session_repeats as (
-
-    select * from repeated_events
-
-),
 {% endif %}
+
+session_repeats as (
+
+    select * from repeated_events
+    {%- if is_incremental() %}
+    where session_key in (select touched_sessions.session_key from touched_sessions)
+    {%- endif %}
+
+),
 
 with_previous as (
 
@@ -132,7 +128,9 @@ final as (
 
 )
 
-select * from final
+select
+    {{ amplitude_contract_select('final') }}
+from final
 {%- if is_incremental() %}
 {{ amplitude_tombstones('session_key in (select touched_sessions.session_key from touched_sessions)') }}
 {%- endif %}

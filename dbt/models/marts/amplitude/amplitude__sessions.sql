@@ -24,7 +24,6 @@
 with events as {{ amplitude_inline() }} (
 
     select * from {{ ref('stg_amplitude__events') }}
-    where session_key is not null
 
 ),
 
@@ -63,8 +62,9 @@ session_totals as (
         sum(case when event_name = 'Page Viewed' then 1 else 0 end) as page_views,
         sum(case when event_name = 'Element Clicked' then 1 else 0 end) as element_clicks
     from events
+    where session_key is not null
     {%- if is_incremental() %}
-    where session_key in (select touched_sessions.session_key from touched_sessions)
+        and session_key in (select touched_sessions.session_key from touched_sessions)
     {%- endif %}
     group by
         session_key,
@@ -98,26 +98,22 @@ rebuild_points as (
     group by user_key
 
 ),
+{% endif %}
 
 user_sessions as (
 
     select
         {{ session_columns | join(',\n        ') }}
     from session_totals
+    {%- if is_incremental() %}
     union all
     select
         {{ session_columns | join(',\n        ') }}
     from built_sessions
     where session_key not in (select touched_sessions.session_key from touched_sessions)
+    {%- endif %}
 
 ),
-{% else %}
-user_sessions as (
-
-    select * from session_totals
-
-),
-{% endif %}
 
 sequenced as (
 
@@ -135,23 +131,17 @@ sequenced as (
 
 ),
 
-{% if is_incremental() %}
 sessions_to_write as (
 
     select sequenced.*
     from sequenced
+    {%- if is_incremental() %}
     inner join rebuild_points
         on sequenced.user_key = rebuild_points.user_key
     where {{ amplitude_sort_time('sequenced.session_started_at') }} >= rebuild_points.rebuild_from
+    {%- endif %}
 
 ),
-{% else %}
-sessions_to_write as (
-
-    select * from sequenced
-
-),
-{% endif %}
 
 final as (
 
@@ -182,7 +172,9 @@ final as (
 
 )
 
-select * from final
+select
+    {{ amplitude_contract_select('final') }}
+from final
 {%- if is_incremental() %}
 {{ amplitude_tombstones('session_key in (select touched_sessions.session_key from touched_sessions)') }}
 {%- endif %}

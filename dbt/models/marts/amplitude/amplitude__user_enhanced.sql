@@ -33,40 +33,34 @@ touched_users as (
     from ({{ amplitude_changed_events(since) }}) as changed
 
 ),
-
-user_events as (
-
-    select * from events
-    where user_key in (select touched_users.user_key from touched_users)
-
-),
-
-user_sessions as (
-
-    select * from sessions
-    where user_key in (select touched_users.user_key from touched_users)
-
-),
-{% else %}
-user_events as (
-
-    select * from events
-
-),
-
-user_sessions as (
-
-    select * from sessions
-
-),
 {% endif %}
+
+user_events as (
+
+    select * from events
+    {%- if is_incremental() %}
+    where user_key in (select touched_users.user_key from touched_users)
+    {%- endif %}
+
+),
+
+user_sessions as (
+
+    select * from sessions
+    {%- if is_incremental() %}
+    where user_key in (select touched_users.user_key from touched_users)
+    {%- endif %}
+
+),
 
 activity as (
 
     select
         user_key,
         project_id,
-        amplitude_id,
+        -- With grain 'user_id' a user may span several amplitude_ids (amplitude__user_map).
+        min(amplitude_id) as amplitude_id,
+        count(distinct amplitude_id) as amplitude_ids,
         max(user_id) as user_id,
         min(user_creation_time) as user_created_at,
         min(event_time) as first_event_at,
@@ -77,8 +71,7 @@ activity as (
     from user_events
     group by
         user_key,
-        project_id,
-        amplitude_id
+        project_id
 
 ),
 
@@ -120,6 +113,7 @@ final as (
         activity.user_key,
         activity.project_id,
         activity.amplitude_id,
+        activity.amplitude_ids,
         activity.user_id,
         activity.user_created_at,
         activity.first_event_at,
@@ -147,7 +141,9 @@ final as (
 
 )
 
-select * from final
+select
+    {{ amplitude_contract_select('final') }}
+from final
 {%- if is_incremental() %}
 {{ amplitude_tombstones('user_key in (select touched_users.user_key from touched_users)') }}
 {%- endif %}

@@ -14,6 +14,8 @@
 -- same rows as a full rebuild would, whatever order the loads came in. Events matching a
 -- forget request are left out, and removed once built.
 
+{%- set user_grain = amplitude_user_grain() %}
+
 {#- Forget requests: whether there are any (every event read is checked against them), and
     on an incremental run, any recorded since the last (their events built are removed). -#}
 {%- set requests = ref('stg_amplitude__forget_requests') %}
@@ -120,25 +122,113 @@ first_copies as (
 
 ),
 
-{% if is_incremental() %}
 copies_to_write as (
 
     select first_copies.*
     from first_copies
+    {%- if is_incremental() %}
     left join {{ this }} as held
         on first_copies.event_key = held.event_key
     where
         held.event_key is null
         or {{ amplitude_copy_comes_first('first_copies', 'held') }}
+    {%- endif %}
 
 ),
-{% else %}
-copies_to_write as (
 
-    select * from first_copies
+{% if user_grain == 'user_id' %}
+{% if is_incremental() %}
+-- The amplitude_ids whose user may change: those of the copies written, and those the
+-- copies they replace or the events forgotten now leave.
+touched_amplitude_ids as (
+
+    select distinct
+        project_id,
+        amplitude_id
+    from (
+        select
+            project_id,
+            amplitude_id
+        from copies_to_write
+        union all
+        select
+            held.project_id,
+            held.amplitude_id
+        from {{ this }} as held
+        where
+            held.event_key in (select copies_to_write.event_key from copies_to_write)
+            {%- if request_counts[1] > 0 %}
+            or {{ amplitude_forgotten('held', '(select * from ' ~ requests ~ ' where built_at > ' ~ since ~ ')') }}
+            {%- endif %}
+    ) as touched
+
+),
+
+-- The events built of those amplitude_ids that stay as they are (not replaced, not
+-- forgotten): their user is looked up again with the new copies.
+held_events as (
+
+    select held.*
+    from {{ this }} as held
+    inner join touched_amplitude_ids
+        on
+            held.project_id is not distinct from touched_amplitude_ids.project_id
+            and held.amplitude_id is not distinct from touched_amplitude_ids.amplitude_id
+    where
+        held.event_key not in (select copies_to_write.event_key from copies_to_write)
+        {%- if request_counts[1] > 0 %}
+        and not {{ amplitude_forgotten('held', '(select * from ' ~ requests ~ ' where built_at > ' ~ since ~ ')') }}
+        {%- endif %}
 
 ),
 {% endif %}
+
+-- With grain 'user_id', an amplitude_id seen with a user_id is that user (the least, if
+-- several), all of its events: the anonymous ones before the user_id arrived too.
+identified_ids as (
+
+    select
+        project_id,
+        amplitude_id,
+        min(user_id) as person_user_id
+    from (
+        select
+            project_id,
+            amplitude_id,
+            user_id
+        from copies_to_write
+        {%- if is_incremental() %}
+        union all
+        select
+            project_id,
+            amplitude_id,
+            user_id
+        from held_events
+        {%- endif %}
+    ) as seen
+    where user_id is not null
+    group by
+        project_id,
+        amplitude_id
+
+),
+{% endif %}
+
+copies_with_user as (
+
+    select
+        copies_to_write.*,
+        {{ amplitude_user_key_of('copies_to_write', 'identified_ids' if user_grain == 'user_id' else none) }}
+            as user_key
+    from copies_to_write
+    {%- if user_grain == 'user_id' %}
+    left join identified_ids
+        on
+            copies_to_write.project_id is not distinct from identified_ids.project_id
+            and copies_to_write.amplitude_id is not distinct from identified_ids.amplitude_id
+    {%- endif %}
+
+),
 
 final as (
 
@@ -150,7 +240,7 @@ final as (
         event_type,
         {{ amplitude_event_name('event_type') }} as event_name,
         project_id,
-        {{ amplitude_surrogate_key(['project_id', 'amplitude_id']) }} as user_key,
+        user_key,
         amplitude_id,
         user_id,
         device_id,
@@ -206,12 +296,18 @@ final as (
         file_row_number,
         loaded_at,
         {{ amplitude_built_at() }} as built_at
-    from copies_to_write
+    from copies_with_user
 
 )
 
+-- Events built whose user changed (a user_id that arrived late for their amplitude_id, or
+-- a copy that brought a lesser one): written again under the new user, the old version
+-- retired like any replaced copy, so every mart rebuilds both users.
 -- Tombstones for the events built of users forgotten since the last run: removed, retired.
 select * from final
+{%- if is_incremental() and user_grain == 'user_id' %}
+{{ amplitude_restamped_users('held_events', 'identified_ids') }}
+{%- endif %}
 {%- if is_incremental() and request_counts[1] > 0 %}
 {{ amplitude_tombstones(amplitude_forgotten(
     'tombstone', '(select * from ' ~ requests ~ ' where built_at > ' ~ since ~ ')'
