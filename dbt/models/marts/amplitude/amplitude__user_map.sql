@@ -14,7 +14,7 @@
 -- built or retired since the last run is looked up again from all of its events.
 
 {%- if is_incremental() %}
-    {%- set since = amplitude_watermark() -%}
+    {%- set since = amplitude_watermark_value() -%}
 {%- endif %}
 
 with events as {{ amplitude_inline() }} (
