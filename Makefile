@@ -53,8 +53,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# One pytest worker per core (pytest-xdist); a file's tests stay on one worker, so a
+# module's fixture (a dbt build, a browser, a server) is set up once. PYTEST_WORKERS=0
+# runs them in this process.
+PYTEST_WORKERS ?= auto
 test: lint typecheck $(SNOW_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # The full crash trials: 20 kills on the local stage and 10 on S3 (moto), seeds printed.
 crash-trials: $(STAMP)

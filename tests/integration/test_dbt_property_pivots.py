@@ -17,7 +17,7 @@ from tests.dbt_support import (
     run_dbt_on_fakesnow,
     run_local,
 )
-from tests.fakesnow_shim import patched_fakesnow
+from tools.fakesnow_shim import patched_fakesnow
 
 DAY0 = datetime(2026, 3, 2)
 PIVOTS = {

@@ -18,8 +18,8 @@ from tests.dbt_support import (
     run_dbt_on_fakesnow,
     run_local,
 )
-from tests.fakesnow_shim import patched_fakesnow
 from tests.integration.test_dbt_incremental import DAY0, RUN_VARS, Event
+from tools.fakesnow_shim import patched_fakesnow
 
 GRAIN_VARS = json.dumps({**json.loads(RUN_VARS), "amplitude__user_grain": "user_id"})
 

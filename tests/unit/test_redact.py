@@ -22,6 +22,7 @@ from amplitude_laptop.logs import run_log
 from tests.support import API_KEY, SECRET_KEY
 
 SECRETS = [API_KEY, SECRET_KEY]
+THIRD_PARTY_LOGGERS = ("urllib3.connectionpool", "requests", "botocore.credentials", "third.party")
 LEAKY_URL = f"https://{API_KEY}:{SECRET_KEY}@amplitude.com/api/2/export?start=20260126T03"
 
 
@@ -68,7 +69,17 @@ def quiet_root() -> Iterator[None]:
     saved = list(root.handlers)
     for handler in saved:
         root.removeHandler(handler)
+    # Another test in this process may have disabled or raised a third party's logger (a
+    # logging.config call disables the loggers that exist): these records must be emitted.
+    third_parties = [logging.getLogger(name) for name in THIRD_PARTY_LOGGERS]
+    states = [(lg.disabled, lg.level, lg.propagate) for lg in third_parties]
+    for lg in third_parties:
+        lg.disabled, lg.propagate = False, True
+        lg.setLevel(logging.DEBUG)
     yield
+    for lg, (disabled, level, propagate) in zip(third_parties, states, strict=True):
+        lg.disabled, lg.propagate = disabled, propagate
+        lg.setLevel(level)
     for handler in saved:
         root.addHandler(handler)
 
