@@ -184,7 +184,12 @@ class ExtractSummary:
                 "pending, the next run (the schedule) exports them"
             )
         if self.hours_behind:
-            line += f" | {self.hours_behind} exportable hour(s) still to export"
+            # Counted from the ledger's newest hour to now, whatever range this run had: after
+            # a backfill of old hours it is the gap a run with no range would export.
+            line += (
+                f" | {self.hours_behind} exportable hour(s) up to now not yet exported "
+                "(a run with no range exports them)"
+            )
         return line
 
     def as_dict(self, max_failures: int | None = None) -> dict[str, object]:

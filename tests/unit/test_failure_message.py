@@ -36,3 +36,13 @@ def test_given_up_hours_and_what_stays_done_are_said() -> None:
         "run abc: 2 hour(s) failed, 1 of them given up (not exported again unless forced); "
         "6 done stay done. First: 20260126T04: HTTP 503; 20260126T05: " + "x" * 199 + "…"
     )
+
+
+def test_the_summary_line_says_where_the_hours_behind_are_counted_from() -> None:
+    """After a backfill of old hours the gap to now is no part of the range asked for: the
+    line says what would export it, so a demo of January does not read as a failure."""
+    line = ExtractSummary(hours_done=24, hours_behind=7373).one_line()
+    assert line.endswith(
+        " | 7373 exportable hour(s) up to now not yet exported (a run with no range exports them)"
+    )
+    assert "not yet exported" not in ExtractSummary(hours_done=24).one_line()
