@@ -234,8 +234,8 @@ def _compare_sizes(sizes: list[float], days: int, hours: int) -> None:
         print(f"full build <= 4x the single pass at {size:g} M: {_met(ratio <= 4)} ({ratio:.1f}x)")
     print(f"steady hourly run at {sizes[-1]:g} M <= 1.5x at {sizes[0]:g} M: "
           f"{_met(growth <= 1.5)} ({growth:.2f}x; each hourly run adds "
-          f"{large['hourly'][-1]['rows']} / {small['hourly'][-1]['rows']} rows: cost follows "
-          "what is new, not what is stored)")  # fmt: skip
+          f"{large['hourly'][-1]['rows']} / {small['hourly'][-1]['rows']} rows, so the "
+          "difference is what is stored)")  # fmt: skip
     summary = {
         "sizes_million": sizes,
         "sessions_per_hour": rate,
