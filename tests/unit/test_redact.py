@@ -22,13 +22,21 @@ from amplitude_laptop.logs import run_log
 from tests.support import API_KEY, SECRET_KEY
 
 SECRETS = [API_KEY, SECRET_KEY]
-THIRD_PARTY_LOGGERS = ("urllib3.connectionpool", "requests", "botocore.credentials", "third.party")
 LEAKY_URL = f"https://{API_KEY}:{SECRET_KEY}@amplitude.com/api/2/export?start=20260126T03"
+
+
+def third_party(name: str) -> logging.Logger:
+    """A logger as urllib3, requests or botocore name theirs, in a namespace of this test's
+    own: the real ones carry whatever earlier tests and imported libraries left on them
+    (levels, disabled flags, the Snowflake connector's own filter on botocore's), which
+    made this test pass or fail by the order tests ran in."""
+    logging.getLogger("test_redact").setLevel(logging.DEBUG)  # whatever the root's level
+    return logging.getLogger(f"test_redact.{name}")
 
 
 def log_third_party_records() -> None:
     """What urllib3, requests and botocore could log while a run holds the keys."""
-    logging.getLogger("urllib3.connectionpool").warning(
+    third_party("urllib3.connectionpool").warning(
         "Retrying (%r) after connection broken by '%r': %s",
         "Retry(total=2)",
         "NewConnectionError()",
@@ -43,12 +51,12 @@ def log_third_party_records() -> None:
         except requests.exceptions.ConnectionError as exc:
             raise RuntimeError(f"download failed: {exc}") from exc
     except RuntimeError:
-        logging.getLogger("requests").exception("a request failed")
+        third_party("requests").exception("a request failed")
     # A secret only whole once the arguments are put into the message.
-    logging.getLogger("botocore.credentials").warning(
+    third_party("botocore.credentials").warning(
         "found %s%s in the environment", SECRET_KEY[:6], SECRET_KEY[6:]
     )
-    logging.getLogger("third.party").error("mapping args: %(key)s", {"key": API_KEY})
+    third_party("third.party").error("mapping args: %(key)s", {"key": API_KEY})
 
 
 def assert_scrubbed(text: str) -> None:
@@ -69,17 +77,7 @@ def quiet_root() -> Iterator[None]:
     saved = list(root.handlers)
     for handler in saved:
         root.removeHandler(handler)
-    # Another test in this process may have disabled or raised a third party's logger (a
-    # logging.config call disables the loggers that exist): these records must be emitted.
-    third_parties = [logging.getLogger(name) for name in THIRD_PARTY_LOGGERS]
-    states = [(lg.disabled, lg.level, lg.propagate) for lg in third_parties]
-    for lg in third_parties:
-        lg.disabled, lg.propagate = False, True
-        lg.setLevel(logging.DEBUG)
     yield
-    for lg, (disabled, level, propagate) in zip(third_parties, states, strict=True):
-        lg.disabled, lg.propagate = disabled, propagate
-        lg.setLevel(level)
     for handler in saved:
         root.addHandler(handler)
 
