@@ -8,8 +8,6 @@ is recorded); the run history each call leaves.
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from amplitude_ingest.in_snowflake.native_app import ingest_step, load_step, nam
 from amplitude_ingest.in_snowflake.session import SessionGate
 from amplitude_sample_server.server import FaultPlan, LocalAmplitude
 from tests.app_copy_model import CopyModel
+from tests.snowpark_local import create_ledger_table, save_settings, stand_in_secret
 from tests.support import API_KEY, SECRET_KEY
 
 HOURS = ("2026-01-26T03", "2026-01-26T05")
@@ -29,31 +28,14 @@ HOURS = ("2026-01-26T03", "2026-01-26T05")
 @pytest.fixture
 def app_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     """What Snowflake injects for the app's procedure bound to the app's PASSWORD secret."""
-    stand_in = types.ModuleType("_snowflake")
-
-    def get_username_password(alias: str) -> types.SimpleNamespace:
-        assert alias == "amplitude_credentials"
-        return types.SimpleNamespace(username=API_KEY, password=SECRET_KEY)
-
-    stand_in.get_username_password = get_username_password  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "_snowflake", stand_in)
+    stand_in_secret(monkeypatch)
 
 
 def app_session(server: LocalAmplitude, **extra: str) -> Any:
     """A local-testing session holding the app's state tables, as the setup script makes
     them, and the app's ingest procedure."""
     from snowflake.snowpark import Session
-    from snowflake.snowpark.types import (
-        BooleanType,
-        LongType,
-        StringType,
-        StructField,
-        StructType,
-        TimestampType,
-        VariantType,
-    )
-
-    from amplitude_ingest.in_snowflake.ledger_table import COLUMNS
+    from snowflake.snowpark.types import BooleanType, StringType, VariantType
 
     session = Session.builder.config("local_testing", True).create()
     settings = {
@@ -66,20 +48,8 @@ def app_session(server: LocalAmplitude, **extra: str) -> Any:
         "stage_retention_days": "7",
         **extra,
     }
-    text = StructType([StructField("NAME", StringType()), StructField("VALUE", StringType())])
-    session.create_dataframe(list(settings.items()), schema=text).write.save_as_table(
-        names.SETTINGS
-    )
-    kinds = {"HOUR": TimestampType(), "UPDATED_AT": TimestampType()}
-    words = {"STATUS", "ERROR", "STAGE_KEYS", "RUN_ID", "LEASE_OWNER"}
-    ledger = StructType(
-        [
-            StructField(c, kinds.get(c, StringType() if c in words else LongType()))
-            for c in (*COLUMNS, "LEASE_OWNER")
-        ]
-        + [StructField("LEASE_EXPIRES_AT", TimestampType())]
-    )
-    session.create_dataframe([], schema=ledger).write.save_as_table(names.LEDGER_TABLE)
+    save_settings(session, settings, names.SETTINGS)
+    create_ledger_table(session, names.LEDGER_TABLE)
     session.create_dataframe([], schema=run_history.schema()).write.save_as_table(names.RUN_HISTORY)
     session.sproc.register(
         ingest_step.ingest_amplitude,

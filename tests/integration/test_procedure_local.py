@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-import types
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +18,7 @@ import pytest
 from amplitude_ingest.in_snowflake.ingest import ingest_amplitude
 from amplitude_ingest.in_snowflake.settings_table import SETTINGS_TABLE
 from amplitude_sample_server.server import FaultPlan, LocalAmplitude
+from tests.snowpark_local import create_ledger_table, save_settings, stand_in_secret
 from tests.support import API_KEY, SECRET_KEY
 
 LEDGER = "AMPLITUDE_INGEST_LEDGER"
@@ -29,29 +28,13 @@ STAGE = "AMPLITUDE.INGEST.AMPLITUDE_STAGE"
 
 @pytest.fixture
 def snowflake_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What Snowflake injects for a procedure with SECRETS = ('amplitude_credentials' = ...)."""
-    stand_in = types.ModuleType("_snowflake")
-
-    def get_username_password(alias: str) -> types.SimpleNamespace:
-        assert alias == "amplitude_credentials"
-        return types.SimpleNamespace(username=API_KEY, password=SECRET_KEY)
-
-    stand_in.get_username_password = get_username_password  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "_snowflake", stand_in)
+    stand_in_secret(monkeypatch)
 
 
 def start_session(server: LocalAmplitude, **extra_settings: str) -> object:
     """A local-testing session with the settings and ledger tables and the procedure."""
     from snowflake.snowpark import Session
-    from snowflake.snowpark.types import (
-        BooleanType,
-        LongType,
-        StringType,
-        StructField,
-        StructType,
-        TimestampType,
-        VariantType,
-    )
+    from snowflake.snowpark.types import BooleanType, StringType, VariantType
 
     snowpark = Session.builder.config("local_testing", True).create()
     settings = {
@@ -65,29 +48,8 @@ def start_session(server: LocalAmplitude, **extra_settings: str) -> object:
         "lag_hours": "3",
         **extra_settings,
     }
-    snowpark.create_dataframe(
-        list(settings.items()),
-        schema=StructType([StructField("NAME", StringType()), StructField("VALUE", StringType())]),
-    ).write.save_as_table(SETTINGS_TABLE)
-    ledger_schema = StructType(
-        [
-            StructField("HOUR", TimestampType()),
-            StructField("STATUS", StringType()),
-            StructField("FILES", LongType()),
-            StructField("EVENTS", LongType()),
-            StructField("BYTES", LongType()),
-            StructField("REJECTED_LINES", LongType()),
-            StructField("ATTEMPTS", LongType()),
-            StructField("ERROR", StringType()),
-            StructField("STAGE_KEYS", StringType()),
-            StructField("UPDATED_AT", TimestampType()),
-            StructField("RUN_ID", StringType()),
-            StructField("LEASE_OWNER", StringType()),
-            StructField("LEASE_EXPIRES_AT", TimestampType()),
-            StructField("FAILED_RUNS", LongType()),
-        ]
-    )
-    snowpark.create_dataframe([], schema=ledger_schema).write.save_as_table(LEDGER)
+    save_settings(snowpark, settings, SETTINGS_TABLE)
+    create_ledger_table(snowpark, LEDGER)
     snowpark.sproc.register(
         ingest_amplitude,
         name="INGEST_AMPLITUDE",
